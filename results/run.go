@@ -1,0 +1,175 @@
+// Package results owns the run record: the versioned data model written to
+// results/<run-id>/run.json, the class vocabulary every result is sorted into,
+// a writer that keeps the record on disk readable at every moment of a run,
+// and a reader that loads it back. It uses the standard library only and knows
+// nothing about how a run is driven or rendered.
+package results
+
+import "time"
+
+// SchemaVersion is the version of the run.json layout written by this package.
+const SchemaVersion = 1
+
+// File names inside a run directory.
+const (
+	RecordFile  = "run.json"
+	ResultsFile = "results.bin"
+)
+
+// Result classes: every request result is sorted into exactly one.
+const (
+	ClassOK          = "ok"
+	ClassStatus429   = "status_429"
+	ClassStatus500   = "status_500"
+	ClassStatus502   = "status_502"
+	ClassStatus503   = "status_503"
+	ClassStatus504   = "status_504"
+	ClassStatusOther = "status_other"
+
+	ClassConnectTimeout  = "connect_timeout"
+	ClassConnectRefused  = "connect_refused"
+	ClassConnReset       = "conn_reset"
+	ClassEOF             = "eof"
+	ClassResponseTimeout = "response_timeout"
+	ClassTLS             = "tls"
+	ClassDNS             = "dns"
+	ClassTransportOther  = "transport_other"
+)
+
+// Derived counters that are not classes of their own.
+const (
+	// FetchFailed is the sum of the transport classes: what Node reports as
+	// "TypeError: fetch failed".
+	FetchFailed = "fetch_failed"
+	// UpstreamTimeout counts 504s whose body says "upstream request timeout".
+	UpstreamTimeout = "upstream_timeout"
+)
+
+// Classes lists every class in report order.
+var Classes = []string{
+	ClassOK, ClassStatus429, ClassStatus500, ClassStatus502, ClassStatus503, ClassStatus504, ClassStatusOther,
+	ClassConnectTimeout, ClassConnectRefused, ClassConnReset, ClassEOF, ClassResponseTimeout, ClassTLS, ClassDNS, ClassTransportOther,
+}
+
+// TransportClasses lists the classes that make up FetchFailed.
+var TransportClasses = []string{
+	ClassConnectTimeout, ClassConnectRefused, ClassConnReset, ClassEOF, ClassResponseTimeout, ClassTLS, ClassDNS, ClassTransportOther,
+}
+
+// IsTransport reports whether class is one of TransportClasses.
+func IsTransport(class string) bool {
+	for _, c := range TransportClasses {
+		if c == class {
+			return true
+		}
+	}
+	return false
+}
+
+// Verdict statuses.
+const (
+	StatusPass         = "pass"
+	StatusFail         = "fail"
+	StatusInconclusive = "inconclusive"
+)
+
+// Record states: a record on disk is "running" until the run finalizes it.
+const (
+	StateRunning  = "running"
+	StateComplete = "complete"
+	StateAborted  = "aborted"
+)
+
+// Run is the whole record of one run, as stored in run.json.
+type Run struct {
+	SchemaVersion int    `json:"schema_version"`
+	RunID         string `json:"run_id"`
+	// Scenario is the scenario as resolved (defaults applied), as JSON.
+	Scenario    any       `json:"scenario"`
+	ToolVersion string    `json:"tool_version"`
+	State       string    `json:"state"`
+	StartedAt   time.Time `json:"started_at"`
+	EndedAt     time.Time `json:"ended_at,omitzero"`
+
+	Load     LoadInfo `json:"load"`
+	Totals   Totals   `json:"totals"`
+	Latency  Latency  `json:"latency"`
+	Timeline []Window `json:"timeline"`
+	Events   []Event  `json:"events"`
+	Verdict  Verdict  `json:"verdict"`
+}
+
+// LoadInfo describes the load as asked and as achieved.
+type LoadInfo struct {
+	// Model is "open" or "closed".
+	Model string `json:"model"`
+	// AskedRate is the mean asked rate in requests per second (0 for closed).
+	AskedRate float64 `json:"asked_rate"`
+	// AchievedRate is requests sent per second of load.
+	AchievedRate float64 `json:"achieved_rate"`
+	// Duration is the load's wall-clock length in seconds.
+	Duration float64 `json:"duration_s"`
+	// Saturated is true when the generator could not keep up (rate short of
+	// 95% of asked, or every worker busy).
+	Saturated bool `json:"saturated"`
+	// SaturationReason says why, for a person.
+	SaturationReason string `json:"saturation_reason,omitempty"`
+	Workers          int    `json:"max_workers,omitempty"`
+	Sessions         int    `json:"sessions,omitempty"`
+}
+
+// Totals counts every result of the run.
+type Totals struct {
+	Requests int64 `json:"requests"`
+	Errors   int64 `json:"errors"`
+	// ByClass counts per class; FetchFailed and UpstreamTimeout are included
+	// as derived counters.
+	ByClass map[string]int64 `json:"by_class"`
+}
+
+// Latency summarizes latencies in milliseconds.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Window is one slice of the timeline.
+type Window struct {
+	Start    time.Time        `json:"start"`
+	Requests int64            `json:"requests"`
+	Errors   int64            `json:"errors"`
+	ByClass  map[string]int64 `json:"by_class"`
+	// ByRevision counts requests by the revision that served them, when the
+	// server reveals it.
+	ByRevision map[string]int64 `json:"by_revision,omitempty"`
+	P50        float64          `json:"p50"`
+	P99        float64          `json:"p99"`
+	// Histogram is the window's latency histogram, HDR V2-compressed and
+	// base64-encoded, so windows of several runs or shards can be merged.
+	Histogram string `json:"hist,omitempty"`
+}
+
+// Event is one thing that happened on the timeline (a deploy, a traffic shift).
+type Event struct {
+	Kind    string            `json:"kind"`
+	At      time.Time         `json:"at"`
+	Details map[string]string `json:"details,omitempty"`
+}
+
+// Verdict is the run's answer.
+type Verdict struct {
+	Status           string            `json:"status"`
+	Reasons          []string          `json:"reasons"`
+	ErrorRateUpper95 float64           `json:"error_rate_upper_95"`
+	Thresholds       []ThresholdResult `json:"thresholds,omitempty"`
+}
+
+// ThresholdResult is one threshold's evaluation.
+type ThresholdResult struct {
+	Expr   string  `json:"expr"`
+	Actual float64 `json:"actual"`
+	Pass   bool    `json:"pass"`
+}

@@ -1,0 +1,142 @@
+// Package scenarios owns the v1 scenario schema: the Go types a scenario file
+// decodes into, their defaults, strict parsing with file:line:col positions,
+// and Validate, which reports every problem at once. It knows nothing about how
+// a scenario is run; runner and its drivers consume the values defined here.
+package scenarios
+
+import "time"
+
+// Scenario is one parsed, defaulted scenario file (schema version 1).
+type Scenario struct {
+	Version     int     `yaml:"version" json:"version"`
+	Name        string  `yaml:"name" json:"name"`
+	Description string  `yaml:"description" json:"description,omitempty"`
+	Target      Target  `yaml:"target" json:"target"`
+	Load        Load    `yaml:"load" json:"load"`
+	Verdict     Verdict `yaml:"verdict" json:"verdict"`
+
+	// File is the path the scenario was read from ("" for in-memory input).
+	File string `yaml:"-" json:"-"`
+}
+
+// Target says where the load goes.
+type Target struct {
+	// URL is the base URL requests are sent to; a request's path is resolved
+	// against it, a request's absolute url replaces it.
+	URL string `yaml:"url" json:"url"`
+}
+
+// Load describes the traffic: what is sent and how fast.
+//
+// Exactly one model is chosen: open (Rate, or StartRate+Stages) or closed
+// (Concurrency).
+type Load struct {
+	Requests []Request `yaml:"requests" json:"requests"`
+
+	// Rate is the constant arrival rate of the open model.
+	Rate Rate `yaml:"rate" json:"rate,omitzero"`
+	// StartRate is where the first stage's linear ramp begins (default 0).
+	StartRate Rate `yaml:"start_rate" json:"start_rate,omitzero"`
+	// Stages are linear ramps, each from the previous stage's rate (or
+	// StartRate) to its own Rate over its For.
+	Stages []Stage `yaml:"stages" json:"stages,omitempty"`
+	// Concurrency selects the closed model: this many clients, each sending
+	// its next request when its last one finished (ab -c).
+	Concurrency int `yaml:"concurrency" json:"concurrency,omitempty"`
+
+	// Duration is how long load runs; with Stages it defaults to their sum.
+	Duration Duration `yaml:"duration" json:"duration"`
+	// Timeout bounds one request, connect to last body byte (default 30s).
+	Timeout Duration `yaml:"timeout" json:"timeout"`
+	// KeepAlive reuses connections (default true).
+	KeepAlive bool `yaml:"keepalive" json:"keepalive"`
+	// HTTP2 allows HTTP/2 over TLS (default true).
+	HTTP2 bool `yaml:"http2" json:"http2"`
+
+	Sessions Sessions `yaml:"sessions" json:"sessions"`
+
+	// MaxWorkers bounds the open model's concurrent requests (default 512);
+	// when it is reached the run is reported as generator-saturated.
+	MaxWorkers int `yaml:"max_workers" json:"max_workers"`
+	// Connections bounds open connections per host (0: no bound beyond MaxWorkers).
+	Connections int `yaml:"connections" json:"connections,omitempty"`
+	// Window is the width of one timeline window (default 1s).
+	Window Duration `yaml:"window" json:"window"`
+	// RevisionHeader names the response header that reveals the revision
+	// serving a request (default X-Revision).
+	RevisionHeader string `yaml:"revision_header" json:"revision_header"`
+}
+
+// Request is one weighted request template.
+type Request struct {
+	Method string `yaml:"method" json:"method"`
+	// URL is absolute; Path is resolved against Target.URL. Exactly one is set.
+	URL     string            `yaml:"url" json:"url,omitempty"`
+	Path    string            `yaml:"path" json:"path,omitempty"`
+	Headers map[string]string `yaml:"headers" json:"headers,omitempty"`
+	Body    string            `yaml:"body" json:"body,omitempty"`
+	// Weight is the relative share of this request (default 1).
+	Weight int `yaml:"weight" json:"weight"`
+}
+
+// Stage is one linear ramp of the open model.
+type Stage struct {
+	For  Duration `yaml:"for" json:"for"`
+	Rate Rate     `yaml:"rate" json:"rate"`
+}
+
+// Sessions configures virtual clients.
+type Sessions struct {
+	// Count is the number of virtual clients; 0 means one anonymous client.
+	Count int `yaml:"count" json:"count,omitempty"`
+	// Cookies gives each session its own cookie jar.
+	Cookies bool `yaml:"cookies" json:"cookies,omitempty"`
+}
+
+// Verdict holds the pass/fail rules.
+type Verdict struct {
+	// MaxErrors is the largest error count that still passes (default 0).
+	MaxErrors int64 `yaml:"max_errors" json:"max_errors"`
+	// MinRequests is the smallest request count a verdict can rest on;
+	// fewer makes the run inconclusive.
+	MinRequests int64 `yaml:"min_requests" json:"min_requests"`
+	// Thresholds are expressions over the totals, parsed at load time.
+	Thresholds []Threshold `yaml:"thresholds" json:"thresholds,omitempty"`
+}
+
+// Rate is a number of events per unit of time, written "500/s" or "30/m".
+// The zero Rate means "not set".
+type Rate struct {
+	Freq int
+	Per  time.Duration
+}
+
+// IsZero reports whether r is unset.
+func (r Rate) IsZero() bool { return r.Freq == 0 && r.Per == 0 }
+
+// PerSecond returns r as events per second.
+func (r Rate) PerSecond() float64 {
+	if r.Per <= 0 {
+		return 0
+	}
+	return float64(r.Freq) / r.Per.Seconds()
+}
+
+// Duration is a Go duration written as a string ("30s", "15m").
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Threshold is one parsed threshold expression such as "p99 < 800ms".
+type Threshold struct {
+	// Expr is the expression as written.
+	Expr string
+	// Metric is one of ThresholdMetrics.
+	Metric string
+	// Op is one of <, <=, >, >=, ==, !=.
+	Op string
+	// Value is in the metric's unit: milliseconds for latencies, a fraction
+	// (0.001 for "0.1%") for error_rate, a count otherwise.
+	Value float64
+}
