@@ -2,6 +2,8 @@
 // decodes into, their defaults, strict parsing with file:line:col positions,
 // and Validate, which reports every problem at once. It knows nothing about how
 // a scenario is run; runner and its drivers consume the values defined here.
+// Parsing shares no state: LoadFile, Parse, Resolve and Validate are safe for
+// concurrent use.
 package scenarios
 
 import "time"
@@ -14,6 +16,10 @@ type Scenario struct {
 	Target      Target  `yaml:"target" json:"target"`
 	Load        Load    `yaml:"load" json:"load"`
 	Verdict     Verdict `yaml:"verdict" json:"verdict"`
+	// LocalCloud, when it names services, puts the target in the embedded
+	// local cloud (see LocalCloud.Enabled). It is a value, not a pointer:
+	// the strict decoder walks plain struct trees.
+	LocalCloud LocalCloud `yaml:"localcloud" json:"localcloud,omitzero"`
 
 	// File is the path the scenario was read from ("" for in-memory input).
 	File string `yaml:"-" json:"-"`

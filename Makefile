@@ -1,0 +1,40 @@
+# cutover — run `make help` for the targets.
+
+GO          ?= go
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X main.buildVersion=$(VERSION)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BIN         := bin/cutover
+
+.PHONY: help build test check bench demo clean
+
+## help: list the targets
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST) | column -t -s ':'
+
+## build: build bin/cutover with the version stamped in
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cutover
+
+## test: run every test (the command CI runs)
+test:
+	$(GO) test -count=1 -timeout 15m ./...
+
+## check: gofmt diff, go vet, staticcheck, and the tests with the race detector
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+## bench: the load engine's benchmarks and the cutover-vs-vegeta comparison
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./runner/load/
+
+## demo: run the built-in smoke scenario against a local test server
+demo:
+	$(GO) run ./cmd/cutover run smoke
+
+## clean: remove built binaries and run records
+clean:
+	rm -rf bin results

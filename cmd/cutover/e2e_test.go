@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cutover-dev/cutover/results"
+)
+
+// binary is the cutover binary built once for the end-to-end tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cutover-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "cutover")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build cutover:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result of one binary invocation.
+type invocation struct {
+	code           int
+	stdout, stderr string
+}
+
+func runBinary(t *testing.T, dir string, args ...string) invocation {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run cutover %v: %v", args, err)
+	}
+	return invocation{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+func writeScenario(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// onlyRunDir returns the single run directory under root.
+func onlyRunDir(t *testing.T, root string) string {
+	t.Helper()
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatalf("read results root: %v", err)
+	}
+	if len(entries) != 1 {
+		t.Fatalf("want one run directory in %s, got %d", root, len(entries))
+	}
+	return filepath.Join(root, entries[0].Name())
+}
+
+func TestValidateReportsEveryProblemWithPositions(t *testing.T) {
+	dir := t.TempDir()
+	p := writeScenario(t, dir, "bad.yaml", `version: 1
+name: bad
+target:
+  url: http://127.0.0.1:9
+  url: http://127.0.0.1:10
+load:
+  requests: [{path: /}]
+  rate: -5/s
+  duration: 30 seconds
+  colour: blue
+`)
+	inv := runBinary(t, dir, "validate", p)
+	if inv.code != ExitInvalidInput {
+		t.Fatalf("exit code = %d, want %d; stderr:\n%s", inv.code, ExitInvalidInput, inv.stderr)
+	}
+	for _, want := range []string{
+		"bad.yaml:5:3: target.url",     // duplicate key
+		"bad.yaml:8:9: load.rate",      // negative rate
+		"bad.yaml:9:13: load.duration", // bad duration
+		"bad.yaml:10:3: load.colour",   // unknown key
+	} {
+		if !strings.Contains(inv.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, inv.stderr)
+		}
+	}
+}
+
+func TestRunPassWritesRecordAndReports(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Revision", "api-00001-abc")
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	p := writeScenario(t, dir, "ok.yaml", fmt.Sprintf(`version: 1
+name: ok
+target: {url: %s}
+load:
+  requests: [{path: /hello}]
+  rate: 100/s
+  duration: 2s
+verdict:
+  min_requests: 150
+  thresholds: ["p99 < 2s", "status_504 == 0"]
+`, srv.URL))
+	inv := runBinary(t, dir, "run", p, "--out", "out")
+	if inv.code != ExitPass {
+		t.Fatalf("exit code = %d, want %d\nstdout:\n%s\nstderr:\n%s", inv.code, ExitPass, inv.stdout, inv.stderr)
+	}
+	runDir := onlyRunDir(t, filepath.Join(dir, "out"))
+	run, err := results.Read(runDir)
+	if err != nil {
+		t.Fatalf("read record: %v", err)
+	}
+	if run.State != results.StateComplete || run.Verdict.Status != results.StatusPass {
+		t.Errorf("state %q verdict %q, want complete pass", run.State, run.Verdict.Status)
+	}
+	if run.Totals.Requests < 190 || run.Totals.Requests > 210 {
+		t.Errorf("requests = %d, want 200 ± 10", run.Totals.Requests)
+	}
+	if len(run.Verdict.Thresholds) != 2 {
+		t.Errorf("thresholds evaluated = %d, want 2", len(run.Verdict.Thresholds))
+	}
+	for _, f := range []string{results.RecordFile, results.ResultsFile, "report.txt", "report.md", "junit.xml"} {
+		if fi, err := os.Stat(filepath.Join(runDir, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s missing or empty: %v", f, err)
+		}
+	}
+	if !strings.Contains(inv.stdout, "PASS") {
+		t.Errorf("text report lacks PASS:\n%s", inv.stdout)
+	}
+	rep := runBinary(t, dir, "report", runDir, "--format", "json")
+	if rep.code != 0 {
+		t.Fatalf("report exit %d: %s", rep.code, rep.stderr)
+	}
+	var back results.Run
+	if err := json.Unmarshal([]byte(rep.stdout), &back); err != nil {
+		t.Fatalf("report --format json is not a run record: %v", err)
+	}
+	if back.RunID != run.RunID {
+		t.Errorf("report run id %q, want %q", back.RunID, run.RunID)
+	}
+}
+
+func TestRunFailsOnUpstreamTimeouts(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%10 == 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusGatewayTimeout)
+			fmt.Fprint(w, `{"code":504,"message":"upstream request timeout"}`)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	p := writeScenario(t, dir, "fail.yaml", fmt.Sprintf(`version: 1
+name: fail
+target: {url: %s}
+load:
+  requests: [{path: /}]
+  rate: 100/s
+  duration: 1s
+`, srv.URL))
+	inv := runBinary(t, dir, "run", p, "--out", "out", "--format", "json")
+	if inv.code != ExitFail {
+		t.Fatalf("exit code = %d, want %d\nstderr:\n%s", inv.code, ExitFail, inv.stderr)
+	}
+	var run results.Run
+	if err := json.Unmarshal([]byte(inv.stdout), &run); err != nil {
+		t.Fatalf("stdout is not a run record: %v", err)
+	}
+	if got := run.Totals.ByClass[results.UpstreamTimeout]; got < 5 {
+		t.Errorf("upstream_timeout = %d, want about 10", got)
+	}
+	if run.Totals.ByClass[results.ClassStatus504] != run.Totals.ByClass[results.UpstreamTimeout] {
+		t.Errorf("status_504 %d != upstream_timeout %d", run.Totals.ByClass[results.ClassStatus504], run.Totals.ByClass[results.UpstreamTimeout])
+	}
+}
+
+func TestRunWithThresholdTypoIsInvalidInput(t *testing.T) {
+	dir := t.TempDir()
+	p := writeScenario(t, dir, "typo.yaml", `version: 1
+name: typo
+target: {url: http://127.0.0.1:9}
+load:
+  requests: [{path: /}]
+  rate: 10/s
+  duration: 1s
+verdict:
+  thresholds: ["p999 < 800ms"]
+`)
+	inv := runBinary(t, dir, "run", p, "--out", "out")
+	if inv.code != ExitInvalidInput {
+		t.Fatalf("exit code = %d, want %d\nstderr:\n%s", inv.code, ExitInvalidInput, inv.stderr)
+	}
+	if !strings.Contains(inv.stderr, "typo.yaml:9:") {
+		t.Errorf("stderr lacks the threshold's position:\n%s", inv.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+		t.Errorf("an invalid scenario must not start a run")
+	}
+}
+
+func TestSIGINTFinalizesRecordAndExits130(t *testing.T) {
+	var seen atomic.Int64
+	first := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen.Add(1) == 20 {
+			close(first)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	p := writeScenario(t, dir, "long.yaml", fmt.Sprintf(`version: 1
+name: long
+target: {url: %s}
+load:
+  requests: [{path: /}]
+  rate: 50/s
+  duration: 5m
+`, srv.URL))
+	cmd := exec.Command(binary, "run", p, "--out", "out")
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-first: // the load is running: interrupt it
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("load never reached the server")
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != ExitAborted {
+		t.Fatalf("wait: %v, want exit %d\nstderr:\n%s", err, ExitAborted, errb.String())
+	}
+	runDir := onlyRunDir(t, filepath.Join(dir, "out"))
+	run, err := results.Read(runDir)
+	if err != nil {
+		t.Fatalf("read record after SIGINT: %v", err)
+	}
+	if run.State != results.StateAborted {
+		t.Errorf("state = %q, want %q", run.State, results.StateAborted)
+	}
+	if run.Totals.Requests < 20 {
+		t.Errorf("requests = %d, want at least the 20 seen before the signal", run.Totals.Requests)
+	}
+	rep := runBinary(t, dir, "report", runDir)
+	if rep.code != 0 || !strings.Contains(rep.stdout, "long") {
+		t.Errorf("report of the aborted run: exit %d\n%s%s", rep.code, rep.stdout, rep.stderr)
+	}
+}

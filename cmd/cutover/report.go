@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cutover-dev/cutover/reporters"
+	"github.com/cutover-dev/cutover/results"
+)
+
+// reportCmd is `cutover report RUN_DIR`.
+type reportCmd struct {
+	RunDir string `arg:"" name:"run-dir" help:"A run directory (results/<run-id>)."`
+	Format string `enum:"text,json,markdown,junit" default:"text" help:"Report format: text, json, markdown or junit."`
+}
+
+func (c *reportCmd) run(ctx context.Context, env Env) (int, error) {
+	render, err := reporters.ByName(c.Format)
+	if err != nil {
+		return 0, usageError{err}
+	}
+	run, err := results.Read(c.RunDir)
+	if err != nil {
+		return 0, usageError{fmt.Errorf("read run record: %w", err)}
+	}
+	if err := render(env.Stdout, run); err != nil {
+		return 0, fmt.Errorf("render %s report: %w", c.Format, err)
+	}
+	return ExitPass, nil
+}

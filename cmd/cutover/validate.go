@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cutover-dev/cutover/scenarios"
+)
+
+// validateCmd is `cutover validate SCENARIO…`.
+type validateCmd struct {
+	Scenarios []string `arg:"" name:"scenarios" help:"Scenario files or built-in names."`
+}
+
+func (c *validateCmd) run(ctx context.Context, env Env) (int, error) {
+	bad := 0
+	for _, arg := range c.Scenarios {
+		sc, err := loadScenario(arg)
+		if err != nil {
+			bad++
+			var problems *scenarios.Problems
+			if errors.As(err, &problems) {
+				fmt.Fprintln(env.Stderr, err)
+				continue
+			}
+			fmt.Fprintf(env.Stderr, "%s: %v\n", arg, err)
+			continue
+		}
+		fmt.Fprintf(env.Stdout, "%s: ok (%s)\n", arg, sc.Name)
+	}
+	if bad > 0 {
+		fmt.Fprintf(env.Stderr, "%d of %d scenarios invalid\n", bad, len(c.Scenarios))
+		return ExitInvalidInput, nil
+	}
+	return ExitPass, nil
+}

@@ -1,0 +1,162 @@
+package reporters
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/cutover-dev/cutover/results"
+)
+
+// JUnit writes JUnit XML for CI: one testsuite "cutover/<scenario>" holding a
+// testcase per threshold and a testcase "verdict". A failed threshold or a
+// failed verdict is a failure; an inconclusive verdict is skipped, and so
+// are thresholds that failed in an inconclusive run (a saturated generator
+// cannot judge them), so an inconclusive run never turns CI red by itself.
+func JUnit(w io.Writer, run *results.Run) error {
+	v, err := newView(run)
+	if err != nil {
+		return fmt.Errorf("render junit report: %w", err)
+	}
+	r := v.run
+	suite := junitSuite{
+		Name:      "cutover/" + v.name,
+		Time:      fmt.Sprintf("%.3f", r.Load.Duration),
+		Timestamp: junitTimestamp(r),
+		Properties: []junitProperty{
+			{"run_id", r.RunID},
+			{"state", r.State},
+			{"tool_version", r.ToolVersion},
+			{"requests", fmt.Sprint(r.Totals.Requests)},
+			{"errors", fmt.Sprint(r.Totals.Errors)},
+			{"error_rate_upper_95", strconv.FormatFloat(r.Verdict.ErrorRateUpper95, 'g', -1, 64)},
+		},
+	}
+	inconclusive := r.Verdict.Status == results.StatusInconclusive
+	for _, th := range r.Verdict.Thresholds {
+		tc := junitCase{Name: th.Expr, Classname: suite.Name + ".thresholds", Time: "0"}
+		switch {
+		case th.Pass:
+		case inconclusive:
+			tc.Skipped = &junitSkipped{Message: fmt.Sprintf("not judged, the run is inconclusive: actual %s, expected %s", fmtNum(th.Actual), th.Expr)}
+		default:
+			tc.Failure = &junitFailure{
+				Message: fmt.Sprintf("actual %s, expected %s", fmtNum(th.Actual), th.Expr),
+				Type:    "threshold",
+				Text:    fmt.Sprintf("threshold %s failed: actual value %s", th.Expr, fmtNum(th.Actual)),
+			}
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
+	verdict := junitCase{Name: "verdict", Classname: suite.Name, Time: suite.Time}
+	detail := v.status + " · " + v.headline
+	if len(r.Verdict.Reasons) > 0 {
+		detail += "\n- " + strings.Join(r.Verdict.Reasons, "\n- ")
+	}
+	switch r.Verdict.Status {
+	case results.StatusPass:
+		verdict.SystemOut = detail
+	case results.StatusInconclusive:
+		verdict.Skipped = &junitSkipped{Message: oneLine(v.status, r.Verdict.Reasons)}
+		verdict.SystemOut = detail
+	case results.StatusFail:
+		verdict.Failure = &junitFailure{Message: oneLine(v.status, r.Verdict.Reasons), Type: "verdict", Text: detail}
+	default:
+		verdict.Error = &junitFailure{Message: "no verdict: the run did not finish (state " + r.State + ")", Type: "incomplete", Text: detail}
+	}
+	suite.Cases = append(suite.Cases, verdict)
+
+	for _, c := range suite.Cases {
+		suite.Tests++
+		switch {
+		case c.Failure != nil:
+			suite.Failures++
+		case c.Error != nil:
+			suite.Errors++
+		case c.Skipped != nil:
+			suite.Skipped++
+		}
+	}
+	doc := junitSuites{
+		Name: "cutover", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors,
+		Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite},
+	}
+	ew := &errWriter{w: w}
+	_, _ = io.WriteString(ew, xml.Header)
+	enc := xml.NewEncoder(ew)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("render junit report: %w", err)
+	}
+	_, _ = io.WriteString(ew, "\n")
+	if ew.err != nil {
+		return fmt.Errorf("render junit report: %w", ew.err)
+	}
+	return nil
+}
+
+// junitTimestamp is the start time in the schema's zone-less ISO 8601 form,
+// in UTC.
+func junitTimestamp(r *results.Run) string {
+	if r.StartedAt.IsZero() {
+		return ""
+	}
+	return r.StartedAt.UTC().Format("2006-01-02T15:04:05")
+}
+
+func oneLine(status string, reasons []string) string {
+	if len(reasons) == 0 {
+		return status
+	}
+	return status + ": " + strings.Join(reasons, "; ")
+}
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Properties []junitProperty `xml:"properties>property"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Skipped   *junitSkipped `xml:"skipped"`
+	Failure   *junitFailure `xml:"failure"`
+	Error     *junitFailure `xml:"error"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}

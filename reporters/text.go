@@ -1,0 +1,155 @@
+package reporters
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/cutover-dev/cutover/results"
+)
+
+// Text writes the report for a terminal: a header line, the verdict, a
+// summary, the result classes, latency, thresholds, events, and the
+// timeline condensed to at most 20 rows with events marked where they
+// happened. It uses no color, so it reads the same in a log file.
+func Text(w io.Writer, run *results.Run) error {
+	v, err := newView(run)
+	if err != nil {
+		return fmt.Errorf("render text report: %w", err)
+	}
+	ew := &errWriter{w: w}
+	if err := v.text(ew); err != nil {
+		return fmt.Errorf("render text report: %w", err)
+	}
+	if ew.err != nil {
+		return fmt.Errorf("render text report: %w", ew.err)
+	}
+	return nil
+}
+
+func (v *view) text(w *errWriter) error {
+	r := v.run
+	w.printf("cutover · %s · run %s · started %s · duration %s · %s\n\n",
+		v.name, r.RunID, fmtTime(r.StartedAt), runDuration(r), stateLabel(r.State))
+
+	w.printf("VERDICT: %s · %s\n", v.status, v.headline)
+	for _, reason := range r.Verdict.Reasons {
+		w.printf("  - %s\n", reason)
+	}
+
+	w.printf("\nSUMMARY\n")
+	w.printf("  %-9s %s\n", "requests", fmtInt(r.Totals.Requests))
+	w.printf("  %-9s %s (%s)\n", "errors", fmtInt(r.Totals.Errors), fmtPct(r.Totals.Errors, r.Totals.Requests))
+	w.printf("  %-9s %s\n", "load", rateSummary(r.Load))
+	if warn := saturationWarning(r.Load); warn != "" {
+		w.printf("  WARNING: %s\n", warn)
+	}
+
+	if len(v.classes) > 0 {
+		w.printf("\nRESULT CLASSES\n")
+		t := newTable(w, tw.AlignLeft, tw.AlignRight, tw.AlignRight)
+		t.Header("class", "count", "%")
+		for _, c := range v.classes {
+			name := c.class
+			if c.derived != "" {
+				name += " (= " + c.derived + ")"
+			}
+			if err := t.Append(name, fmtInt(c.count), fmtPct(c.count, r.Totals.Requests)); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+
+	w.printf("\nLATENCY (ms)\n")
+	t := newTable(w, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight)
+	t.Header("p50", "p90", "p95", "p99", "max", "mean")
+	l := r.Latency
+	if err := t.Append(fmtMs(l.P50), fmtMs(l.P90), fmtMs(l.P95), fmtMs(l.P99), fmtMs(l.Max), fmtMs(l.Mean)); err != nil {
+		return err
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+
+	if len(r.Verdict.Thresholds) > 0 {
+		w.printf("\nTHRESHOLDS\n")
+		t := newTable(w, tw.AlignLeft, tw.AlignRight, tw.AlignLeft)
+		t.Header("threshold", "actual", "result")
+		for _, th := range r.Verdict.Thresholds {
+			if err := t.Append(th.Expr, fmtNum(th.Actual), passFail(th.Pass)); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+
+	if len(v.events) > 0 {
+		w.printf("\nEVENTS\n")
+		t := newTable(w, tw.AlignLeft, tw.AlignRight, tw.AlignLeft)
+		t.Header("event", "at", "details")
+		for _, e := range v.events {
+			if err := t.Append(e.kind, fmtOffset(e.offset), e.details); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+
+	tl := v.timeline
+	if len(tl.rows) == 0 {
+		w.printf("\nTIMELINE: no windows recorded\n")
+		return nil
+	}
+	w.printf("\nTIMELINE (%s windows, %d in %d rows, offsets from the start)\n", fmtDuration(tl.width), tl.windows, len(tl.rows))
+	t = newTable(w, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignLeft)
+	t.Header("window", "requests", "errors", "err %", "top error classes", "p99 max (ms)", "events")
+	for _, b := range tl.rows {
+		if err := t.Append(rowRange(b), fmtInt(b.requests), fmtInt(b.errors), fmtPct(b.errors, b.requests),
+			topErrors(b.byClass, 3), fmtMs(b.p99Max), eventMarks(b.events)); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}
+
+// newTable returns a table with light borders, headers as written and the
+// given column alignments.
+func newTable(w io.Writer, aligns ...tw.Align) *tablewriter.Table {
+	return tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleLight)})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithAlignment(tw.Alignment(aligns)),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+	)
+}
+
+func passFail(pass bool) string {
+	if pass {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+// rowRange writes a timeline row's span, "+0s..+3s".
+func rowRange(b bucket) string {
+	return fmtOffset(b.from) + ".." + fmtOffset(b.to)
+}
+
+// eventMarks writes "◀ deploy-start, revision-ready".
+func eventMarks(kinds []string) string {
+	if len(kinds) == 0 {
+		return ""
+	}
+	return "◀ " + strings.Join(kinds, ", ")
+}

@@ -1,0 +1,386 @@
+// Package load is cutover's load engine and the only user of vegeta: it
+// turns a scenarios.Load into a vegeta attack, streams every result to a
+// writer in vegeta's own encoding, and aggregates per-window counts and
+// latency histograms whose memory stays flat however long the run. It does
+// not decide pass or fail, know about phases or deployments, or write the
+// run record: the runner does, from the Summary and the windows.
+//
+// Models. Open: a constant Rate (vegeta.ConstantPacer) or StartRate+Stages
+// as piecewise linear ramps (RampPacer), with at most MaxWorkers requests in
+// flight. Closed: Concurrency N is exactly N workers, each sending its next
+// request when its last one finished.
+//
+// Requests are handed out in a fixed weighted round robin. Sessions: with
+// Sessions.Count N, the request with vegeta sequence number s is sent by
+// session s mod N (SessionOf); with Cookies each session has its own cookie
+// jar. Every result with a response records its session in the
+// SessionHeader response header.
+//
+// Classes: Classify sorts each result into the classes of package results.
+// The TCP connect has its own timeout, min(MaxConnectTimeout, 90% of the
+// request timeout), so that a connect that never completes is a
+// connect_timeout, told apart from a response_timeout.
+//
+// Windows: a result belongs to the window of its send time; a window closes
+// once every request sent before its end has returned (see aggregator).
+//
+// Self-health: a run whose achieved rate is short of SaturationRatio of the
+// asked rate, or whose client ran out of local ports or file descriptors,
+// is reported as saturated in results.LoadInfo.
+//
+// Concurrency: Run starts vegeta's workers and one consumer goroutine that
+// owns every aggregate (the per-result path takes no lock); OnWindow is
+// called from that goroutine. All goroutines have ended when Run returns.
+package load
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/cutover-dev/cutover/results"
+	"github.com/cutover-dev/cutover/scenarios"
+)
+
+// Defaults for settings a Load leaves at zero (a defaulted Load sets them).
+const (
+	// DefaultMaxWorkers bounds the open model's concurrent requests. Past
+	// the server's capacity more workers only add connections and
+	// scheduling; unbounded, vegeta collapses to a fraction of the
+	// achievable rate (see the package benchmarks).
+	DefaultMaxWorkers = 512
+	// DefaultTimeout bounds one request.
+	DefaultTimeout = 30 * time.Second
+	// DefaultWindow is the width of one timeline window.
+	DefaultWindow = time.Second
+	// MaxConnectTimeout caps the TCP connect: like Node's fetch (undici),
+	// a connect that has not completed in 10 s fails.
+	MaxConnectTimeout = 10 * time.Second
+	// MaxBody is how much of each response body is kept, enough to classify
+	// an error body; bodies of ok results are dropped before encoding.
+	MaxBody = 1024
+	// InitialWorkers is how many workers the open model starts with; vegeta
+	// adds workers (up to MaxWorkers) when all are busy.
+	InitialWorkers = 10
+	// SaturationRatio is the share of the asked rate below which an
+	// open-model run is reported as generator-saturated.
+	SaturationRatio = 0.95
+)
+
+// Model names, as in results.LoadInfo.Model.
+const (
+	ModelOpen   = "open"
+	ModelClosed = "closed"
+)
+
+// Options configures one attack.
+type Options struct {
+	// Load is the traffic to send, already defaulted and validated.
+	Load scenarios.Load
+	// BaseURL is the scenario's target.url; request paths resolve against it.
+	BaseURL string
+	// Results receives every result, vegeta gob encoding (vegeta.NewEncoder),
+	// as it arrives; buffered, flushed at each window close and at the end.
+	// Bodies of ok results are dropped; others keep up to MaxBody bytes.
+	// nil writes nothing.
+	Results io.Writer
+	// OnWindow is called, in time order from one goroutine, as each window
+	// closes; it should return quickly. nil is fine.
+	OnWindow func(results.Window)
+	// Now is the clock for window boundaries and the load's length; it must
+	// tick with the wall clock vegeta stamps results with. nil is time.Now.
+	Now func() time.Time
+	// TLSConfig is used for https targets; nil verifies against the system
+	// roots.
+	TLSConfig *tls.Config
+	// Resolver resolves target host names; nil is the system resolver.
+	Resolver *net.Resolver
+}
+
+// Summary is what the attack measured (also when stopped early by ctx).
+type Summary struct {
+	Totals   results.Totals
+	Latency  results.Latency
+	Timeline []results.Window
+	Load     results.LoadInfo
+}
+
+// runConfig holds knobs for tests and benchmarks only.
+type runConfig struct {
+	// limit stops the attack after this many hits (0: no limit).
+	limit uint64
+}
+
+// Run sends the load and returns what it measured. Cancelling ctx stops the
+// attack: in-flight requests finish (within the timeout), the last window is
+// closed, and the Summary of everything done is returned with a nil error;
+// the caller checks ctx.Err(). Errors are only for setup problems (a bad URL)
+// or a failing Results writer; in the latter case the attack is stopped and
+// the Summary still covers every result.
+func Run(ctx context.Context, opts Options) (Summary, error) {
+	return run(ctx, opts, runConfig{})
+}
+
+func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
+	l := opts.Load
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	timeout := l.Timeout.D()
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	width := l.Window.D()
+	if width <= 0 {
+		width = DefaultWindow
+	}
+	duration := l.Duration.D()
+	if duration == 0 {
+		for _, st := range l.Stages {
+			duration += st.For.D()
+		}
+	}
+
+	tgt, err := newTargeter(opts.BaseURL, l.Requests, l.Sessions.Count)
+	if err != nil {
+		return Summary{}, fmt.Errorf("build load targets: %w", err)
+	}
+	transport := newTransport(l, timeout, opts)
+	defer transport.CloseIdleConnections()
+	var rt http.RoundTripper = transport
+	if l.Sessions.Count > 0 {
+		if rt, err = newSessionTransport(transport, l.Sessions.Count, l.Sessions.Cookies); err != nil {
+			return Summary{}, fmt.Errorf("build load sessions: %w", err)
+		}
+	}
+	client := &http.Client{Transport: rt, Timeout: timeout}
+
+	info := results.LoadInfo{Sessions: l.Sessions.Count}
+	var pacer vegeta.Pacer
+	var asked func(time.Duration) float64
+	var workers, maxWorkers uint64
+	switch {
+	case l.Concurrency > 0:
+		info.Model = ModelClosed
+		pacer = vegeta.ConstantPacer{} // zero value: send as fast as workers free up
+		workers, maxWorkers = uint64(l.Concurrency), uint64(l.Concurrency)
+	case len(l.Stages) > 0:
+		info.Model = ModelOpen
+		rp := NewRampPacer(l.StartRate, l.Stages)
+		pacer, asked = rp, rp.Hits
+	case l.Rate.Freq > 0 && l.Rate.Per > 0:
+		info.Model = ModelOpen
+		pacer = vegeta.ConstantPacer{Freq: l.Rate.Freq, Per: l.Rate.Per}
+		perSec := l.Rate.PerSecond()
+		asked = func(d time.Duration) float64 { return perSec * d.Seconds() }
+	default:
+		return Summary{}, errors.New("build load pacer: no rate, stages or concurrency")
+	}
+	if info.Model == ModelOpen {
+		maxWorkers = uint64(l.MaxWorkers)
+		if maxWorkers == 0 {
+			maxWorkers = DefaultMaxWorkers
+		}
+		workers = min(InitialWorkers, maxWorkers)
+	}
+	info.Workers = int(maxWorkers)
+	if cfg.limit > 0 {
+		pacer = limitPacer{Pacer: pacer, limit: cfg.limit}
+	}
+
+	atk := vegeta.NewAttacker(
+		vegeta.Client(client),
+		vegeta.Workers(workers),
+		vegeta.MaxWorkers(maxWorkers),
+		vegeta.MaxBody(MaxBody),
+	)
+
+	c := consumer{atk: atk, onWindow: opts.OnWindow}
+	if opts.Results != nil {
+		c.buf = bufio.NewWriterSize(opts.Results, 64<<10)
+		c.enc = vegeta.NewEncoder(c.buf)
+	}
+
+	start := now()
+	c.agg = newAggregator(start, width, duration, timeout, l.RevisionHeader, c.windowClosed)
+	res := atk.Attack(tgt.next, pacer, duration, "")
+
+	// The one bridge from ctx to vegeta, which has no context.
+	done := make(chan struct{})
+	bridged := make(chan time.Time, 1)
+	go func() {
+		defer close(bridged)
+		select {
+		case <-ctx.Done():
+			bridged <- now()
+			atk.Stop()
+		case <-done:
+		}
+	}()
+
+	c.consume(res, tgt, width, now)
+	end := now()
+	close(done)
+	if stoppedAt, ok := <-bridged; ok {
+		end = stoppedAt
+	}
+
+	elapsed := end.Sub(start)
+	if duration > 0 && elapsed > duration {
+		elapsed = duration
+	}
+	c.agg.finish(elapsed)
+	c.flush()
+
+	sum := Summary{Timeline: c.agg.timeline}
+	sum.Totals, sum.Latency = c.agg.totals()
+	info.Duration = elapsed.Seconds()
+	if elapsed > 0 {
+		info.AchievedRate = float64(sum.Totals.Requests) / elapsed.Seconds()
+	}
+	if asked != nil && elapsed > 0 {
+		due := asked(elapsed)
+		info.AskedRate = due / elapsed.Seconds()
+		if sent := float64(sum.Totals.Requests); sent < SaturationRatio*due && due-sent >= 2 {
+			info.Saturated = true
+			info.SaturationReason = fmt.Sprintf("achieved %.1f/s of the asked %.1f/s (%.0f%%) with at most %d workers",
+				info.AchievedRate, info.AskedRate, 100*sent/due, maxWorkers)
+		}
+	}
+	if c.starved != "" {
+		reason := fmt.Sprintf("the load generator itself is starved: %s in %d results", c.starved, c.starvedN)
+		if info.Saturated {
+			reason = info.SaturationReason + "; " + reason
+		}
+		info.Saturated, info.SaturationReason = true, reason
+	}
+	sum.Load = info
+
+	switch {
+	case c.err != nil:
+		return sum, fmt.Errorf("write load results: %w", c.err)
+	case c.agg.err != nil:
+		return sum, c.agg.err
+	}
+	return sum, nil
+}
+
+// newTransport builds the HTTP transport vegeta's own would be for l, with a
+// connect timeout short enough to be told apart from the request timeout:
+// min(MaxConnectTimeout, 90% of the timeout). Proxies from the environment
+// are not used.
+func newTransport(l scenarios.Load, timeout time.Duration, opts Options) *http.Transport {
+	connect := min(MaxConnectTimeout, timeout*9/10)
+	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second, Resolver: opts.Resolver}
+	if !l.KeepAlive {
+		dialer.KeepAlive = -1
+	}
+	tlsConfig := &tls.Config{}
+	if opts.TLSConfig != nil {
+		tlsConfig = opts.TLSConfig.Clone()
+	}
+	tr := &http.Transport{
+		DialContext:         dialer.DialContext,
+		TLSClientConfig:     tlsConfig,
+		TLSHandshakeTimeout: connect,
+		MaxIdleConnsPerHost: vegeta.DefaultConnections,
+		MaxConnsPerHost:     l.Connections,
+		DisableKeepAlives:   !l.KeepAlive,
+		Protocols:           new(http.Protocols),
+	}
+	if l.Connections > 0 {
+		tr.MaxIdleConnsPerHost = l.Connections
+	}
+	tr.Protocols.SetHTTP1(true)
+	tr.Protocols.SetHTTP2(l.HTTP2)
+	return tr
+}
+
+// consumer reads vegeta's results channel: it is the one goroutine that
+// classifies, encodes and aggregates.
+type consumer struct {
+	atk      *vegeta.Attacker
+	agg      *aggregator
+	buf      *bufio.Writer
+	enc      vegeta.Encoder
+	onWindow func(results.Window)
+
+	err      error // first write error; encoding stops there
+	starved  string
+	starvedN int64
+}
+
+// consume drains res, ticking the aggregator's clock rules meanwhile.
+func (c *consumer) consume(res <-chan *vegeta.Result, tgt *targeter, width time.Duration, now func() time.Time) {
+	ticker := time.NewTicker(min(width/4, closeGrace))
+	defer ticker.Stop()
+	for {
+		select {
+		case r, ok := <-res:
+			if !ok {
+				return
+			}
+			c.add(r)
+		case <-ticker.C:
+			c.agg.tick(now(), tgt.dispatched())
+		}
+	}
+}
+
+// add handles one result: the per-result hot path.
+func (c *consumer) add(r *vegeta.Result) {
+	cl := classify(r)
+	upstream := false
+	switch {
+	case cl == classOK:
+		r.Body = nil
+	case cl == class504:
+		upstream = IsUpstreamTimeout(r)
+	case cl.isTransport():
+		if s := starvation(r.Error); s != "" {
+			c.starved = s
+			c.starvedN++
+		}
+	}
+	if c.enc != nil && c.err == nil {
+		if err := c.enc.Encode(r); err != nil {
+			c.fail(err)
+		}
+	}
+	c.agg.add(r, cl, upstream)
+}
+
+// windowClosed flushes the results written so far and passes the window on.
+func (c *consumer) windowClosed(w results.Window) {
+	c.flush()
+	if c.onWindow != nil {
+		c.onWindow(w)
+	}
+}
+
+func (c *consumer) flush() {
+	if c.buf == nil || c.err != nil {
+		return
+	}
+	if err := c.buf.Flush(); err != nil {
+		c.fail(err)
+	}
+}
+
+// fail records the first write error and stops the attack; the remaining
+// results are still aggregated.
+func (c *consumer) fail(err error) {
+	if c.err == nil {
+		c.err = err
+		c.atk.Stop()
+	}
+}

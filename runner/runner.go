@@ -1,0 +1,220 @@
+// Package runner owns the lifecycle of one run: it opens the run record,
+// drives the load, keeps the record on disk current while the load runs,
+// judges the outcome and finalizes the record, also when the run is stopped
+// early. It declares the interfaces it consumes from platform and metric
+// drivers; it never imports a driver or a cloud SDK, and it renders nothing.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cutover-dev/cutover/results"
+	"github.com/cutover-dev/cutover/runner/load"
+	"github.com/cutover-dev/cutover/scenarios"
+)
+
+// DefaultSaveEvery is how often the partial record is written during a run.
+const DefaultSaveEvery = 5 * time.Second
+
+// Phases reported in Progress.
+const (
+	PhaseLoad     = "load"
+	PhaseFinalize = "finalize"
+)
+
+// Options configures one run.
+type Options struct {
+	// Scenario is parsed, defaulted and validated.
+	Scenario *scenarios.Scenario
+	// ResultsDir is the root under which the run's directory is created.
+	ResultsDir string
+	// ToolVersion is recorded in the run record.
+	ToolVersion string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Progress, when set, is called as each timeline window closes, from one
+	// goroutine, and must return quickly.
+	Progress func(Progress)
+	// SaveEvery is how often the partial record is saved; 0 means DefaultSaveEvery.
+	SaveEvery time.Duration
+}
+
+// Progress is a snapshot of a run in flight.
+type Progress struct {
+	Phase    string
+	Elapsed  time.Duration
+	Total    time.Duration
+	Requests int64
+	Errors   int64
+	// Rate is the request rate of the last closed window, per second.
+	Rate float64
+}
+
+// Outcome is a finished (or stopped) run: its record and where it lives.
+type Outcome struct {
+	Run *results.Run
+	Dir string
+}
+
+// Run executes the scenario and returns its finalized record. When ctx is
+// cancelled the load stops, and the record is finalized with state
+// "aborted" and returned with a nil error: the caller decides what an abort
+// means. An error means the run could not be carried out or recorded.
+func Run(ctx context.Context, opts Options) (*Outcome, error) {
+	if opts.Scenario == nil {
+		return nil, errors.New("run: no scenario")
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	saveEvery := opts.SaveEvery
+	if saveEvery <= 0 {
+		saveEvery = DefaultSaveEvery
+	}
+	sc := opts.Scenario
+	started := now()
+	id := results.NewRunID(started, sc.Name)
+	dir := filepath.Join(opts.ResultsDir, id)
+	w, err := results.Create(dir)
+	if err != nil {
+		return nil, fmt.Errorf("create run record: %w", err)
+	}
+	defer w.Close()
+
+	rec := &recorder{run: &results.Run{
+		SchemaVersion: results.SchemaVersion,
+		RunID:         id,
+		Scenario:      sc,
+		ToolVersion:   opts.ToolVersion,
+		State:         results.StateRunning,
+		StartedAt:     started,
+		Totals:        results.Totals{ByClass: map[string]int64{}},
+		Timeline:      []results.Window{},
+		Events:        []results.Event{},
+		Verdict:       results.Verdict{Reasons: []string{}},
+	}}
+	if err := w.Save(rec.snapshot()); err != nil {
+		return nil, fmt.Errorf("save run record: %w", err)
+	}
+
+	total := sc.Load.Duration.D()
+	onWindow := func(win results.Window) {
+		p := rec.add(win)
+		if opts.Progress != nil {
+			p.Phase = PhaseLoad
+			p.Elapsed = win.Start.Add(sc.Load.Window.D()).Sub(started)
+			p.Total = total
+			if w := sc.Load.Window.D(); w > 0 {
+				p.Rate = float64(win.Requests) / w.Seconds()
+			}
+			opts.Progress(p)
+		}
+	}
+
+	// Save the partial record periodically so a crash leaves everything up
+	// to the last save readable.
+	saveCtx, stopSaving := context.WithCancel(ctx)
+	var saveErr error
+	var saving sync.WaitGroup
+	saving.Add(1)
+	go func() {
+		defer saving.Done()
+		t := time.NewTicker(saveEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-saveCtx.Done():
+				return
+			case <-t.C:
+				if err := w.Save(rec.snapshot()); err != nil && saveErr == nil {
+					saveErr = err
+				}
+			}
+		}
+	}()
+
+	sum, loadErr := load.Run(ctx, load.Options{
+		Load:     sc.Load,
+		BaseURL:  sc.Target.URL,
+		Results:  w.Results(),
+		OnWindow: onWindow,
+		Now:      now,
+	})
+	stopSaving()
+	saving.Wait()
+
+	run := rec.snapshot()
+	run.EndedAt = now()
+	if loadErr != nil {
+		run.State = results.StateAborted
+		run.Verdict.Reasons = []string{fmt.Sprintf("load failed: %v", loadErr)}
+		if err := w.Save(run); err != nil {
+			return nil, errors.Join(fmt.Errorf("run load: %w", loadErr), fmt.Errorf("save run record: %w", err))
+		}
+		return nil, fmt.Errorf("run load: %w", loadErr)
+	}
+	run.Totals = sum.Totals
+	run.Latency = sum.Latency
+	run.Timeline = sum.Timeline
+	run.Load = sum.Load
+	run.State = results.StateComplete
+	if ctx.Err() != nil {
+		run.State = results.StateAborted
+	}
+	v, err := Judge(sc.Verdict, run.Totals, run.Latency, run.Load)
+	if err != nil {
+		return nil, fmt.Errorf("judge run: %w", err)
+	}
+	if run.State == results.StateAborted {
+		v.Reasons = append([]string{"run aborted before the end of the load"}, v.Reasons...)
+	}
+	run.Verdict = v
+	if err := w.Save(run); err != nil {
+		return nil, fmt.Errorf("save run record: %w", err)
+	}
+	if saveErr != nil {
+		return &Outcome{Run: run, Dir: dir}, fmt.Errorf("save partial run record: %w", saveErr)
+	}
+	return &Outcome{Run: run, Dir: dir}, nil
+}
+
+// recorder holds the record in flight; windows arrive from the load
+// engine's goroutine while the saver reads snapshots from another.
+type recorder struct {
+	mu  sync.Mutex
+	run *results.Run
+}
+
+// add folds a closed window into the record and returns the progress so far.
+func (r *recorder) add(win results.Window) Progress {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.run.Timeline = append(r.run.Timeline, win)
+	r.run.Totals.Requests += win.Requests
+	r.run.Totals.Errors += win.Errors
+	for c, n := range win.ByClass {
+		r.run.Totals.ByClass[c] += n
+	}
+	return Progress{Requests: r.run.Totals.Requests, Errors: r.run.Totals.Errors}
+}
+
+// snapshot returns a copy of the record that is safe to use while the
+// recorder goes on.
+func (r *recorder) snapshot() *results.Run {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := *r.run
+	c.Timeline = append([]results.Window(nil), r.run.Timeline...)
+	c.Events = append([]results.Event(nil), r.run.Events...)
+	c.Totals.ByClass = make(map[string]int64, len(r.run.Totals.ByClass))
+	for k, v := range r.run.Totals.ByClass {
+		c.Totals.ByClass[k] = v
+	}
+	return &c
+}

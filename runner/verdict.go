@@ -1,0 +1,145 @@
+package runner
+
+import (
+	"fmt"
+
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/cutover-dev/cutover/results"
+	"github.com/cutover-dev/cutover/scenarios"
+)
+
+// ErrorRateUpper95 returns the one-sided 95% upper confidence bound on the
+// true error rate after seeing errors failures in requests trials (the
+// Clopper–Pearson bound). With zero errors it is 1 − 0.05^(1/n) ≈ 3/n, the
+// "rule of three"; with no requests it is 1: nothing is known.
+func ErrorRateUpper95(errors, requests int64) float64 {
+	if requests <= 0 {
+		return 1
+	}
+	if errors >= requests {
+		return 1
+	}
+	b := distuv.Beta{Alpha: float64(errors + 1), Beta: float64(requests - errors)}
+	return b.Quantile(0.95)
+}
+
+// metricValue returns the value a threshold metric has in a run, in the
+// unit scenarios.Threshold.Value uses.
+func metricValue(metric string, t results.Totals, l results.Latency) (float64, error) {
+	switch metric {
+	case "p50":
+		return l.P50, nil
+	case "p90":
+		return l.P90, nil
+	case "p95":
+		return l.P95, nil
+	case "p99":
+		return l.P99, nil
+	case "max":
+		return l.Max, nil
+	case "mean":
+		return l.Mean, nil
+	case "requests":
+		return float64(t.Requests), nil
+	case "errors":
+		return float64(t.Errors), nil
+	case "error_rate":
+		if t.Requests == 0 {
+			return 0, nil
+		}
+		return float64(t.Errors) / float64(t.Requests), nil
+	}
+	if n, ok := t.ByClass[metric]; ok {
+		return float64(n), nil
+	}
+	for _, c := range results.Classes {
+		if c == metric {
+			return 0, nil
+		}
+	}
+	if metric == results.FetchFailed || metric == results.UpstreamTimeout {
+		return 0, nil
+	}
+	return 0, fmt.Errorf("threshold metric %q: not known to the runner", metric)
+}
+
+func compare(actual float64, op string, want float64) bool {
+	switch op {
+	case "<":
+		return actual < want
+	case "<=":
+		return actual <= want
+	case ">":
+		return actual > want
+	case ">=":
+		return actual >= want
+	case "==":
+		return actual == want
+	case "!=":
+		return actual != want
+	}
+	return false
+}
+
+// Judge computes the verdict of a run from its totals, latency and load
+// health, under the scenario's verdict rules.
+//
+// Precedence: a saturated generator or too few requests make the run
+// inconclusive, because then errors may be the client's own and a pass would
+// rest on nothing; otherwise errors above max_errors or a broken threshold
+// fail it; otherwise it passes.
+func Judge(v scenarios.Verdict, t results.Totals, l results.Latency, info results.LoadInfo) (results.Verdict, error) {
+	out := results.Verdict{
+		Status:           results.StatusPass,
+		Reasons:          []string{},
+		ErrorRateUpper95: ErrorRateUpper95(t.Errors, t.Requests),
+	}
+	var fails, unsure []string
+	for _, th := range v.Thresholds {
+		actual, err := metricValue(th.Metric, t, l)
+		if err != nil {
+			return out, err
+		}
+		pass := compare(actual, th.Op, th.Value)
+		out.Thresholds = append(out.Thresholds, results.ThresholdResult{Expr: th.Expr, Actual: actual, Pass: pass})
+		if !pass {
+			fails = append(fails, fmt.Sprintf("threshold %q broken: actual %s", th.Expr, formatActual(th.Metric, actual)))
+		}
+	}
+	if t.Errors > v.MaxErrors {
+		fails = append([]string{fmt.Sprintf("%d errors in %d requests (max_errors %d)", t.Errors, t.Requests, v.MaxErrors)}, fails...)
+	}
+	if info.Saturated {
+		reason := "load generator saturated"
+		if info.SaturationReason != "" {
+			reason += ": " + info.SaturationReason
+		}
+		unsure = append(unsure, reason)
+	}
+	if t.Requests < v.MinRequests {
+		unsure = append(unsure, fmt.Sprintf("too few requests: %d < min_requests %d", t.Requests, v.MinRequests))
+	}
+	switch {
+	case len(unsure) > 0:
+		out.Status = results.StatusInconclusive
+		out.Reasons = append(unsure, fails...)
+	case len(fails) > 0:
+		out.Status = results.StatusFail
+		out.Reasons = fails
+	default:
+		out.Reasons = []string{fmt.Sprintf("errors %d ≤ max_errors %d, requests %d ≥ min_requests %d, %d of %d thresholds held",
+			t.Errors, v.MaxErrors, t.Requests, v.MinRequests, len(v.Thresholds), len(v.Thresholds))}
+	}
+	return out, nil
+}
+
+func formatActual(metric string, v float64) string {
+	switch metric {
+	case "p50", "p90", "p95", "p99", "max", "mean":
+		return fmt.Sprintf("%.1fms", v)
+	case "error_rate":
+		return fmt.Sprintf("%.3g%%", 100*v)
+	}
+	return fmt.Sprintf("%g", v)
+}

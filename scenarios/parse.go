@@ -1,0 +1,442 @@
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// LoadFile reads the scenario file at path and parses it with Parse. (It is
+// not called Load because Load is the type of the scenario's load section.)
+func LoadFile(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses a v1 scenario from data: defaults first, then a strict decode
+// of the YAML, then every cross-field rule of Validate. name is the file name
+// used in problem positions and stored as Scenario.File.
+//
+// An invalid scenario returns a *Problems holding every problem found, each
+// with its file, line, column and field path. Unknown keys, duplicate keys
+// and values of the wrong type are problems, never silently ignored.
+func Parse(name string, data []byte) (*Scenario, error) {
+	d := &decoder{file: name, written: map[string]*yaml.Node{}}
+	root := d.parseYAML(data)
+	if root == nil {
+		return nil, problemsError(d.problems)
+	}
+	s := defaultScenario()
+	s.File = name
+	d.decode(root, reflect.ValueOf(s).Elem(), "")
+
+	// A ramp's duration defaults to the sum of its stages.
+	if _, set := d.written["load.duration"]; !set && len(s.Load.Stages) > 0 {
+		for _, st := range s.Load.Stages {
+			s.Load.Duration += st.For
+		}
+	}
+
+	// A present localcloud section gets its defaults where a field is
+	// unset (zero is never a valid value there).
+	if s.LocalCloud.Enabled() {
+		s.LocalCloud.Defaults()
+	}
+
+	// A value that failed to decode is left at its default, which would make
+	// cross-field rules report it a second time, confusingly; drop those.
+	problems := d.problems
+	for _, p := range validate(s, d.locate) {
+		if !d.failedNear(p.Path) {
+			problems = append(problems, p)
+		}
+	}
+	if err := problemsError(problems); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// defaultScenario returns a Scenario holding every default a file may
+// override.
+func defaultScenario() *Scenario {
+	s := &Scenario{
+		Load: Load{
+			Timeout:        Duration(30 * time.Second),
+			KeepAlive:      true,
+			HTTP2:          true,
+			MaxWorkers:     512,
+			Window:         Duration(time.Second),
+			RevisionHeader: "X-Revision",
+		},
+		Verdict: Verdict{MaxErrors: 0},
+	}
+	return s
+}
+
+// setDefaults fills in the defaults of a request before it is decoded.
+func (r *Request) setDefaults() {
+	r.Method = "GET"
+	r.Weight = 1
+}
+
+// decoder walks a yaml.Node tree against the Go types by reflection over
+// their yaml tags, collecting every problem instead of stopping at the
+// first.
+type decoder struct {
+	file     string
+	root     *yaml.Node
+	problems []Problem
+	// written maps a field path to where it was written: the key of a
+	// mapping entry, or the node of a list item.
+	written map[string]*yaml.Node
+	// failed are the paths of the problems found while decoding.
+	failed []string
+}
+
+func (d *decoder) addf(n *yaml.Node, path, format string, args ...any) {
+	d.problems = append(d.problems, Problem{
+		File: d.file, Line: n.Line, Col: n.Column, Path: path, Msg: fmt.Sprintf(format, args...),
+	})
+	d.failed = append(d.failed, path)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parseYAML parses data into a node tree and returns its root, or records
+// the syntax problem and returns nil.
+func (d *decoder) parseYAML(data []byte) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	err := dec.Decode(&doc)
+	if errors.Is(err, io.EOF) || err == nil && len(doc.Content) == 0 {
+		d.problems = append(d.problems, Problem{File: d.file, Msg: "empty scenario; start with version: 1"})
+		return nil
+	}
+	if err != nil {
+		d.syntaxProblem(data, err)
+		return nil
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		d.syntaxProblem(data, err)
+		return nil
+	default:
+		d.problems = append(d.problems, Problem{File: d.file, Line: next.Line, Col: next.Column,
+			Msg: "a second YAML document; a scenario file holds exactly one (remove the ---)"})
+		return nil
+	}
+	d.root = doc.Content[0]
+	return d.root
+}
+
+// syntaxProblem records a YAML syntax error with the line yaml.v3 gives.
+func (d *decoder) syntaxProblem(data []byte, err error) {
+	line, msg := 0, strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else if err2 := yaml.Unmarshal(append([]byte("\n"), data...), new(yaml.Node)); err2 != nil &&
+		yamlLine.MatchString(err2.Error()) {
+		// yaml.v3 leaves out the line when it is the first one; shifted
+		// down by one line, the same error has one.
+		line = 1
+	}
+	if strings.Contains(msg, "cannot start any token") && bytes.ContainsRune(data, '\t') {
+		msg += " (tabs cannot indent YAML; use spaces)"
+	}
+	d.problems = append(d.problems, Problem{File: d.file, Line: line, Msg: "invalid YAML: " + msg})
+}
+
+// locate returns where path, or failing that its nearest written ancestor,
+// is in the file.
+func (d *decoder) locate(path string) (line, col int) {
+	for {
+		if n, ok := d.written[path]; ok {
+			return n.Line, n.Column
+		}
+		if path == "" {
+			if d.root != nil {
+				return d.root.Line, d.root.Column
+			}
+			return 0, 0
+		}
+		path = parentPath(path)
+	}
+}
+
+// failedNear reports whether decoding failed at path, inside it, or at one
+// of its ancestors.
+func (d *decoder) failedNear(path string) bool {
+	for _, f := range d.failed {
+		if f == path || isInside(f, path) || isInside(path, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// parentPath returns "load" for "load.rate" and "load.requests" for
+// "load.requests[0]".
+func parentPath(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+// isInside reports whether path is strictly inside ancestor.
+func isInside(path, ancestor string) bool {
+	if ancestor == "" {
+		return path != ""
+	}
+	return strings.HasPrefix(path, ancestor+".") || strings.HasPrefix(path, ancestor+"[")
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// decode stores n into v, recording a problem for everything that does not
+// fit v's type. A null leaves v as it is (at its default).
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return
+	}
+	if u, ok := v.Addr().Interface().(yaml.Unmarshaler); ok {
+		if err := u.UnmarshalYAML(n); err != nil {
+			d.addf(n, path, "%s", err)
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		d.decodeStruct(n, v, path)
+	case reflect.Slice:
+		d.decodeList(n, v, path)
+	case reflect.Map:
+		d.decodeMap(n, v, path)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			d.addf(n, path, "expected a string, got %s", describe(n))
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+			d.addf(n, path, "expected true or false, got %s", describe(n))
+			return
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		var i int64
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
+			d.addf(n, path, "expected an integer, got %s", describe(n))
+			return
+		}
+		if v.OverflowInt(i) {
+			d.addf(n, path, "%s is out of range", n.Value)
+			return
+		}
+		v.SetInt(i)
+	case reflect.Float64:
+		var f float64
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" && n.ShortTag() != "!!float" || n.Decode(&f) != nil {
+			d.addf(n, path, "expected a number, got %s", describe(n))
+			return
+		}
+		v.SetFloat(f)
+	default:
+		d.addf(n, path, "cutover cannot decode a %s here (a bug: the decoder lacks this type)", v.Type())
+	}
+}
+
+// field is one yaml key of a struct.
+type field struct {
+	key   string
+	index int
+}
+
+// yamlFields lists the keys of struct type t in declaration order, from the
+// yaml tags; `yaml:"-"` and unexported fields are not keys.
+func yamlFields(t reflect.Type) []field {
+	var fields []field
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch key {
+		case "-":
+			continue
+		case "":
+			key = strings.ToLower(f.Name)
+		}
+		fields = append(fields, field{key, i})
+	}
+	return fields
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	fields := yamlFields(v.Type())
+	keys := make([]string, len(fields))
+	for i, f := range fields {
+		keys[i] = f.key
+	}
+	if n.Kind != yaml.MappingNode {
+		if path == "" {
+			d.addf(n, path, "a scenario is a mapping with keys %s; got %s", strings.Join(keys, ", "), describe(n))
+			return
+		}
+		d.addf(n, path, "expected a mapping, got %s", describe(n))
+		return
+	}
+	d.eachEntry(n, path, func(k, val *yaml.Node, kpath string) {
+		for _, f := range fields {
+			if f.key == k.Value {
+				d.decode(val, v.Field(f.index), kpath)
+				return
+			}
+		}
+		if k.ShortTag() == "!!merge" {
+			d.addf(k, kpath, "merge keys (<<) are not supported; write the keys out")
+			return
+		}
+		d.addf(k, kpath, "unknown key%s; allowed keys are %s", didYouMean(k.Value, keys), strings.Join(keys, ", "))
+	})
+}
+
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.addf(n, path, "expected a mapping, got %s", describe(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	d.eachEntry(n, path, func(k, val *yaml.Node, kpath string) {
+		e := reflect.New(v.Type().Elem()).Elem()
+		d.decode(val, e, kpath)
+		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), e)
+	})
+	v.Set(m)
+}
+
+// eachEntry calls fn for every entry of mapping n whose key is a string seen
+// for the first time, and records a problem for the others.
+func (d *decoder) eachEntry(n *yaml.Node, path string, fn func(k, val *yaml.Node, kpath string)) {
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.addf(k, path, "expected a key name, got %s", describe(k))
+			continue
+		}
+		kpath := joinPath(path, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			d.addf(k, kpath, "duplicate key; first set on line %d", first.Line)
+			continue
+		}
+		seen[k.Value] = k
+		d.written[kpath] = k
+		fn(k, val, kpath)
+	}
+}
+
+func (d *decoder) decodeList(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.addf(n, path, "expected a list, got %s", describe(n))
+		return
+	}
+	list := reflect.MakeSlice(v.Type(), 0, len(n.Content))
+	for i, item := range n.Content {
+		e := reflect.New(v.Type().Elem()).Elem()
+		if df, ok := e.Addr().Interface().(interface{ setDefaults() }); ok {
+			df.setDefaults()
+		}
+		ipath := fmt.Sprintf("%s[%d]", path, i)
+		d.written[ipath] = item
+		d.decode(item, e, ipath)
+		list = reflect.Append(list, e)
+	}
+	v.Set(list)
+}
+
+// describe names what n is, for "expected X, got Y" messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.AliasNode:
+		return describe(n.Alias)
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		v := n.Value
+		if len(v) > 40 {
+			v = v[:37] + "..."
+		}
+		if n.ShortTag() == "!!str" {
+			return strconv.Quote(v)
+		}
+		return v
+	}
+	return "a document"
+}
+
+// didYouMean returns ` (did you mean "x"?)` for the candidate closest to
+// s, if one is close enough to be a likely typo, and "" otherwise.
+func didYouMean(s string, candidates []string) string {
+	best, bestDist := "", 3 // suggest only within two edits
+	for _, c := range candidates {
+		if dist := editDistance(strings.ToLower(s), c); dist < bestDist && dist < len(c) {
+			best, bestDist = c, dist
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,81 @@
+package scenarios
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Problem is one thing wrong with a scenario, located where it was found.
+type Problem struct {
+	// File is the name the scenario was parsed under ("" if none).
+	File string
+	// Line and Col are 1-based; 0 means the position is not known.
+	Line, Col int
+	// Path is the field path, such as "load.requests[0].url" ("" for the
+	// document as a whole).
+	Path string
+	// Msg says what is wrong and, where it helps, what to write instead.
+	Msg string
+}
+
+// String formats p as "FILE:LINE:COL: PATH: MESSAGE", leaving out the parts
+// that are not known.
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.File != "" {
+		b.WriteString(p.File)
+		b.WriteString(":")
+	}
+	if p.Line > 0 {
+		fmt.Fprintf(&b, "%d:", p.Line)
+		if p.Col > 0 {
+			fmt.Fprintf(&b, "%d:", p.Col)
+		}
+	}
+	if b.Len() > 0 {
+		b.WriteString(" ")
+	}
+	if p.Path != "" {
+		b.WriteString(p.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Problems is the error Parse, Load and Validate return for an invalid
+// scenario: every problem found, in file order. Find it with errors.As and a
+// *Problems target; the CLI maps it to the "invalid input" exit code.
+type Problems struct {
+	List []Problem
+}
+
+// Error returns the problems one per line.
+func (ps *Problems) Error() string {
+	lines := make([]string, len(ps.List))
+	for i, p := range ps.List {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// problemsError sorts list into file order (problems without a position
+// last, in the order they were found) and returns it as a *Problems, or nil
+// when list is empty.
+func problemsError(list []Problem) error {
+	if len(list) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(list, func(a, b Problem) int {
+		if (a.Line == 0) != (b.Line == 0) {
+			if a.Line == 0 {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
+	})
+	return &Problems{List: list}
+}

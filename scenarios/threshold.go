@@ -1,0 +1,218 @@
+package scenarios
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Units of Threshold.Value, by metric.
+const (
+	UnitMillis   = "ms"       // latencies, in milliseconds
+	UnitFraction = "fraction" // error_rate: 0.001 is 0.1%
+	UnitCount    = "count"    // counts of results
+)
+
+// ThresholdMetric is one metric a threshold expression can test.
+type ThresholdMetric struct {
+	// Name is the metric as written in an expression ("p99").
+	Name string
+	// Unit is the unit of Threshold.Value for this metric: UnitMillis,
+	// UnitFraction or UnitCount.
+	Unit string
+	// Doc says what the metric measures.
+	Doc string
+}
+
+// ThresholdMetrics lists every metric a threshold can test, in the order
+// they are shown to people.
+var ThresholdMetrics = []ThresholdMetric{
+	{"p50", UnitMillis, "median request latency; write a duration (800ms, 1.5s) or a number of milliseconds"},
+	{"p90", UnitMillis, "90th percentile latency"},
+	{"p95", UnitMillis, "95th percentile latency"},
+	{"p99", UnitMillis, "99th percentile latency"},
+	{"max", UnitMillis, "largest latency"},
+	{"mean", UnitMillis, "mean latency"},
+	{"error_rate", UnitFraction, "errors divided by requests; write a percentage (0.1%) or a fraction (0.001)"},
+	{"requests", UnitCount, "requests sent"},
+	{"errors", UnitCount, "results not classed ok"},
+	{"fetch_failed", UnitCount, "transport failures, the sum of connect_timeout … transport_other (Node's \"fetch failed\")"},
+	{"upstream_timeout", UnitCount, "504 responses whose body says \"upstream request timeout\""},
+	{"ok", UnitCount, "results classed ok"},
+	{"status_429", UnitCount, "responses with status 429 (too many requests)"},
+	{"status_500", UnitCount, "responses with status 500"},
+	{"status_502", UnitCount, "responses with status 502"},
+	{"status_503", UnitCount, "responses with status 503"},
+	{"status_504", UnitCount, "responses with status 504"},
+	{"status_other", UnitCount, "responses with any other error status"},
+	{"connect_timeout", UnitCount, "connections that timed out before they were established"},
+	{"connect_refused", UnitCount, "connections refused"},
+	{"conn_reset", UnitCount, "connections reset by the peer"},
+	{"eof", UnitCount, "connections closed before a whole response arrived"},
+	{"response_timeout", UnitCount, "requests that timed out waiting for the response"},
+	{"tls", UnitCount, "TLS failures"},
+	{"dns", UnitCount, "name resolution failures"},
+	{"transport_other", UnitCount, "other transport failures"},
+}
+
+// ResultClasses are the result class names, identical to results.Classes
+// and in the same order. scenarios is a leaf package and cannot import
+// results, so the list is kept here too; a test checks the two match. Each
+// class is also a threshold metric (a count).
+var ResultClasses = []string{
+	"ok", "status_429", "status_500", "status_502", "status_503", "status_504", "status_other",
+	"connect_timeout", "connect_refused", "conn_reset", "eof", "response_timeout", "tls", "dns", "transport_other",
+}
+
+// thresholdOps are the comparison operators, two-character ones first so
+// that "<=" is not read as "<".
+var thresholdOps = []string{"<=", ">=", "==", "!=", "<", ">"}
+
+const thresholdHelp = `write METRIC OP VALUE, e.g. "p99 < 800ms", with OP one of < <= > >= == !=`
+
+func lookupMetric(name string) (ThresholdMetric, bool) {
+	for _, m := range ThresholdMetrics {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return ThresholdMetric{}, false
+}
+
+func metricNames() []string {
+	names := make([]string, len(ThresholdMetrics))
+	for i, m := range ThresholdMetrics {
+		names[i] = m.Name
+	}
+	return names
+}
+
+// ParseThreshold parses an expression "METRIC OP VALUE" such as
+// "p99 < 800ms", "error_rate <= 0.1%" or "status_504 == 0". Latency values
+// are durations or bare milliseconds; error_rate values are percentages or
+// fractions; counts are whole numbers.
+func ParseThreshold(expr string) (Threshold, error) {
+	s := strings.TrimSpace(expr)
+	i := strings.IndexAny(s, "<>=!")
+	if i < 0 {
+		return Threshold{}, fmt.Errorf("%q: no comparison operator; %s", expr, thresholdHelp)
+	}
+	metric, rest := strings.TrimSpace(s[:i]), s[i:]
+	op := ""
+	for _, o := range thresholdOps {
+		if strings.HasPrefix(rest, o) {
+			op = o
+			break
+		}
+	}
+	if op == "" {
+		bad, _, _ := strings.Cut(rest, " ")
+		return Threshold{}, fmt.Errorf("%q: unknown operator %q; %s", expr, bad, thresholdHelp)
+	}
+	value := strings.TrimSpace(rest[len(op):])
+	if metric == "" {
+		return Threshold{}, fmt.Errorf("%q: no metric before %s; %s", expr, op, thresholdHelp)
+	}
+	m, ok := lookupMetric(metric)
+	if !ok {
+		return Threshold{}, fmt.Errorf("%q: unknown metric %q%s; metrics are %s",
+			expr, metric, didYouMean(metric, metricNames()), strings.Join(metricNames(), ", "))
+	}
+	if value == "" {
+		return Threshold{}, fmt.Errorf("%q: no value after %s; %s", expr, op, thresholdHelp)
+	}
+	v, err := parseThresholdValue(m, value)
+	if err != nil {
+		return Threshold{}, fmt.Errorf("%q: %w", expr, err)
+	}
+	return Threshold{Expr: expr, Metric: metric, Op: op, Value: v}, nil
+}
+
+// parseThresholdValue parses value in m's unit.
+func parseThresholdValue(m ThresholdMetric, value string) (float64, error) {
+	switch m.Unit {
+	case UnitMillis:
+		ms, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			d, derr := time.ParseDuration(value)
+			if derr != nil {
+				return 0, fmt.Errorf("%s is not a latency; write a duration (800ms, 1.5s) or a number of milliseconds", value)
+			}
+			ms = float64(d) / float64(time.Millisecond)
+		}
+		if math.IsNaN(ms) || math.IsInf(ms, 0) || ms < 0 {
+			return 0, fmt.Errorf("%s is not a latency; it must be a finite duration, not negative", value)
+		}
+		return ms, nil
+	case UnitFraction:
+		num, pct := strings.CutSuffix(value, "%")
+		f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, fmt.Errorf("%s is not an error rate; write a percentage (0.1%%) or a fraction (0.001)", value)
+		}
+		if pct {
+			f /= 100
+		}
+		if f < 0 || f > 1 {
+			return 0, fmt.Errorf("error rate %s is out of range; write 0%% to 100%%, or a fraction from 0 to 1", value)
+		}
+		return f, nil
+	default:
+		f, err := strconv.ParseFloat(value, 64)
+		if err != nil || f < 0 || f != math.Trunc(f) || math.IsInf(f, 0) {
+			return 0, fmt.Errorf("%s is not a count; write a whole number, 0 or more", value)
+		}
+		return f, nil
+	}
+}
+
+// String returns the expression as written, or one built from the parsed
+// fields when Expr is empty.
+func (t Threshold) String() string {
+	if t.Expr != "" {
+		return t.Expr
+	}
+	v := strconv.FormatFloat(t.Value, 'g', -1, 64)
+	if m, ok := lookupMetric(t.Metric); ok && m.Unit == UnitMillis {
+		v += "ms"
+	}
+	return t.Metric + " " + t.Op + " " + v
+}
+
+// UnmarshalYAML parses a threshold expression from a YAML string scalar.
+func (t *Threshold) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("expected an expression such as \"p99 < 800ms\", got %s", describe(n))
+	}
+	v, err := ParseThreshold(n.Value)
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
+}
+
+// MarshalJSON writes t as its expression string.
+func (t Threshold) MarshalJSON() ([]byte, error) { return jsonString(t.String()) }
+
+// UnmarshalJSON parses a threshold expression from a JSON string.
+func (t *Threshold) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("decode threshold: %w", err)
+	}
+	v, err := ParseThreshold(s)
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
+}
