@@ -77,7 +77,7 @@ func defaultScenario() *Scenario {
 			Timeout:        Duration(30 * time.Second),
 			KeepAlive:      true,
 			HTTP2:          true,
-			MaxWorkers:     512,
+			MaxWorkers:     128,
 			Window:         Duration(time.Second),
 			RevisionHeader: "X-Revision",
 		},

@@ -213,7 +213,7 @@ verdict:
 	want := `{"version":1,"name":"readable","target":{"url":"http://127.0.0.1:8080"},` +
 		`"load":{"requests":[{"method":"GET","path":"/","weight":1}],"start_rate":"5/s",` +
 		`"stages":[{"for":"15m","rate":"10/500ms"}],"duration":"15m","timeout":"30s","keepalive":true,"http2":true,` +
-		`"sessions":{},"max_workers":512,"window":"1s","revision_header":"X-Revision"},` +
+		`"sessions":{},"max_workers":128,"window":"1s","revision_header":"X-Revision"},` +
 		`"verdict":{"max_errors":0,"min_requests":0,"thresholds":["p99 < 1.5s"]}}`
 	if got != want {
 		t.Errorf("json.Marshal:\n got %s\nwant %s", got, want)

@@ -61,7 +61,7 @@ type Load struct {
 
 	Sessions Sessions `yaml:"sessions" json:"sessions"`
 
-	// MaxWorkers bounds the open model's concurrent requests (default 512);
+	// MaxWorkers bounds the open model's concurrent requests (default 128);
 	// when it is reached the run is reported as generator-saturated.
 	MaxWorkers int `yaml:"max_workers" json:"max_workers"`
 	// Connections bounds open connections per host (0: no bound beyond MaxWorkers).

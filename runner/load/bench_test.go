@@ -255,8 +255,6 @@ func (c cpuClock) report(b *testing.B) {
 	b.ReportMetric(float64(cpuNow()-c.start)/float64(b.N), "cpu-ns/req")
 }
 
-var _ = http.MethodGet
-
 // BenchmarkConsumerAdd is the engine's own per-result work (classify,
 // aggregate, and optionally gob-encode) on a typical ok result, without any
 // HTTP: the engine's overhead over the vegeta library is this, per request.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,6 +208,7 @@ func TestTransportClassesOverLoopback(t *testing.T) {
 			url, mod := tc.setup(t)
 			l := closed(2)
 			l.Timeout = scenariosDuration(700 * time.Millisecond)
+			l.Sessions.Count = 3
 			const n = 4
 			sum, res := attack(t, l, url, n, mod)
 			if got := sum.Totals.ByClass[tc.class]; got != n {
@@ -223,6 +225,9 @@ func TestTransportClassesOverLoopback(t *testing.T) {
 			for _, r := range res {
 				if got := Classify(&r); got != tc.class {
 					t.Errorf("stored result classifies as %s, want %s: %s", got, tc.class, r.Error)
+				}
+				if got, want := r.Headers.Get(SessionHeader), strconv.Itoa(SessionOf(r.Seq, 3)); got != want {
+					t.Errorf("result %d records session %q, want %s", r.Seq, got, want)
 				}
 			}
 		})

@@ -8,12 +8,12 @@ import (
 	"strconv"
 )
 
-// SessionHeader is the response header in which every result with a
-// response records the session (virtual client, 0 … Sessions.Count−1) that
-// sent it. A request's session is its vegeta sequence number modulo
-// Sessions.Count, so results without a response (transport errors) are
-// attributed by SessionOf(result.Seq). The header is added on the client
-// side, after the response arrived; it never goes over the wire.
+// SessionHeader is the header, in vegeta.Result.Headers, in which every
+// result of a run with sessions records the session (virtual client,
+// 0 … Sessions.Count−1) that sent it. A request's session is its vegeta
+// sequence number modulo Sessions.Count (SessionOf). The header is added on
+// the client side — to the response, or for a result without a response by
+// the engine — and never goes over the wire.
 const SessionHeader = "X-Cutover-Session"
 
 // seqHeader is the request header vegeta sets to each hit's sequence number.

@@ -332,6 +332,7 @@ func latencyOf(h *hdrhistogram.Histogram) results.Latency {
 	return results.Latency{
 		P50:  usToMs(h.ValueAtQuantile(50)),
 		P90:  usToMs(h.ValueAtQuantile(90)),
+		P95:  usToMs(h.ValueAtQuantile(95)),
 		P99:  usToMs(h.ValueAtQuantile(99)),
 		Max:  usToMs(h.Max()),
 		Mean: h.Mean() / 1000,
