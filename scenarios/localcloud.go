@@ -1,0 +1,524 @@
+package scenarios
+
+import (
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// LocalCloud is a scenario's localcloud: section: the embedded local cloud
+// the target lives in (its services and their application model, the Cloud
+// NAT gateway, the external API, the database, metric timing and the time
+// scale). Every duration in it is simulated time; the local cloud divides it
+// by TimeScale before it waits.
+//
+// The section is present when it names at least one service (see Enabled);
+// an unset field takes its default (see Defaults).
+type LocalCloud struct {
+	// TimeScale runs simulated time this many times faster than wall-clock
+	// time (default 1): 20 replays a 15-minute incident in 45 s.
+	TimeScale int `yaml:"time_scale" json:"time_scale"`
+	// Project and Region name the resources like a real project
+	// (defaults local-project, asia-northeast1).
+	Project string `yaml:"project" json:"project"`
+	Region  string `yaml:"region" json:"region"`
+	// Seed makes revision name suffixes reproducible (0: seeded from the clock).
+	Seed int64 `yaml:"seed" json:"seed,omitempty"`
+	// UnpullableImages are image references that cannot be pulled: a revision
+	// using one never becomes ready.
+	UnpullableImages []string `yaml:"unpullable_images" json:"unpullable_images,omitempty"`
+
+	Services    []CloudService   `yaml:"services" json:"services"`
+	NAT         CloudNAT         `yaml:"nat" json:"nat"`
+	ExternalAPI CloudExternalAPI `yaml:"external_api" json:"external_api"`
+	Database    CloudDatabase    `yaml:"database" json:"database"`
+	Metrics     CloudMetrics     `yaml:"metrics" json:"metrics"`
+}
+
+// CloudService is one Cloud Run service and the template of its first
+// revision.
+type CloudService struct {
+	Name  string `yaml:"name" json:"name"`
+	Image string `yaml:"image" json:"image"`
+
+	// MinInstances are kept warm for a revision that serves traffic
+	// (default 0); MaxInstances caps a revision (default 100).
+	MinInstances int `yaml:"min_instances" json:"min_instances"`
+	MaxInstances int `yaml:"max_instances" json:"max_instances"`
+	// Concurrency is the maximum of in-flight requests per instance (default 80).
+	Concurrency int `yaml:"concurrency" json:"concurrency"`
+	// TargetUtilization is the autoscaler's target, in percent of
+	// Concurrency (default 60).
+	TargetUtilization int `yaml:"target_utilization" json:"target_utilization"`
+	// ScaleInterval is how often the autoscaler evaluates (default 5s).
+	ScaleInterval Duration `yaml:"scale_interval" json:"scale_interval"`
+	// ScaleOutDelay passes between the autoscaler's decision and an
+	// instance starting its cold start (default 0s).
+	ScaleOutDelay Duration `yaml:"scale_out_delay" json:"scale_out_delay"`
+	// ColdStart is how long an instance takes to become ready (default 3s).
+	ColdStart Duration `yaml:"cold_start" json:"cold_start"`
+	// IdleRetention is how long an idle instance beyond the needed count is
+	// kept before it is shut down (default 15m).
+	IdleRetention Duration `yaml:"idle_retention" json:"idle_retention"`
+	// ShutdownGrace is the SIGTERM-to-SIGKILL window in which a draining
+	// instance finishes its in-flight requests (default 10s).
+	ShutdownGrace Duration `yaml:"shutdown_grace" json:"shutdown_grace"`
+	// RequestTimeout bounds a request at an instance; past it the front end
+	// answers 504 (default 300s).
+	RequestTimeout Duration `yaml:"request_timeout" json:"request_timeout"`
+	// QueueTimeout is how long a request waits for a free instance before
+	// 429 or 503 (default 10s).
+	QueueTimeout Duration `yaml:"queue_timeout" json:"queue_timeout"`
+
+	// Egress is the Direct VPC egress setting: all-traffic (every public
+	// destination through Cloud NAT) or private-ranges-only (only private
+	// destinations enter the VPC; public ones bypass NAT). Default all-traffic.
+	Egress string `yaml:"egress" json:"egress"`
+	// EgressReadyDelay is how long a new instance's VPC egress takes to be
+	// programmed (the Direct VPC delay): calls through the VPC hang until it
+	// passes (default 0s).
+	EgressReadyDelay Duration `yaml:"egress_ready_delay" json:"egress_ready_delay"`
+	// StartupProbeEgress keeps an instance not ready until its egress works
+	// (a startup probe that tests the egress destination).
+	StartupProbeEgress bool `yaml:"startup_probe_egress" json:"startup_probe_egress"`
+	// SessionAffinity turns on the GAESA session-affinity cookie.
+	SessionAffinity bool `yaml:"session_affinity" json:"session_affinity"`
+
+	App CloudApp `yaml:"app" json:"app"`
+}
+
+// CloudApp is the application model of a service: what one request does.
+type CloudApp struct {
+	// ServerTime is the time a request spends in the app after its calls
+	// (default 100ms).
+	ServerTime Duration `yaml:"server_time" json:"server_time"`
+	// ConnectTimeout bounds one outbound connect (default 10s, as Node's fetch).
+	ConnectTimeout Duration `yaml:"connect_timeout" json:"connect_timeout"`
+	// KeepAliveTimeout closes a pooled connection idle this long (default
+	// 4s, as Node's undici).
+	KeepAliveTimeout Duration `yaml:"keepalive_timeout" json:"keepalive_timeout"`
+	// Calls are made for every request, one after the other; with Parallel
+	// the entries run at once (Promise.all), each its Count times in a row.
+	Calls    []CloudCall `yaml:"calls" json:"calls,omitempty"`
+	Parallel bool        `yaml:"parallel" json:"parallel,omitempty"`
+}
+
+// CloudCall is one kind of outbound call a request makes.
+type CloudCall struct {
+	// To is external_api, self, database or service:NAME.
+	To string `yaml:"to" json:"to"`
+	// Via is public-url, private-ip or loopback; the default is public-url.
+	// Loopback is for self only, private-ip for the database only.
+	Via string `yaml:"via" json:"via"`
+	// Path is the request path of the call (default /).
+	Path string `yaml:"path" json:"path"`
+	// Count is how many times a request makes this call, one after the
+	// other (default 1).
+	Count int `yaml:"count" json:"count"`
+	// KeepAlive pools connections per instance (default true); false opens
+	// and closes a connection per call.
+	KeepAlive bool `yaml:"keepalive" json:"keepalive"`
+}
+
+// CloudNAT is the Cloud NAT gateway every all-traffic instance's public
+// egress goes through.
+type CloudNAT struct {
+	// Router and Gateway name the gateway (defaults nat-router, nat-gateway).
+	Router  string `yaml:"router" json:"router"`
+	Gateway string `yaml:"gateway" json:"gateway"`
+	// IPs is the number of manual NAT IPs (default 1).
+	IPs int `yaml:"ips" json:"ips"`
+	// PortsPerIP is the usable ports per NAT IP (default 64512).
+	PortsPerIP int `yaml:"ports_per_ip" json:"ports_per_ip"`
+	// Dynamic selects dynamic port allocation (blocks double on demand).
+	Dynamic bool `yaml:"dynamic" json:"dynamic"`
+	// MinPortsPerVM is the block each endpoint gets (0: 64 static, 32
+	// dynamic); MaxPortsPerVM caps dynamic growth (0: 65536).
+	MinPortsPerVM int `yaml:"min_ports_per_vm" json:"min_ports_per_vm"`
+	MaxPortsPerVM int `yaml:"max_ports_per_vm" json:"max_ports_per_vm"`
+	// DynamicDoubleDelay is how long a dynamic doubling takes (default 2s).
+	DynamicDoubleDelay Duration `yaml:"dynamic_double_delay" json:"dynamic_double_delay"`
+	// TCPTimeWait is how long a closed 5-tuple is not reusable (default 120s).
+	TCPTimeWait Duration `yaml:"tcp_time_wait" json:"tcp_time_wait"`
+	// BlockRelease is how long a retired instance's port block stays
+	// allocated (default 15m).
+	BlockRelease Duration `yaml:"block_release" json:"block_release"`
+	// SYNSchedule lists the times after the first SYN at which it is
+	// retransmitted (default 1s 3s 7s 15s 31s 63s, Linux tcp_syn_retries=6).
+	SYNSchedule []Duration `yaml:"syn_schedule" json:"syn_schedule,omitempty"`
+}
+
+// CloudExternalAPI is the external API every service can call.
+type CloudExternalAPI struct {
+	// Latency is its response time (default 150ms).
+	Latency Duration `yaml:"latency" json:"latency"`
+}
+
+// CloudDatabase is the database, reachable at a private and a public address.
+type CloudDatabase struct {
+	// Latency is its response time (default 5ms).
+	Latency Duration `yaml:"latency" json:"latency"`
+}
+
+// CloudMetrics sets the metric timing of the recorder.
+type CloudMetrics struct {
+	// Period is the sample period (default 60s).
+	Period Duration `yaml:"period" json:"period"`
+	// LagNAT and LagRun are the ingestion lags of router.googleapis.com/nat/*
+	// and run.googleapis.com/* (defaults 225s and 180s).
+	LagNAT Duration `yaml:"lag_nat" json:"lag_nat"`
+	LagRun Duration `yaml:"lag_run" json:"lag_run"`
+	// Retention bounds the points kept per series (default 6h).
+	Retention Duration `yaml:"retention" json:"retention"`
+}
+
+// Values of CloudService.Egress.
+const (
+	EgressAllTraffic        = "all-traffic"
+	EgressPrivateRangesOnly = "private-ranges-only"
+)
+
+// Values of CloudCall.Via.
+const (
+	ViaPublicURL = "public-url"
+	ViaPrivateIP = "private-ip"
+	ViaLoopback  = "loopback"
+)
+
+// Values of CloudCall.To (a call to another service is "service:" + its name).
+const (
+	CallExternalAPI   = "external_api"
+	CallSelf          = "self"
+	CallDatabase      = "database"
+	CallServicePrefix = "service:"
+)
+
+// DefaultSYNSchedule is Linux's SYN retransmission schedule with
+// tcp_syn_retries=6, measured from the first SYN.
+var DefaultSYNSchedule = []Duration{
+	Duration(1 * time.Second), Duration(3 * time.Second), Duration(7 * time.Second),
+	Duration(15 * time.Second), Duration(31 * time.Second), Duration(63 * time.Second),
+}
+
+// Defaults fills in every unset (zero) field of the section with its
+// default; zero is never a meaningful value for those fields. Services and
+// calls written in a scenario file get their defaults, including the ones
+// whose zero is meaningful (keepalive: true), before they are decoded;
+// Defaults also fills their zero fields, for sections built in code. Parse
+// calls it when the section is present.
+func (lc *LocalCloud) Defaults() {
+	setDefault(&lc.TimeScale, 1)
+	setDefault(&lc.Project, "local-project")
+	setDefault(&lc.Region, "asia-northeast1")
+	n := &lc.NAT
+	setDefault(&n.Router, "nat-router")
+	setDefault(&n.Gateway, "nat-gateway")
+	setDefault(&n.IPs, 1)
+	setDefault(&n.PortsPerIP, 64512)
+	setDefault(&n.DynamicDoubleDelay, Duration(2*time.Second))
+	setDefault(&n.TCPTimeWait, Duration(120*time.Second))
+	setDefault(&n.BlockRelease, Duration(15*time.Minute))
+	setDefault(&lc.ExternalAPI.Latency, Duration(150*time.Millisecond))
+	setDefault(&lc.Database.Latency, Duration(5*time.Millisecond))
+	m := &lc.Metrics
+	setDefault(&m.Period, Duration(60*time.Second))
+	setDefault(&m.LagNAT, Duration(225*time.Second))
+	setDefault(&m.LagRun, Duration(180*time.Second))
+	setDefault(&m.Retention, Duration(6*time.Hour))
+	for i := range lc.Services {
+		lc.Services[i].fillDefaults()
+	}
+}
+
+// Defaults sets every default of a service, for one built in code before
+// its fields are set; a service written in a scenario file gets them before
+// it is decoded.
+func (s *CloudService) Defaults() {
+	*s = CloudService{}
+	s.fillDefaults()
+}
+
+// fillDefaults fills the zero fields of a service whose zero is not a
+// valid value.
+func (s *CloudService) fillDefaults() {
+	setDefault(&s.MaxInstances, 100)
+	setDefault(&s.Concurrency, 80)
+	setDefault(&s.TargetUtilization, 60)
+	setDefault(&s.ScaleInterval, Duration(5*time.Second))
+	setDefault(&s.ColdStart, Duration(3*time.Second))
+	setDefault(&s.IdleRetention, Duration(15*time.Minute))
+	setDefault(&s.ShutdownGrace, Duration(10*time.Second))
+	setDefault(&s.RequestTimeout, Duration(300*time.Second))
+	setDefault(&s.QueueTimeout, Duration(10*time.Second))
+	setDefault(&s.Egress, EgressAllTraffic)
+	setDefault(&s.App.ServerTime, Duration(100*time.Millisecond))
+	setDefault(&s.App.ConnectTimeout, Duration(10*time.Second))
+	setDefault(&s.App.KeepAliveTimeout, Duration(4*time.Second))
+	for i := range s.App.Calls {
+		c := &s.App.Calls[i]
+		setDefault(&c.Path, "/")
+		setDefault(&c.Count, 1)
+	}
+}
+
+// Defaults sets the defaults of a call (keepalive on, one call to /).
+func (c *CloudCall) Defaults() {
+	*c = CloudCall{Path: "/", Count: 1, KeepAlive: true}
+}
+
+// setDefault sets *p to def when it is the zero value.
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+// setDefaults is what the parser calls on each new list item.
+func (s *CloudService) setDefaults() { s.Defaults() }
+func (c *CloudCall) setDefaults()    { c.Defaults() }
+
+// Enabled reports whether the section is present: it names a service.
+func (lc LocalCloud) Enabled() bool { return len(lc.Services) > 0 }
+
+// IsZero reports whether the section is absent (no service), so JSON leaves
+// it out.
+func (lc LocalCloud) IsZero() bool { return !lc.Enabled() }
+
+// Service returns the service called name.
+func (lc *LocalCloud) Service(name string) (*CloudService, bool) {
+	for i := range lc.Services {
+		if lc.Services[i].Name == name {
+			return &lc.Services[i], true
+		}
+	}
+	return nil, false
+}
+
+// PortsPerVM returns the resolved minimum and maximum ports per endpoint:
+// 0 means the mode's default (static 64; dynamic 32 to 65536). Static
+// allocation has max == min.
+func (n CloudNAT) PortsPerVM() (minPorts, maxPorts int) {
+	minPorts, maxPorts = n.MinPortsPerVM, n.MaxPortsPerVM
+	if !n.Dynamic {
+		if minPorts == 0 {
+			minPorts = 64
+		}
+		return minPorts, minPorts
+	}
+	if minPorts == 0 {
+		minPorts = 32
+	}
+	if maxPorts == 0 {
+		maxPorts = 65536
+	}
+	return minPorts, maxPorts
+}
+
+// Syn returns the SYN schedule, the default one when none is written.
+func (n CloudNAT) Syn() []time.Duration {
+	s := n.SYNSchedule
+	if len(s) == 0 {
+		s = DefaultSYNSchedule
+	}
+	out := make([]time.Duration, len(s))
+	for i, d := range s {
+		out[i] = d.D()
+	}
+	return out
+}
+
+// Validate checks the section on its own, for configurations built in code;
+// it returns every problem as a *Problems (paths start with "localcloud"),
+// or nil. A section without services must be empty (absent).
+func (lc *LocalCloud) Validate() error {
+	v := &validator{}
+	v.localCloud("localcloud", lc)
+	return problemsError(v.problems)
+}
+
+var (
+	serviceNameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$`)
+	labelRE       = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+)
+
+// localCloud checks the localcloud section at path p.
+func (v *validator) localCloud(p string, lc *LocalCloud) {
+	if !lc.Enabled() {
+		if !reflect.DeepEqual(*lc, LocalCloud{}) {
+			v.addf(p+".services", "at least one service is required, e.g. services: [{name: api, image: api:v1}]")
+		}
+		return
+	}
+	if lc.TimeScale < 1 || lc.TimeScale > 1000 {
+		v.addf(p+".time_scale", "must be between 1 and 1000, got %d", lc.TimeScale)
+	}
+	if !labelRE.MatchString(lc.Project) {
+		v.addf(p+".project", "%q: a project id is lower-case letters, digits and dashes", lc.Project)
+	}
+	if !labelRE.MatchString(lc.Region) {
+		v.addf(p+".region", "%q: a region is lower-case letters, digits and dashes, e.g. asia-northeast1", lc.Region)
+	}
+	for i, img := range lc.UnpullableImages {
+		if strings.TrimSpace(img) == "" {
+			v.addf(fmt.Sprintf("%s.unpullable_images[%d]", p, i), "must not be empty")
+		}
+	}
+	names := map[string]bool{}
+	for i := range lc.Services {
+		names[lc.Services[i].Name] = true
+	}
+	seen := map[string]int{}
+	for i := range lc.Services {
+		sp := fmt.Sprintf("%s.services[%d]", p, i)
+		s := &lc.Services[i]
+		if first, dup := seen[s.Name]; dup && s.Name != "" {
+			v.addf(sp+".name", "%q: duplicate service name; first used by services[%d]", s.Name, first)
+		}
+		seen[s.Name] = i
+		v.cloudService(sp, s, names)
+	}
+	v.cloudNAT(p+".nat", lc.NAT)
+	v.positive(p+".external_api.latency", lc.ExternalAPI.Latency, true)
+	v.positive(p+".database.latency", lc.Database.Latency, true)
+	v.positive(p+".metrics.period", lc.Metrics.Period, false)
+	v.positive(p+".metrics.lag_nat", lc.Metrics.LagNAT, true)
+	v.positive(p+".metrics.lag_run", lc.Metrics.LagRun, true)
+	if lc.Metrics.Retention < lc.Metrics.Period {
+		v.addf(p+".metrics.retention", "must be at least one period (%s), got %s", lc.Metrics.Period, lc.Metrics.Retention)
+	}
+}
+
+// positive adds a problem when d is negative, or zero and !zeroOK.
+func (v *validator) positive(path string, d Duration, zeroOK bool) {
+	switch {
+	case d < 0:
+		v.addf(path, "must not be negative, got %s", d)
+	case d == 0 && !zeroOK:
+		v.addf(path, "must be positive")
+	}
+}
+
+func (v *validator) cloudService(p string, s *CloudService, names map[string]bool) {
+	switch {
+	case s.Name == "":
+		v.addf(p+".name", "required, e.g. name: api")
+	case !serviceNameRE.MatchString(s.Name):
+		v.addf(p+".name", "%q: a service name is lower-case letters, digits and dashes, starts with a letter, at most 49 characters", s.Name)
+	}
+	if strings.TrimSpace(s.Image) == "" {
+		v.addf(p+".image", "required, e.g. image: gcr.io/demo/api:v1")
+	}
+	if s.MinInstances < 0 {
+		v.addf(p+".min_instances", "must not be negative, got %d", s.MinInstances)
+	}
+	if s.MaxInstances < 1 {
+		v.addf(p+".max_instances", "must be at least 1, got %d", s.MaxInstances)
+	} else if s.MinInstances > s.MaxInstances {
+		v.addf(p+".min_instances", "%d is more than max_instances (%d)", s.MinInstances, s.MaxInstances)
+	}
+	if s.Concurrency < 1 || s.Concurrency > 1000 {
+		v.addf(p+".concurrency", "must be between 1 and 1000, got %d", s.Concurrency)
+	}
+	if s.TargetUtilization < 1 || s.TargetUtilization > 100 {
+		v.addf(p+".target_utilization", "a percentage between 1 and 100, got %d", s.TargetUtilization)
+	}
+	v.positive(p+".scale_interval", s.ScaleInterval, false)
+	v.positive(p+".scale_out_delay", s.ScaleOutDelay, true)
+	v.positive(p+".cold_start", s.ColdStart, true)
+	v.positive(p+".idle_retention", s.IdleRetention, true)
+	v.positive(p+".shutdown_grace", s.ShutdownGrace, true)
+	v.positive(p+".request_timeout", s.RequestTimeout, false)
+	v.positive(p+".queue_timeout", s.QueueTimeout, true)
+	v.positive(p+".egress_ready_delay", s.EgressReadyDelay, true)
+	if s.Egress != EgressAllTraffic && s.Egress != EgressPrivateRangesOnly {
+		v.addf(p+".egress", "%q: must be %s or %s", s.Egress, EgressAllTraffic, EgressPrivateRangesOnly)
+	}
+	a := s.App
+	v.positive(p+".app.server_time", a.ServerTime, true)
+	v.positive(p+".app.connect_timeout", a.ConnectTimeout, false)
+	v.positive(p+".app.keepalive_timeout", a.KeepAliveTimeout, false)
+	for i, c := range a.Calls {
+		v.cloudCall(fmt.Sprintf("%s.app.calls[%d]", p, i), c, names)
+	}
+}
+
+func (v *validator) cloudCall(p string, c CloudCall, names map[string]bool) {
+	allowed := []string{ViaPublicURL}
+	switch {
+	case c.To == CallExternalAPI:
+	case c.To == CallSelf:
+		allowed = append(allowed, ViaLoopback)
+	case c.To == CallDatabase:
+		allowed = append(allowed, ViaPrivateIP)
+	case strings.HasPrefix(c.To, CallServicePrefix):
+		name := strings.TrimPrefix(c.To, CallServicePrefix)
+		if !names[name] {
+			v.addf(p+".to", "%q: no service called %q in localcloud.services", c.To, name)
+		}
+	default:
+		v.addf(p+".to", "%q: must be external_api, self, database or service:NAME", c.To)
+		allowed = nil
+	}
+	if c.Via != "" && allowed != nil && !slices.Contains(allowed, c.Via) {
+		v.addf(p+".via", "%q: a call to %s can go via %s", c.Via, c.To, strings.Join(allowed, " or "))
+	}
+	if c.Via != "" && c.Via != ViaPublicURL && c.Via != ViaPrivateIP && c.Via != ViaLoopback {
+		if allowed == nil {
+			v.addf(p+".via", "%q: must be public-url, private-ip or loopback", c.Via)
+		}
+	}
+	if !strings.HasPrefix(c.Path, "/") {
+		v.addf(p+".path", "%q: must start with /", c.Path)
+	}
+	if c.Count < 1 || c.Count > 100 {
+		v.addf(p+".count", "must be between 1 and 100, got %d", c.Count)
+	}
+}
+
+func (v *validator) cloudNAT(p string, n CloudNAT) {
+	if !labelRE.MatchString(n.Router) {
+		v.addf(p+".router", "%q: lower-case letters, digits and dashes", n.Router)
+	}
+	if !labelRE.MatchString(n.Gateway) {
+		v.addf(p+".gateway", "%q: lower-case letters, digits and dashes", n.Gateway)
+	}
+	if n.IPs < 1 || n.IPs > 300 {
+		v.addf(p+".ips", "must be between 1 and 300, got %d", n.IPs)
+	}
+	if n.PortsPerIP < 1 || n.PortsPerIP > 64512 {
+		v.addf(p+".ports_per_ip", "must be between 1 and 64512, got %d", n.PortsPerIP)
+	}
+	minP, maxP := n.PortsPerVM()
+	switch {
+	case n.MinPortsPerVM < 0:
+		v.addf(p+".min_ports_per_vm", "must not be negative, got %d", n.MinPortsPerVM)
+	case !isPow2(minP) || minP > 65536:
+		v.addf(p+".min_ports_per_vm", "must be a power of two up to 65536, got %d", minP)
+	case n.Dynamic && minP < 32:
+		v.addf(p+".min_ports_per_vm", "dynamic allocation needs at least 32, got %d", minP)
+	}
+	switch {
+	case n.MaxPortsPerVM != 0 && !n.Dynamic:
+		v.addf(p+".max_ports_per_vm", "only used with dynamic: true")
+	case n.Dynamic && (!isPow2(maxP) || maxP <= minP || maxP > 65536):
+		v.addf(p+".max_ports_per_vm", "must be a power of two above min_ports_per_vm (%d) and at most 65536, got %d", minP, maxP)
+	}
+	v.positive(p+".dynamic_double_delay", n.DynamicDoubleDelay, true)
+	v.positive(p+".tcp_time_wait", n.TCPTimeWait, true)
+	v.positive(p+".block_release", n.BlockRelease, true)
+	for i, d := range n.SYNSchedule {
+		ip := fmt.Sprintf("%s.syn_schedule[%d]", p, i)
+		switch {
+		case d <= 0:
+			v.addf(ip, "must be positive, got %s", d)
+		case i > 0 && d <= n.SYNSchedule[i-1]:
+			v.addf(ip, "must be later than the retransmission before it (%s)", n.SYNSchedule[i-1])
+		}
+	}
+}
+
+func isPow2(n int) bool { return n > 0 && n&(n-1) == 0 }
