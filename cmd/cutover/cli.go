@@ -21,11 +21,12 @@ type Env struct {
 
 // cli is the command line, one field per subcommand.
 type cli struct {
-	Run       runCmd       `cmd:"" help:"Run a scenario: drive load, judge it, write the record and reports."`
-	Validate  validateCmd  `cmd:"" help:"Check scenario files and print every problem with its position."`
-	Report    reportCmd    `cmd:"" help:"Render the record of a run directory again."`
-	Scenarios scenariosCmd `cmd:"" help:"List the built-in scenarios."`
-	Version   versionCmd   `cmd:"" help:"Print the version."`
+	Run        runCmd        `cmd:"" help:"Run a scenario: drive load, judge it, write the record and reports."`
+	Validate   validateCmd   `cmd:"" help:"Check scenario files and print every problem with its position."`
+	Report     reportCmd     `cmd:"" help:"Render the record of a run directory again."`
+	Scenarios  scenariosCmd  `cmd:"" help:"List the built-in scenarios."`
+	Localcloud localcloudCmd `cmd:"" help:"Start the local cloud a scenario describes and serve until interrupted."`
+	Version    versionCmd    `cmd:"" help:"Print the version."`
 }
 
 // exitRequest carries kong's request to exit (after --help) out of Parse.
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, env Env) (code int) {
 		cmd = &c.Report
 	case "scenarios":
 		cmd = &c.Scenarios
+	case "localcloud <scenario>":
+		cmd = &c.Localcloud
 	case "version":
 		cmd = &c.Version
 	default:

@@ -288,3 +288,65 @@ load:
 		t.Errorf("report of the aborted run: exit %d\n%s%s", rep.code, rep.stdout, rep.stderr)
 	}
 }
+
+func TestRunBuiltinSmokeAgainstTheLocalCloud(t *testing.T) {
+	dir := t.TempDir()
+	inv := runBinary(t, dir, "run", "smoke", "--out", "out")
+	if inv.code != ExitPass {
+		t.Fatalf("exit code = %d, want %d\nstdout:\n%s\nstderr:\n%s", inv.code, ExitPass, inv.stdout, inv.stderr)
+	}
+	run, err := results.Read(onlyRunDir(t, filepath.Join(dir, "out")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Totals.Requests < 400 {
+		t.Errorf("requests = %d, want ≥ 400", run.Totals.Requests)
+	}
+	revisions := 0
+	for _, w := range run.Timeline {
+		for rev := range w.ByRevision {
+			if strings.HasPrefix(rev, "hello-") {
+				revisions++
+			}
+		}
+	}
+	if revisions == 0 {
+		t.Errorf("no timeline window names a revision of the local cloud's service hello")
+	}
+}
+
+func TestLocalcloudCommandServesUntilInterrupted(t *testing.T) {
+	cmd := exec.Command(binary, "localcloud", "smoke")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var ep endpoints
+	if err := json.NewDecoder(stdout).Decode(&ep); err != nil {
+		t.Fatalf("read the endpoints line: %v\nstderr:\n%s", err, errb.String())
+	}
+	url := ep.Services["hello"]
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("services = %v, want hello on 127.0.0.1", ep.Services)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("X-Revision"), "hello-") {
+		t.Errorf("GET %s: %d, X-Revision %q", url, resp.StatusCode, resp.Header.Get("X-Revision"))
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("after SIGINT: %v\nstderr:\n%s", err, errb.String())
+	}
+}

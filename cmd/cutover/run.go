@@ -37,6 +37,18 @@ func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
 	if err != nil {
 		return 0, usageError{err}
 	}
+	if sc.LocalCloud.Enabled() {
+		// The embedded default: the target lives in the local cloud, started
+		// in-process; load goes to the first service's front end.
+		cloud, err := startCloud(ctx, sc, nil)
+		if err != nil {
+			return 0, err
+		}
+		defer stopCloud(ctx, cloud, env.Stderr)
+		if sc.Target.URL, err = cloud.ServiceURL(cloud.ServiceNames()[0]); err != nil {
+			return 0, err
+		}
+	}
 	prog := newProgress(env.Stderr, env.Interactive)
 	out, err := runner.Run(ctx, runner.Options{
 		Scenario:    sc,

@@ -18,8 +18,20 @@ func (scenariosCmd) run(ctx context.Context, env Env) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("built-in scenario %s: %w", name, err)
 		}
-		desc, _, _ := strings.Cut(strings.TrimSpace(sc.Description), "\n")
-		fmt.Fprintf(env.Stdout, "%-24s %s\n", name, desc)
+		fmt.Fprintf(env.Stdout, "%-24s %s\n", name, summary(sc.Description))
 	}
 	return ExitPass, nil
+}
+
+// summary returns the first sentence of a description, on one line.
+func summary(desc string) string {
+	s := strings.Join(strings.Fields(desc), " ")
+	if i := strings.Index(s, ". "); i >= 0 {
+		s = s[:i+1]
+	}
+	const max = 110
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max-1]) + "…"
+	}
+	return s
 }

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/scenarios"
+)
+
+// closeTimeout bounds stopping the local cloud, which runs after the run's
+// context may already be cancelled.
+const closeTimeout = 30 * time.Second
+
+// localcloudCmd is `cutover localcloud SCENARIO`: start the local cloud a
+// scenario describes, print its endpoints as one JSON line, serve until
+// interrupted.
+type localcloudCmd struct {
+	Scenario string `arg:"" help:"Scenario file or built-in name with a localcloud section."`
+	Verbose  bool   `short:"v" help:"Log the local cloud's lifecycle (revisions, instances) to stderr."`
+}
+
+// endpoints is the JSON line `cutover localcloud` prints.
+type endpoints struct {
+	ControlPlane string            `json:"control_plane"`
+	Services     map[string]string `json:"services"`
+}
+
+func (c *localcloudCmd) run(ctx context.Context, env Env) (int, error) {
+	sc, err := loadScenario(c.Scenario)
+	if err != nil {
+		return 0, err
+	}
+	if !sc.LocalCloud.Enabled() {
+		return 0, usageError{fmt.Errorf("scenario %s has no localcloud section with services", c.Scenario)}
+	}
+	var logw io.Writer
+	if c.Verbose {
+		logw = env.Stderr
+	}
+	cloud, err := startCloud(ctx, sc, logw)
+	if err != nil {
+		return 0, err
+	}
+	defer stopCloud(ctx, cloud, env.Stderr)
+	ep := endpoints{Services: map[string]string{}}
+	for _, name := range cloud.ServiceNames() {
+		url, err := cloud.ServiceURL(name)
+		if err != nil {
+			return 0, err
+		}
+		ep.Services[name] = url
+	}
+	line, err := json.Marshal(ep)
+	if err != nil {
+		return 0, err
+	}
+	fmt.Fprintln(env.Stdout, string(line))
+	<-ctx.Done()
+	return ExitPass, nil
+}
+
+// startCloud starts the scenario's local cloud; logw, when set, receives its
+// lifecycle lines.
+func startCloud(ctx context.Context, sc *scenarios.Scenario, logw io.Writer) (*localcloud.Cloud, error) {
+	opts := localcloud.Options{}
+	if logw != nil {
+		opts.Logf = func(format string, args ...any) { fmt.Fprintf(logw, "localcloud: "+format+"\n", args...) }
+	}
+	cloud, err := localcloud.Start(ctx, sc.LocalCloud, opts)
+	if err != nil {
+		return nil, fmt.Errorf("start local cloud: %w", err)
+	}
+	return cloud, nil
+}
+
+// stopCloud stops the local cloud under a context of its own.
+func stopCloud(ctx context.Context, cloud *localcloud.Cloud, stderr io.Writer) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	if err := cloud.Close(cctx); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "cutover: stop local cloud: %v\n", err)
+	}
+}
