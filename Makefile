@@ -30,6 +30,7 @@ check:
 ## bench: the load engine's benchmarks and the cutover-vs-vegeta comparison
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./runner/load/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
 ## demo: run the built-in smoke scenario against a local test server
 demo:

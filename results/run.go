@@ -97,6 +97,27 @@ type Run struct {
 	Timeline []Window `json:"timeline"`
 	Events   []Event  `json:"events"`
 	Verdict  Verdict  `json:"verdict"`
+	// Cutover is the platform side of a run with actions; nil for load only.
+	Cutover *Cutover `json:"cutover,omitempty"`
+}
+
+// Cutover records what a run did to the service and how it was left.
+type Cutover struct {
+	// Service is the full resource name of the service.
+	Service string `json:"service"`
+	// BaselineRevision is the latest ready revision before the run.
+	BaselineRevision string `json:"baseline_revision"`
+	// TrafficBefore is the split recorded at preflight, e.g. "LATEST=100%".
+	TrafficBefore string `json:"traffic_before"`
+	// DeployedRevisions are the revisions the run's deploys created.
+	DeployedRevisions []string `json:"deployed_revisions,omitempty"`
+	// FailedAction says which action failed and why, if one did.
+	FailedAction string `json:"failed_action,omitempty"`
+	// Rollback is the policy; Restored says whether the recorded split was
+	// put back, RestoreError why that failed.
+	Rollback     string `json:"rollback"`
+	Restored     bool   `json:"restored"`
+	RestoreError string `json:"restore_error,omitempty"`
 }
 
 // LoadInfo describes the load as asked and as achieved.

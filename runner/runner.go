@@ -42,6 +42,9 @@ type Options struct {
 	Progress func(Progress)
 	// SaveEvery is how often the partial record is saved; 0 means DefaultSaveEvery.
 	SaveEvery time.Duration
+	// Platform is the service the scenario's actions change; nil for a
+	// load-only run (a scenario with actions needs one).
+	Platform Platform
 }
 
 // Progress is a snapshot of a run in flight.
@@ -99,6 +102,23 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		Events:        []results.Event{},
 		Verdict:       results.Verdict{Reasons: []string{}},
 	}}
+	var cut *cutover
+	if len(sc.Actions) > 0 {
+		if opts.Platform == nil {
+			return nil, errors.New("run: the scenario has actions but no platform to apply them to")
+		}
+		before, err := opts.Platform.Service(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("preflight: read the service: %w", err)
+		}
+		cut = &cutover{platform: opts.Platform, sc: sc, now: now, rec: rec, before: before}
+		rec.run.Cutover = &results.Cutover{
+			Service:          before.Name,
+			BaselineRevision: before.LatestReadyRevision,
+			TrafficBefore:    FormatSplit(before.Traffic),
+			Rollback:         sc.Rollback,
+		}
+	}
 	if err := w.Save(rec.snapshot()); err != nil {
 		return nil, fmt.Errorf("save run record: %w", err)
 	}
@@ -139,6 +159,25 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		}
 	}()
 
+	// The cutover runs beside the load, on the same clock: an action at
+	// 20s starts 20 s after the load did.
+	var actionErr, restoreErr error
+	restored := false
+	var acting sync.WaitGroup
+	if cut != nil {
+		acting.Add(1)
+		go func() {
+			defer acting.Done()
+			actionErr = cut.run(ctx, now())
+			if actionErr != nil && ctx.Err() == nil {
+				if ok, why := shouldRestore(sc.Rollback, false, true); ok {
+					restoreErr = cut.restore(ctx, why)
+					restored = restoreErr == nil
+				}
+			}
+		}()
+	}
+
 	sum, loadErr := load.Run(ctx, load.Options{
 		Load:     sc.Load,
 		BaseURL:  sc.Target.URL,
@@ -148,6 +187,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	})
 	stopSaving()
 	saving.Wait()
+	acting.Wait()
 
 	run := rec.snapshot()
 	run.EndedAt = now()
@@ -171,12 +211,35 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("judge run: %w", err)
 	}
+	if actionErr != nil && v.Status != results.StatusInconclusive {
+		v.Status = results.StatusFail
+		v.Reasons = append([]string{"action failed: " + actionErr.Error()}, v.Reasons...)
+	}
 	if run.State == results.StateAborted {
 		v.Reasons = append([]string{"run aborted before the end of the load"}, v.Reasons...)
 	}
 	run.Verdict = v
+	if cut != nil && !restored && restoreErr == nil {
+		aborted := run.State == results.StateAborted
+		if ok, why := shouldRestore(sc.Rollback, aborted, v.Status == results.StatusFail); ok {
+			restoreErr = cut.restore(ctx, why)
+			restored = restoreErr == nil
+		}
+	}
+	if cut != nil {
+		c := rec.cutoverSnapshot()
+		c.Restored = restored
+		if restoreErr != nil {
+			c.RestoreError = restoreErr.Error()
+		}
+		run.Cutover = c
+		run.Events = rec.events()
+	}
 	if err := w.Save(run); err != nil {
 		return nil, fmt.Errorf("save run record: %w", err)
+	}
+	if restoreErr != nil {
+		return &Outcome{Run: run, Dir: dir}, restoreErr
 	}
 	if saveErr != nil {
 		return &Outcome{Run: run, Dir: dir}, fmt.Errorf("save partial run record: %w", saveErr)
@@ -204,6 +267,52 @@ func (r *recorder) add(win results.Window) Progress {
 	return Progress{Requests: r.run.Totals.Requests, Errors: r.run.Totals.Errors}
 }
 
+// addEvent appends an event to the timeline, keeping it in time order.
+func (r *recorder) addEvent(e results.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.run.Events = append(r.run.Events, e)
+	sortEvents(r.run.Events)
+}
+
+// events returns a copy of the events.
+func (r *recorder) events() []results.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]results.Event{}, r.run.Events...)
+}
+
+func (r *recorder) runID() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.run.RunID
+}
+
+func (r *recorder) addDeployed(rev string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.run.Cutover != nil {
+		r.run.Cutover.DeployedRevisions = append(r.run.Cutover.DeployedRevisions, rev)
+	}
+}
+
+func (r *recorder) setFailedAction(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.run.Cutover != nil {
+		r.run.Cutover.FailedAction = msg
+	}
+}
+
+// cutoverSnapshot returns a copy of the cutover record.
+func (r *recorder) cutoverSnapshot() *results.Cutover {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := *r.run.Cutover
+	c.DeployedRevisions = append([]string(nil), r.run.Cutover.DeployedRevisions...)
+	return &c
+}
+
 // snapshot returns a copy of the record that is safe to use while the
 // recorder goes on.
 func (r *recorder) snapshot() *results.Run {
@@ -211,7 +320,12 @@ func (r *recorder) snapshot() *results.Run {
 	defer r.mu.Unlock()
 	c := *r.run
 	c.Timeline = append([]results.Window(nil), r.run.Timeline...)
-	c.Events = append([]results.Event(nil), r.run.Events...)
+	c.Events = append([]results.Event{}, r.run.Events...)
+	if r.run.Cutover != nil {
+		cc := *r.run.Cutover
+		cc.DeployedRevisions = append([]string(nil), r.run.Cutover.DeployedRevisions...)
+		c.Cutover = &cc
+	}
 	c.Totals.ByClass = make(map[string]int64, len(r.run.Totals.ByClass))
 	for k, v := range r.run.Totals.ByClass {
 		c.Totals.ByClass[k] = v

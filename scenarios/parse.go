@@ -55,6 +55,8 @@ func Parse(name string, data []byte) (*Scenario, error) {
 		s.LocalCloud.Defaults()
 	}
 
+	resolveTarget(s)
+
 	// A value that failed to decode is left at its default, which would make
 	// cross-field rules report it a second time, confusingly; drop those.
 	problems := d.problems
@@ -81,7 +83,8 @@ func defaultScenario() *Scenario {
 			Window:         Duration(time.Second),
 			RevisionHeader: "X-Revision",
 		},
-		Verdict: Verdict{MaxErrors: 0},
+		Verdict:  Verdict{MaxErrors: 0},
+		Rollback: RollbackOnFailure,
 	}
 	return s
 }
@@ -231,6 +234,16 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	switch v.Kind() {
+	case reflect.Pointer:
+		// An optional section: present in the file means allocated, with
+		// its defaults, then decoded like any other value.
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+			if df, ok := v.Interface().(interface{ setDefaults() }); ok {
+				df.setDefaults()
+			}
+		}
+		d.decode(n, v.Elem(), path)
 	case reflect.Struct:
 		d.decodeStruct(n, v, path)
 	case reflect.Slice:

@@ -20,16 +20,36 @@ type Scenario struct {
 	// local cloud (see LocalCloud.Enabled). It is a value, not a pointer:
 	// the strict decoder walks plain struct trees.
 	LocalCloud LocalCloud `yaml:"localcloud" json:"localcloud,omitzero"`
+	// Actions are the cutover: deploys and traffic changes during the load.
+	Actions []Action `yaml:"actions" json:"actions,omitempty"`
+	// Rollback says when the traffic split recorded before the run is
+	// restored (default on-failure).
+	Rollback string `yaml:"rollback" json:"rollback"`
 
 	// File is the path the scenario was read from ("" for in-memory input).
 	File string `yaml:"-" json:"-"`
 }
 
-// Target says where the load goes.
+// Target says where the load goes and, for a cutover, which service on
+// which platform is deployed and observed.
 type Target struct {
 	// URL is the base URL requests are sent to; a request's path is resolved
-	// against it, a request's absolute url replaces it.
+	// against it, a request's absolute url replaces it. Empty with a
+	// platform means the service's own URL.
 	URL string `yaml:"url" json:"url"`
+	// Platform is "cloudrun", or empty for load only. With a localcloud
+	// section it defaults to cloudrun.
+	Platform string `yaml:"platform" json:"platform,omitempty"`
+	// Project, Region and Service name the service
+	// (projects/P/locations/R/services/S); with a localcloud section they
+	// default to its project, region and first service.
+	Project string `yaml:"project" json:"project,omitempty"`
+	Region  string `yaml:"region" json:"region,omitempty"`
+	Service string `yaml:"service" json:"service,omitempty"`
+	// Endpoint, when set, is the platform API's host:port, reached without
+	// TLS or credentials (a local cloud started with `cutover localcloud`).
+	// Empty means Google's endpoint with Application Default Credentials.
+	Endpoint string `yaml:"endpoint" json:"endpoint,omitempty"`
 }
 
 // Load describes the traffic: what is sent and how fast.

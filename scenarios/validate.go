@@ -48,7 +48,9 @@ func validate(s *Scenario, locate func(path string) (line, col int)) []Problem {
 			v.addf("target.url", "%q: %s", s.Target.URL, msg)
 		}
 	}
-	v.load(&s.Load, s.Target.URL != "" || s.LocalCloud.Enabled())
+	v.load(&s.Load, s.Target.URL != "" || s.Target.Platform != "" || s.LocalCloud.Enabled())
+	v.target(s)
+	v.actions(s)
 	v.verdict(&s.Verdict)
 	v.localCloud("localcloud", &s.LocalCloud)
 	return v.problems

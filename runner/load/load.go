@@ -42,6 +42,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -193,7 +195,7 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 		vegeta.MaxBody(MaxBody),
 	)
 
-	c := consumer{atk: atk, onWindow: opts.OnWindow, sessions: sessionIDs}
+	c := consumer{atk: atk, onWindow: opts.OnWindow, sessions: sessionIDs, keep: keptHeaders(l.RevisionHeader)}
 	if opts.Results != nil {
 		c.buf = bufio.NewWriterSize(opts.Results, 64<<10)
 		c.enc = vegeta.NewEncoder(c.buf)
@@ -351,6 +353,7 @@ type consumer struct {
 	enc      vegeta.Encoder
 	onWindow func(results.Window)
 	sessions [][]string // SessionHeader value per session; nil: no sessions
+	keep     []string   // the response headers a result keeps (canonical names)
 
 	err      error // first write error; encoding stops there
 	starved  string
@@ -389,6 +392,7 @@ func (c *consumer) add(r *vegeta.Result) {
 			c.starvedN++
 		}
 	}
+	r.Headers = filterHeaders(r.Headers, c.keep)
 	if c.sessions != nil && r.Headers == nil {
 		// No response: record the session the transport chose from Seq.
 		r.Headers = http.Header{SessionHeader: c.sessions[r.Seq%uint64(len(c.sessions))]}
@@ -399,6 +403,50 @@ func (c *consumer) add(r *vegeta.Result) {
 		}
 	}
 	c.agg.add(r, cl, upstream)
+}
+
+// tagHeaderPrefix starts the response headers a server under test may set
+// for cutover to keep in results.bin.
+const tagHeaderPrefix = "X-Cutover-"
+
+// keptHeaders lists the response headers a result keeps: the ones cutover
+// reads (session, revision, instance), the few that explain an error, and
+// any X-Cutover-* header a server under test sets to tag its responses.
+// Everything else is dropped before the result is encoded or aggregated:
+// results.bin must hold no cookies or tokens, and encoding fewer headers is
+// most of what keeps the per-result cost near vegeta's own.
+func keptHeaders(revisionHeader string) []string {
+	keep := []string{SessionHeader, "X-Instance", "Content-Type", "Server", "Retry-After"}
+	if revisionHeader != "" {
+		keep = append(keep, http.CanonicalHeaderKey(revisionHeader))
+	}
+	return keep
+}
+
+// filterHeaders returns h with only the keep headers; it allocates only
+// when something must go.
+func filterHeaders(h http.Header, keep []string) http.Header {
+	if h == nil {
+		return nil
+	}
+	kept := func(k string) bool { return slices.Contains(keep, k) || strings.HasPrefix(k, tagHeaderPrefix) }
+	extra := false
+	for k := range h {
+		if !kept(k) {
+			extra = true
+			break
+		}
+	}
+	if !extra {
+		return h
+	}
+	out := make(http.Header, len(keep))
+	for k, v := range h {
+		if kept(k) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // windowClosed flushes the results written so far and passes the window on.

@@ -197,12 +197,12 @@ func TestSessionsHaveTheirOwnCookies(t *testing.T) {
 	var issued atomic.Int64
 	srv, _ := server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, err := r.Cookie("sid"); err == nil {
-			w.Header().Set("X-Seen", c.Value)
+			w.Header().Set("X-Cutover-Seen", c.Value)
 			return
 		}
 		v := strconv.FormatInt(issued.Add(1), 10)
 		http.SetCookie(w, &http.Cookie{Name: "sid", Value: v, Path: "/"})
-		w.Header().Set("X-Issued", v)
+		w.Header().Set("X-Cutover-Issued", v)
 	}))
 	l := closed(8)
 	l.Sessions = scenarios.Sessions{Count: 20, Cookies: true}
@@ -212,7 +212,7 @@ func TestSessionsHaveTheirOwnCookies(t *testing.T) {
 	}
 	owner := map[string]string{} // cookie → session it was issued to
 	for _, r := range res {
-		if v := r.Headers.Get("X-Issued"); v != "" {
+		if v := r.Headers.Get("X-Cutover-Issued"); v != "" {
 			owner[v] = r.Headers.Get(SessionHeader)
 		}
 	}
@@ -222,7 +222,7 @@ func TestSessionsHaveTheirOwnCookies(t *testing.T) {
 		if want := strconv.Itoa(SessionOf(r.Seq, 20)); s != want {
 			t.Fatalf("seq %d recorded session %q, want %s", r.Seq, s, want)
 		}
-		if v := r.Headers.Get("X-Seen"); v != "" {
+		if v := r.Headers.Get("X-Cutover-Seen"); v != "" {
 			if owner[v] != s {
 				t.Fatalf("session %s sent cookie %s, which was issued to session %q", s, v, owner[v])
 			}
@@ -469,6 +469,31 @@ func TestJudgeSelfHealth(t *testing.T) {
 		}
 		if want := float64(tt.sent) / 10; info.AchievedRate != want {
 			t.Errorf("%s: achieved %v, want %v", tt.name, info.AchievedRate, want)
+		}
+	}
+}
+
+// results.bin keeps what cutover reads and what explains an error, and
+// never a cookie or a token the server sent.
+func TestResultsKeepOnlySafeHeaders(t *testing.T) {
+	srv, _ := server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "GAESA", Value: "secret-session"})
+		w.Header().Set("X-Revision", "api-00002-xyz")
+		w.Header().Set("X-Auth-Token", "t0ken")
+		w.WriteHeader(http.StatusOK)
+	}))
+	l := closed(2)
+	l.Sessions = scenarios.Sessions{Count: 2, Cookies: true}
+	sum, rs := attack(t, l, srv.URL, 20)
+	if sum.Totals.Requests != 20 || len(rs) != 20 {
+		t.Fatalf("%d requests, %d results; want 20", sum.Totals.Requests, len(rs))
+	}
+	for _, r := range rs {
+		if r.Headers.Get("Set-Cookie") != "" || r.Headers.Get("X-Auth-Token") != "" {
+			t.Fatalf("result %d kept a secret header: %v", r.Seq, r.Headers)
+		}
+		if r.Headers.Get("X-Revision") != "api-00002-xyz" || r.Headers.Get(SessionHeader) == "" {
+			t.Fatalf("result %d lost the revision or session: %v", r.Seq, r.Headers)
 		}
 	}
 }
