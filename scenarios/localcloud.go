@@ -19,7 +19,9 @@ import (
 // an unset field takes its default (see Defaults).
 type LocalCloud struct {
 	// TimeScale runs simulated time this many times faster than wall-clock
-	// time (default 1): 20 replays a 15-minute incident in 45 s.
+	// time (default 1): 20 replays a 15-minute incident in 45 s. At this
+	// level (and in nat, external_api, database, metrics) 0 means the
+	// default.
 	TimeScale int `yaml:"time_scale" json:"time_scale"`
 	// Project and Region name the resources like a real project
 	// (defaults local-project, asia-northeast1).
@@ -121,6 +123,10 @@ type CloudCall struct {
 	// KeepAlive pools connections per instance (default true); false opens
 	// and closes a connection per call.
 	KeepAlive bool `yaml:"keepalive" json:"keepalive"`
+	// Proxy makes the call only when the request is the app's own
+	// self-call (the caching-proxy leg of the seed incident). Other calls
+	// are made on every request, except self calls on a self-call.
+	Proxy bool `yaml:"proxy" json:"proxy,omitempty"`
 }
 
 // CloudNAT is the Cloud NAT gateway every all-traffic instance's public
@@ -203,12 +209,13 @@ var DefaultSYNSchedule = []Duration{
 	Duration(15 * time.Second), Duration(31 * time.Second), Duration(63 * time.Second),
 }
 
-// Defaults fills in every unset (zero) field of the section with its
-// default; zero is never a meaningful value for those fields. Services and
-// calls written in a scenario file get their defaults, including the ones
-// whose zero is meaningful (keepalive: true), before they are decoded;
-// Defaults also fills their zero fields, for sections built in code. Parse
-// calls it when the section is present.
+// Defaults fills in every unset (zero) field of the section's top level
+// (time scale, project, region, nat, external_api, database, metrics) with
+// its default: zero is never a meaningful value there, so writing 0 means
+// the default. Parse calls it when the section is present. Services and
+// calls get their defaults before they are decoded (see
+// CloudService.Defaults and CloudCall.Defaults); code that builds a section
+// calls those itself.
 func (lc *LocalCloud) Defaults() {
 	setDefault(&lc.TimeScale, 1)
 	setDefault(&lc.Project, "local-project")
@@ -228,39 +235,28 @@ func (lc *LocalCloud) Defaults() {
 	setDefault(&m.LagNAT, Duration(225*time.Second))
 	setDefault(&m.LagRun, Duration(180*time.Second))
 	setDefault(&m.Retention, Duration(6*time.Hour))
-	for i := range lc.Services {
-		lc.Services[i].fillDefaults()
-	}
 }
 
 // Defaults sets every default of a service, for one built in code before
 // its fields are set; a service written in a scenario file gets them before
 // it is decoded.
 func (s *CloudService) Defaults() {
-	*s = CloudService{}
-	s.fillDefaults()
-}
-
-// fillDefaults fills the zero fields of a service whose zero is not a
-// valid value.
-func (s *CloudService) fillDefaults() {
-	setDefault(&s.MaxInstances, 100)
-	setDefault(&s.Concurrency, 80)
-	setDefault(&s.TargetUtilization, 60)
-	setDefault(&s.ScaleInterval, Duration(5*time.Second))
-	setDefault(&s.ColdStart, Duration(3*time.Second))
-	setDefault(&s.IdleRetention, Duration(15*time.Minute))
-	setDefault(&s.ShutdownGrace, Duration(10*time.Second))
-	setDefault(&s.RequestTimeout, Duration(300*time.Second))
-	setDefault(&s.QueueTimeout, Duration(10*time.Second))
-	setDefault(&s.Egress, EgressAllTraffic)
-	setDefault(&s.App.ServerTime, Duration(100*time.Millisecond))
-	setDefault(&s.App.ConnectTimeout, Duration(10*time.Second))
-	setDefault(&s.App.KeepAliveTimeout, Duration(4*time.Second))
-	for i := range s.App.Calls {
-		c := &s.App.Calls[i]
-		setDefault(&c.Path, "/")
-		setDefault(&c.Count, 1)
+	*s = CloudService{
+		MaxInstances:      100,
+		Concurrency:       80,
+		TargetUtilization: 60,
+		ScaleInterval:     Duration(5 * time.Second),
+		ColdStart:         Duration(3 * time.Second),
+		IdleRetention:     Duration(15 * time.Minute),
+		ShutdownGrace:     Duration(10 * time.Second),
+		RequestTimeout:    Duration(300 * time.Second),
+		QueueTimeout:      Duration(10 * time.Second),
+		Egress:            EgressAllTraffic,
+		App: CloudApp{
+			ServerTime:       Duration(100 * time.Millisecond),
+			ConnectTimeout:   Duration(10 * time.Second),
+			KeepAliveTimeout: Duration(4 * time.Second),
+		},
 	}
 }
 
