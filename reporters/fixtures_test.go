@@ -101,6 +101,14 @@ func failRun() *results.Run {
 		EndedAt:     at(190 * time.Second),
 		Load:        results.LoadInfo{Model: "open", AskedRate: 200, AchievedRate: 199.4, Duration: 180, Workers: 512, Sessions: 50},
 		Latency:     results.Latency{P50: 22.5, P90: 48, P95: 310, P99: 2400, Max: 10012, Mean: 61.25},
+		Cutover: &results.Cutover{
+			Service:           "projects/demo/locations/asia-northeast1/services/web",
+			BaselineRevision:  "web-00001-abc",
+			TrafficBefore:     "LATEST=100%",
+			DeployedRevisions: []string{"web-00002-xyz"},
+			Rollback:          "on-failure",
+			Restored:          true,
+		},
 		Events: []results.Event{
 			{Kind: "deploy-start", At: at(45 * time.Second), Details: map[string]string{"image": "api:v2", "revision_suffix": "v2"}},
 			{Kind: "revision-ready", At: at(58 * time.Second), Details: map[string]string{"revision": "api-00042"}},

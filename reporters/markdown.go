@@ -73,6 +73,13 @@ func (v *view) markdown(w *errWriter) {
 		}
 	}
 
+	if c := r.Cutover; c != nil {
+		w.printf("\n### Cutover\n\n| | |\n|---|---|\n")
+		for _, line := range cutoverLines(c) {
+			w.printf("| %s | %s |\n", line[0], mdText(line[1]))
+		}
+	}
+
 	if len(v.events) > 0 {
 		w.printf("\n### Events\n\n| Event | At | Details |\n|---|--:|---|\n")
 		for _, e := range v.events {

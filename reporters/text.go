@@ -92,6 +92,13 @@ func (v *view) text(w *errWriter) error {
 		}
 	}
 
+	if c := r.Cutover; c != nil {
+		w.printf("\nCUTOVER\n")
+		for _, line := range cutoverLines(c) {
+			w.printf("  %-9s %s\n", line[0], line[1])
+		}
+	}
+
 	if len(v.events) > 0 {
 		w.printf("\nEVENTS\n")
 		t := newTable(w, tw.AlignLeft, tw.AlignRight, tw.AlignLeft)
@@ -152,4 +159,28 @@ func eventMarks(kinds []string) string {
 		return ""
 	}
 	return "◀ " + strings.Join(kinds, ", ")
+}
+
+// cutoverLines describes what a run did to the service, as label/value
+// pairs shared by the text and Markdown reports.
+func cutoverLines(c *results.Cutover) [][2]string {
+	lines := [][2]string{
+		{"service", c.Service},
+		{"before", fmt.Sprintf("%s (latest ready %s)", c.TrafficBefore, c.BaselineRevision)},
+	}
+	if len(c.DeployedRevisions) > 0 {
+		lines = append(lines, [2]string{"deployed", strings.Join(c.DeployedRevisions, ", ")})
+	}
+	if c.FailedAction != "" {
+		lines = append(lines, [2]string{"FAILED", c.FailedAction})
+	}
+	rollback := c.Rollback + ": traffic left as the actions set it"
+	switch {
+	case c.RestoreError != "":
+		rollback = fmt.Sprintf("%s: RESTORE FAILED (%s); restore by hand to %s", c.Rollback, c.RestoreError, c.TrafficBefore)
+	case c.Restored:
+		rollback = fmt.Sprintf("%s: restored to %s", c.Rollback, c.TrafficBefore)
+	}
+	lines = append(lines, [2]string{"rollback", rollback})
+	return lines
 }
