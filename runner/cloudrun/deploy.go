@@ -1,0 +1,311 @@
+package cloudrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/cutover-dev/cutover/runner"
+	"google.golang.org/grpc/status"
+)
+
+// DeployIDEnv is the environment variable that carries DeploySpec.DeployID
+// into the template, so that every deploy changes it and makes a revision.
+const DeployIDEnv = "CUTOVER_DEPLOY_ID"
+
+// Traffic allocation types, shorter.
+const (
+	typeLatest   = runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
+	typeRevision = runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION
+)
+
+// Deploy changes the service's template (image, env, CUTOVER_DEPLOY_ID,
+// revision name) and its traffic, and follows the operation: it reports
+// revision-created as soon as the operation's metadata names a new
+// revision and revision-ready when the operation is done. Without
+// spec.NoTraffic the traffic becomes 100% LATEST (the default cutover);
+// with it the current split is kept, LATEST pinned to the current ready
+// revision, and the new revision is added at 0% with spec.Tag; it is then
+// named SERVICE-SUFFIX, the suffix made from spec.DeployID when
+// spec.RevisionSuffix is empty. A revision that cannot become ready is an
+// error naming it and saying why, and no revision-ready is reported.
+func (c *Client) Deploy(ctx context.Context, spec runner.DeploySpec, report func(runner.Event)) (string, error) {
+	suffix := spec.RevisionSuffix
+	if suffix == "" && spec.NoTraffic {
+		suffix = suffixFrom(spec.DeployID, c.service, c.now())
+	}
+	var named string
+	if suffix != "" {
+		named = c.service + "-" + suffix
+	}
+	var before string // the latest created revision before this deploy
+	op, err := c.update(ctx, func(svc *runpb.Service) error {
+		before = shortName(svc.GetLatestCreatedRevision())
+		return deployTo(svc, spec, named)
+	})
+	if err != nil {
+		return "", fmt.Errorf("deploy to service %q: %w", c.name, err)
+	}
+
+	var created string
+	noteCreated := func(md *runpb.Service) {
+		if r := shortName(md.GetLatestCreatedRevision()); created == "" && r != "" && r != before {
+			created = r
+			emit(report, runner.Event{Kind: runner.EventRevisionCreated, At: c.now(),
+				Details: map[string]string{"revision": r}})
+		}
+	}
+	resp, err := c.follow(ctx, op, func(md *runpb.Service) bool {
+		noteCreated(md)
+		return created != "" && spec.NoWait
+	})
+	if oe := (*operationError)(nil); errors.As(err, &oe) {
+		rev, reason := failure(oe.err)
+		if created != "" {
+			rev = created
+		} else if rev == "" {
+			rev = named
+		}
+		return "", fmt.Errorf("deploy to service %q: %w", c.name, &revisionFailedError{revision: rev, reason: reason, err: oe.err})
+	}
+	if err != nil {
+		return "", fmt.Errorf("deploy to service %q: %w", c.name, err)
+	}
+	if resp == nil { // NoWait: stopped once created
+		return created, nil
+	}
+	noteCreated(resp)
+	if created == "" {
+		return "", fmt.Errorf("deploy to service %q: no new revision was created (latest is still %q)", c.name, before)
+	}
+	if spec.NoWait {
+		return created, nil
+	}
+	emit(report, runner.Event{Kind: runner.EventRevisionReady, At: c.now(),
+		Details: map[string]string{"revision": created, "traffic": servedSplit(resp)}})
+	return created, nil
+}
+
+// deployTo changes a service read from the API into the deploy's desired
+// state. named is the new revision's name, or "" to let the platform name
+// it.
+func deployTo(svc *runpb.Service, spec runner.DeploySpec, named string) error {
+	t := svc.GetTemplate()
+	if t == nil || len(t.GetContainers()) == 0 {
+		return errors.New("the service's template has no container")
+	}
+	ctr := t.Containers[0]
+	if spec.Image != "" {
+		ctr.Image = spec.Image
+	}
+	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
+		ctr.Env = setEnv(ctr.Env, k, spec.Env[k])
+	}
+	if spec.DeployID != "" {
+		ctr.Env = setEnv(ctr.Env, DeployIDEnv, spec.DeployID)
+	}
+	// The template read back names the revision it made, when it was
+	// named; keeping that name would ask for a revision that exists.
+	t.Revision = named
+	if !spec.NoTraffic {
+		svc.Traffic = []*runpb.TrafficTarget{{Type: typeLatest, Percent: 100}}
+		return nil
+	}
+	if named == "" {
+		return errors.New("a no-traffic deploy needs a revision name (a suffix or a deploy id)")
+	}
+	traffic, err := pinnedTraffic(svc, spec.Tag)
+	if err != nil {
+		return err
+	}
+	svc.Traffic = append(traffic, &runpb.TrafficTarget{Type: typeRevision, Revision: named, Percent: 0, Tag: spec.Tag})
+	return nil
+}
+
+// pinnedTraffic returns the service's split with LATEST pinned to the
+// latest ready revision by name, so that a new revision takes none of it.
+// A tag that moves to the new revision is taken off its old target, and a
+// 0% target left without a tag is dropped; untagged targets of the same
+// revision are merged.
+func pinnedTraffic(svc *runpb.Service, moveTag string) ([]*runpb.TrafficTarget, error) {
+	cur := svc.GetTraffic()
+	if len(cur) == 0 {
+		cur = []*runpb.TrafficTarget{{Type: typeLatest, Percent: 100}}
+	}
+	ready := shortName(svc.GetLatestReadyRevision())
+	var out []*runpb.TrafficTarget
+	for _, in := range cur {
+		t := &runpb.TrafficTarget{Type: typeRevision, Revision: shortName(in.GetRevision()), Percent: in.GetPercent(), Tag: in.GetTag()}
+		if in.GetType() == typeLatest {
+			if ready == "" {
+				return nil, errors.New("no ready revision to keep the traffic on")
+			}
+			t.Revision = ready
+		}
+		if moveTag != "" && t.Tag == moveTag {
+			t.Tag = ""
+			if t.Percent == 0 {
+				continue
+			}
+		}
+		if t.Tag == "" {
+			if i := slices.IndexFunc(out, func(o *runpb.TrafficTarget) bool {
+				return o.Tag == "" && o.Revision == t.Revision
+			}); i >= 0 {
+				out[i].Percent += t.Percent
+				continue
+			}
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// setEnv sets name to value in env, replacing a value or a secret
+// reference of the same name.
+func setEnv(env []*runpb.EnvVar, name, value string) []*runpb.EnvVar {
+	v := &runpb.EnvVar_Value{Value: value}
+	for _, e := range env {
+		if e.GetName() == name {
+			e.Values = v
+			return env
+		}
+	}
+	return append(env, &runpb.EnvVar{Name: name, Values: v})
+}
+
+// maxRevisionName is the longest revision name Cloud Run accepts.
+const maxRevisionName = 63
+
+// suffixFrom makes a revision suffix from a deploy id: lower-case letters,
+// digits and single dashes, its end kept when the name would be too long;
+// the time when the id gives nothing.
+func suffixFrom(deployID, service string, now time.Time) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(deployID) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	s := strings.Trim(b.String(), "-")
+	if s == "" {
+		s = "cutover-" + now.UTC().Format("20060102-150405")
+	}
+	if room := maxRevisionName - len(service) - 1; len(s) > room {
+		s = strings.TrimLeft(s[len(s)-max(room, 1):], "-")
+	}
+	return s
+}
+
+// notReadyRE matches the revision and the reason in the message of a
+// failed deploy operation.
+var notReadyRE = regexp.MustCompile(`^Revision '([^']*)' is not ready and cannot serve traffic\.\s*(.*)$`)
+
+// failure returns the revision (when the message names it) and the reason
+// of a failed operation.
+func failure(err error) (revision, reason string) {
+	msg := err.Error()
+	if st, ok := status.FromError(err); ok {
+		msg = st.Message()
+	}
+	msg = strings.TrimSpace(msg)
+	if m := notReadyRE.FindStringSubmatch(msg); m != nil {
+		revision = m[1]
+		if r := strings.TrimSpace(m[2]); r != "" {
+			msg = r
+		}
+	}
+	return revision, strings.TrimSuffix(msg, ".")
+}
+
+// Conversions.
+
+func shortName(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }
+
+// serviceOf maps the API's service to the runner's.
+func serviceOf(svc *runpb.Service) runner.Service {
+	out := runner.Service{
+		Name:                  svc.GetName(),
+		URL:                   svc.GetUri(),
+		LatestReadyRevision:   shortName(svc.GetLatestReadyRevision()),
+		LatestCreatedRevision: shortName(svc.GetLatestCreatedRevision()),
+	}
+	if out.URL == "" && len(svc.GetUrls()) > 0 {
+		out.URL = svc.GetUrls()[0]
+	}
+	for _, t := range svc.GetTraffic() {
+		tt := runner.TrafficTarget{Percent: int(t.GetPercent()), Tag: t.GetTag()}
+		if t.GetType() == typeLatest {
+			tt.Latest = true
+		} else {
+			tt.Revision = shortName(t.GetRevision())
+		}
+		out.Traffic = append(out.Traffic, tt)
+	}
+	if len(out.Traffic) == 0 { // the API's default
+		out.Traffic = []runner.TrafficTarget{{Latest: true, Percent: 100}}
+	}
+	return out
+}
+
+// trafficProto maps the runner's split to the API's.
+func trafficProto(split []runner.TrafficTarget) []*runpb.TrafficTarget {
+	out := make([]*runpb.TrafficTarget, 0, len(split))
+	for _, t := range split {
+		pb := &runpb.TrafficTarget{Type: typeRevision, Revision: shortName(t.Revision), Percent: int32(t.Percent), Tag: t.Tag}
+		if t.Latest {
+			pb.Type, pb.Revision = typeLatest, ""
+		}
+		out = append(out, pb)
+	}
+	return out
+}
+
+// servedSplit renders the split a service serves, LATEST resolved to its
+// revision: "api-00001-abc=90%, api-00002-xyz=10% (tag canary)".
+func servedSplit(svc *runpb.Service) string {
+	var parts []string
+	if st := svc.GetTrafficStatuses(); len(st) > 0 {
+		for _, t := range st {
+			rev := shortName(t.GetRevision())
+			if rev == "" && t.GetType() == typeLatest {
+				rev = "LATEST"
+			}
+			parts = append(parts, target(rev, int(t.GetPercent()), t.GetTag()))
+		}
+		return strings.Join(parts, ", ")
+	}
+	return formatSplit(serviceOf(svc).Traffic)
+}
+
+// formatSplit renders a split as configured.
+func formatSplit(split []runner.TrafficTarget) string {
+	parts := make([]string, 0, len(split))
+	for _, t := range split {
+		rev := t.Revision
+		if t.Latest {
+			rev = "LATEST"
+		}
+		parts = append(parts, target(rev, t.Percent, t.Tag))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func target(rev string, percent int, tag string) string {
+	s := fmt.Sprintf("%s=%d%%", rev, percent)
+	if tag != "" {
+		s += " (tag " + tag + ")"
+	}
+	return s
+}

@@ -1,0 +1,124 @@
+package cloudrun
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+func TestSuffixFrom(t *testing.T) {
+	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct{ id, service, want string }{
+		{"d1", "api", "d1"},
+		{"Run 7/b", "api", "run-7-b"},
+		{"--x__y--", "api", "x-y"},
+		{"", "api", "cutover-20310102-030405"},
+		{"///", "api", "cutover-20310102-030405"},
+		// 63 characters at most: the end of the id is kept.
+		{strings.Repeat("a", 50) + "-tail-1234", strings.Repeat("s", 49), "aaa-tail-1234"},
+	} {
+		got := suffixFrom(tc.id, tc.service, now)
+		if got != tc.want {
+			t.Errorf("suffixFrom(%q, %q) = %q, want %q", tc.id, tc.service, got, tc.want)
+		}
+		if n := len(tc.service) + 1 + len(got); n > maxRevisionName {
+			t.Errorf("suffixFrom(%q, %q): name of %d characters", tc.id, tc.service, n)
+		}
+	}
+}
+
+func TestFailure(t *testing.T) {
+	for _, tc := range []struct {
+		err              error
+		revision, reason string
+	}{
+		{status.Error(codes.FailedPrecondition, "Revision 'api-00002-xyz' is not ready and cannot serve traffic. Image 'gcr.io/x:broken' not found."),
+			"api-00002-xyz", "Image 'gcr.io/x:broken' not found"},
+		{status.Error(codes.FailedPrecondition, "Revision 'api-00002-xyz' is not ready and cannot serve traffic."),
+			"api-00002-xyz", "Revision 'api-00002-xyz' is not ready and cannot serve traffic"},
+		{status.Error(codes.Internal, "The user-provided container failed to start."), "", "The user-provided container failed to start"},
+		{errors.New("plain"), "", "plain"},
+	} {
+		rev, reason := failure(tc.err)
+		if rev != tc.revision || reason != tc.reason {
+			t.Errorf("failure(%v) = %q, %q, want %q, %q", tc.err, rev, reason, tc.revision, tc.reason)
+		}
+	}
+}
+
+func rt(latest bool, rev string, percent int32, tag string) *runpb.TrafficTarget {
+	t := &runpb.TrafficTarget{Type: typeRevision, Revision: rev, Percent: percent, Tag: tag}
+	if latest {
+		t.Type = typeLatest
+	}
+	return t
+}
+
+func TestPinnedTraffic(t *testing.T) {
+	const full = "projects/p/locations/l/services/api/revisions/"
+	for _, tc := range []struct {
+		name    string
+		traffic []*runpb.TrafficTarget
+		ready   string
+		tag     string
+		want    []*runpb.TrafficTarget
+		wantErr string
+	}{
+		{name: "empty is LATEST", ready: full + "api-1",
+			want: []*runpb.TrafficTarget{rt(false, "api-1", 100, "")}},
+		{name: "LATEST pinned, tag kept", traffic: []*runpb.TrafficTarget{rt(true, "", 100, "live")}, ready: full + "api-1",
+			want: []*runpb.TrafficTarget{rt(false, "api-1", 100, "live")}},
+		{name: "merged with its own entry", ready: "api-2",
+			traffic: []*runpb.TrafficTarget{rt(false, full+"api-2", 60, ""), rt(true, "", 40, "")},
+			want:    []*runpb.TrafficTarget{rt(false, "api-2", 100, "")}},
+		{name: "tag moves", ready: "api-2", tag: "canary",
+			traffic: []*runpb.TrafficTarget{rt(false, "api-1", 90, "canary"), rt(true, "", 10, ""), rt(false, "api-0", 0, "canary")},
+			want:    []*runpb.TrafficTarget{rt(false, "api-1", 90, ""), rt(false, "api-2", 10, "")}},
+		{name: "nothing ready", traffic: []*runpb.TrafficTarget{rt(true, "", 100, "")}, wantErr: "no ready revision"},
+	} {
+		svc := &runpb.Service{Traffic: tc.traffic, LatestReadyRevision: tc.ready}
+		got, err := pinnedTraffic(svc, tc.tag)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: error %v, want %q", tc.name, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || len(got) != len(tc.want) {
+			t.Errorf("%s: %v, %v, want %v", tc.name, got, err, tc.want)
+			continue
+		}
+		for i := range got {
+			g, w := got[i], tc.want[i]
+			if g.Type != w.Type || g.Revision != w.Revision || g.Percent != w.Percent || g.Tag != w.Tag {
+				t.Errorf("%s: target %d = %v, want %v", tc.name, i, g, w)
+			}
+		}
+	}
+}
+
+func TestServiceOfAndBack(t *testing.T) {
+	svc := &runpb.Service{
+		Name: "projects/p/locations/l/services/api", Urls: []string{"https://api.example"},
+		LatestReadyRevision: "projects/p/locations/l/services/api/revisions/api-1",
+		Traffic:             []*runpb.TrafficTarget{rt(true, "", 70, ""), rt(false, "projects/p/locations/l/services/api/revisions/api-1", 30, "old")},
+	}
+	s := serviceOf(svc)
+	if s.URL != "https://api.example" || s.LatestReadyRevision != "api-1" || s.LatestCreatedRevision != "" {
+		t.Errorf("serviceOf: %+v", s)
+	}
+	back := trafficProto(s.Traffic)
+	want := []*runpb.TrafficTarget{rt(true, "", 70, ""), rt(false, "api-1", 30, "old")}
+	if len(back) != 2 || !reflect.DeepEqual([]string{back[0].String(), back[1].String()}, []string{want[0].String(), want[1].String()}) {
+		t.Errorf("trafficProto(serviceOf) = %v, want %v", back, want)
+	}
+	if got := formatSplit(s.Traffic); got != "LATEST=70%, api-1=30% (tag old)" {
+		t.Errorf("formatSplit = %q", got)
+	}
+}
