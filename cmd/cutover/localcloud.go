@@ -47,7 +47,12 @@ func (c *localcloudCmd) run(ctx context.Context, env Env) (int, error) {
 		return 0, err
 	}
 	defer stopCloud(ctx, cloud, env.Stderr)
-	ep := endpoints{Services: map[string]string{}}
+	cp, err := localcloud.StartControlPlane(ctx, cloud)
+	if err != nil {
+		return 0, fmt.Errorf("start local cloud control plane: %w", err)
+	}
+	defer cp.Close()
+	ep := endpoints{ControlPlane: cp.Addr(), Services: map[string]string{}}
 	for _, name := range cloud.ServiceNames() {
 		url, err := cloud.ServiceURL(name)
 		if err != nil {

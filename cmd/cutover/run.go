@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/cutover-dev/cutover/localcloud"
 	"github.com/cutover-dev/cutover/reporters"
 	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner"
+	"github.com/cutover-dev/cutover/runner/cloudrun"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
@@ -19,6 +23,7 @@ type runCmd struct {
 	Scenario string `arg:"" help:"Scenario file, or the name of a built-in scenario (see 'cutover scenarios')."`
 	Out      string `default:"results" placeholder:"DIR" help:"Directory under which the run's record directory is created."`
 	Format   string `enum:"text,json,markdown,junit" default:"text" help:"Report printed to stdout: text, json, markdown or junit."`
+	DryRun   bool   `name:"dry-run" help:"Validate, read the service and print the plan; change nothing, send no load."`
 }
 
 // reportFiles are the reports written into every run directory.
@@ -37,17 +42,13 @@ func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
 	if err != nil {
 		return 0, usageError{err}
 	}
-	if sc.LocalCloud.Enabled() {
-		// The embedded default: the target lives in the local cloud, started
-		// in-process; load goes to the first service's front end.
-		cloud, err := startCloud(ctx, sc, nil)
-		if err != nil {
-			return 0, err
-		}
-		defer stopCloud(ctx, cloud, env.Stderr)
-		if sc.Target.URL, err = cloud.ServiceURL(cloud.ServiceNames()[0]); err != nil {
-			return 0, err
-		}
+	tgt, err := openTarget(ctx, sc, env.Stderr)
+	if err != nil {
+		return 0, err
+	}
+	defer tgt.close()
+	if c.DryRun {
+		return printPlan(ctx, env.Stdout, sc, tgt.platform)
 	}
 	prog := newProgress(env.Stderr, env.Interactive)
 	out, err := runner.Run(ctx, runner.Options{
@@ -55,22 +56,150 @@ func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
 		ResultsDir:  c.Out,
 		ToolVersion: version(),
 		Progress:    prog.update,
+		Platform:    tgt.platform,
 	})
 	prog.done()
+	if out != nil {
+		if werr := writeReports(out.Dir, out.Run); werr != nil {
+			return 0, werr
+		}
+		if rerr := render(env.Stdout, out.Run); rerr != nil {
+			return 0, fmt.Errorf("render %s report: %w", c.Format, rerr)
+		}
+		fmt.Fprintf(env.Stderr, "record: %s\n", out.Dir)
+	}
 	if err != nil {
-		if out != nil {
-			fmt.Fprintf(env.Stderr, "cutover: the record of this run is in %s\n", out.Dir)
+		if errors.Is(err, runner.ErrRestoreFailed) && out != nil && out.Run.Cutover != nil {
+			fmt.Fprintf(env.Stderr, "cutover: RESTORE FAILED. Put the traffic of %s back by hand to: %s\n",
+				out.Run.Cutover.Service, out.Run.Cutover.TrafficBefore)
 		}
 		return 0, err
 	}
-	if err := writeReports(out.Dir, out.Run); err != nil {
-		return 0, err
-	}
-	if err := render(env.Stdout, out.Run); err != nil {
-		return 0, fmt.Errorf("render %s report: %w", c.Format, err)
-	}
-	fmt.Fprintf(env.Stderr, "record: %s\n", out.Dir)
 	return verdictCode(out.Run), nil
+}
+
+// target is where a run's load goes and what its actions change: the
+// platform driver, and the local cloud when the scenario embeds one.
+type target struct {
+	platform runner.Platform
+	closers  []func()
+}
+
+func (t *target) close() {
+	for i := len(t.closers) - 1; i >= 0; i-- {
+		t.closers[i]()
+	}
+}
+
+// openTarget starts the scenario's local cloud if it has one, connects the
+// platform driver its target names, and resolves the load's URL.
+func openTarget(ctx context.Context, sc *scenarios.Scenario, stderr io.Writer) (*target, error) {
+	t := &target{}
+	endpoint := sc.Target.Endpoint
+	if sc.LocalCloud.Enabled() {
+		// The embedded default: the target lives in the local cloud, started
+		// in-process; the driver talks to its control plane.
+		cloud, err := startCloud(ctx, sc, nil)
+		if err != nil {
+			return nil, err
+		}
+		t.closers = append(t.closers, func() { stopCloud(ctx, cloud, stderr) })
+		cp, err := localcloud.StartControlPlane(ctx, cloud)
+		if err != nil {
+			t.close()
+			return nil, fmt.Errorf("start local cloud control plane: %w", err)
+		}
+		t.closers = append(t.closers, func() { cp.Close() })
+		endpoint = cp.Addr()
+		if sc.Target.URL == "" {
+			if sc.Target.URL, err = cloud.ServiceURL(sc.Target.Service); err != nil {
+				t.close()
+				return nil, err
+			}
+		}
+	}
+	if sc.Target.Platform != scenarios.PlatformCloudRun {
+		return t, nil
+	}
+	driver, err := cloudrun.New(ctx, cloudrun.Config{
+		Project: sc.Target.Project, Region: sc.Target.Region, Service: sc.Target.Service, Endpoint: endpoint,
+	})
+	if err != nil {
+		t.close()
+		return nil, fmt.Errorf("connect to Cloud Run: %w", err)
+	}
+	t.closers = append(t.closers, func() { driver.Close() })
+	t.platform = driver
+	if sc.Target.URL == "" {
+		svc, err := driver.Service(ctx)
+		if err != nil {
+			t.close()
+			return nil, fmt.Errorf("read the service: %w", err)
+		}
+		sc.Target.URL = svc.URL
+	}
+	return t, nil
+}
+
+// printPlan is --dry-run: what a run would do, from the service as it is.
+func printPlan(ctx context.Context, w io.Writer, sc *scenarios.Scenario, p runner.Platform) (int, error) {
+	fmt.Fprintf(w, "scenario %s: valid\n", sc.Name)
+	fmt.Fprintf(w, "load: %s for %s against %s\n", describeLoad(sc.Load), sc.Load.Duration, sc.Target.URL)
+	if p != nil {
+		svc, err := p.Service(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("read the service: %w", err)
+		}
+		fmt.Fprintf(w, "service: %s\n  latest ready revision: %s\n  traffic now: %s\n",
+			svc.Name, svc.LatestReadyRevision, runner.FormatSplit(svc.Traffic))
+	}
+	for i, a := range sc.Actions {
+		fmt.Fprintf(w, "action %d at +%s: %s\n", i, a.At, describeAction(a))
+	}
+	if len(sc.Actions) > 0 {
+		fmt.Fprintf(w, "rollback: %s (restores the traffic split above)\n", sc.Rollback)
+	}
+	fmt.Fprintln(w, "dry run: nothing was changed and no load was sent")
+	return ExitPass, nil
+}
+
+func describeLoad(l scenarios.Load) string {
+	switch {
+	case l.Concurrency > 0:
+		return fmt.Sprintf("%d concurrent clients", l.Concurrency)
+	case len(l.Stages) > 0:
+		return fmt.Sprintf("ramp from %s over %d stages", l.StartRate, len(l.Stages))
+	default:
+		return l.Rate.String()
+	}
+}
+
+func describeAction(a scenarios.Action) string {
+	switch {
+	case a.Deploy != nil:
+		d := a.Deploy
+		s := "deploy"
+		if d.Image != "" {
+			s += " image " + d.Image
+		}
+		if len(d.Env) > 0 {
+			s += fmt.Sprintf(" with %d env changes", len(d.Env))
+		}
+		if d.Traffic == scenarios.DeployTrafficNone {
+			return s + ", no traffic"
+		}
+		return s + ", then all traffic to it"
+	case a.Traffic != nil && len(a.Traffic.Split) > 0:
+		parts := make([]string, len(a.Traffic.Split))
+		for i, sp := range a.Traffic.Split {
+			parts[i] = fmt.Sprintf("%s=%d%%", sp.Revision, sp.Percent)
+		}
+		return "traffic " + strings.Join(parts, ", ")
+	case a.Traffic != nil:
+		return fmt.Sprintf("traffic to %s in steps %v every %s", a.Traffic.Revision, a.Traffic.Steps, a.Traffic.Every)
+	default:
+		return "wait for " + a.Wait
+	}
 }
 
 // loadScenario reads a scenario file or a built-in by name.

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	runapi "cloud.google.com/go/run/apiv2"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// The control plane of `cutover localcloud` is reached by the unmodified
+// Google client libraries, from another process, with only the endpoint and
+// insecure credentials changed.
+func TestLocalcloudControlPlaneServesTheGoogleClients(t *testing.T) {
+	scenario, err := filepath.Abs("../../scenarios/builtin/smoke.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "localcloud", scenario)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+	}()
+	var ep endpoints
+	if err := json.NewDecoder(stdout).Decode(&ep); err != nil {
+		t.Fatalf("read the endpoints line: %v\nstderr:\n%s", err, errb.String())
+	}
+	if !strings.HasPrefix(ep.ControlPlane, "127.0.0.1:") {
+		t.Fatalf("control_plane = %q, want 127.0.0.1:PORT", ep.ControlPlane)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	opts := []option.ClientOption{
+		option.WithEndpoint(ep.ControlPlane),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+	services, err := runapi.NewServicesClient(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer services.Close()
+	name := "projects/local-project/locations/asia-northeast1/services/hello"
+	svc, err := services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
+	if err != nil {
+		t.Fatalf("GetService: %v", err)
+	}
+	before := svc.GetLatestReadyRevision()
+	c := svc.GetTemplate().GetContainers()[0]
+	c.Env = append(c.Env, &runpb.EnvVar{Name: "CUTOVER_DEPLOY_ID", Values: &runpb.EnvVar_Value{Value: "e2e"}})
+	op, err := services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc})
+	if err != nil {
+		t.Fatalf("UpdateService: %v", err)
+	}
+	updated, err := op.Wait(ctx)
+	if err != nil {
+		t.Fatalf("wait for the update: %v", err)
+	}
+	after := updated.GetLatestReadyRevision()
+	if after == before || !strings.HasPrefix(after, name+"/revisions/hello-") {
+		t.Fatalf("latest ready revision %q after the update (was %q)", after, before)
+	}
+	resp, err := http.Get(ep.Services["hello"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Revision"); !strings.HasSuffix(after, "/"+got) {
+		t.Errorf("X-Revision %q, want the new revision %q", got, after)
+	}
+
+	metrics, err := monitoring.NewMetricClient(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer metrics.Close()
+	now := time.Now()
+	it := metrics.ListTimeSeries(ctx, &monitoringpb.ListTimeSeriesRequest{
+		Name:     "projects/local-project",
+		Filter:   `metric.type = "run.googleapis.com/container/instance_count" AND resource.labels.service_name = "hello"`,
+		Interval: &monitoringpb.TimeInterval{StartTime: timestamppb.New(now.Add(-time.Hour)), EndTime: timestamppb.New(now)},
+	})
+	for {
+		if _, err := it.Next(); err == iterator.Done {
+			break
+		} else if err != nil {
+			t.Fatalf("ListTimeSeries: %v", err)
+		}
+	}
+	bad := metrics.ListTimeSeries(ctx, &monitoringpb.ListTimeSeriesRequest{
+		Name:     "projects/local-project",
+		Filter:   `metric.type = starts_with("run")`,
+		Interval: &monitoringpb.TimeInterval{StartTime: timestamppb.New(now.Add(-time.Hour)), EndTime: timestamppb.New(now)},
+	})
+	if _, err := bad.Next(); err == nil || !strings.Contains(err.Error(), "InvalidArgument") {
+		t.Errorf("an unsupported filter: %v, want InvalidArgument", err)
+	}
+}
