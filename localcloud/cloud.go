@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cutover-dev/cutover/scenarios"
@@ -45,6 +46,10 @@ type Cloud struct {
 	// feTransport carries front end → instance requests.
 	feTransport *http.Transport
 	dials       dialStats
+
+	// starting is true while Start creates the first revisions, whose
+	// first instances stand for ones that have run for long (warm egress).
+	starting atomic.Bool
 
 	mu         sync.Mutex
 	closed     bool
@@ -154,6 +159,7 @@ func Start(ctx context.Context, cfg scenarios.LocalCloud, opts Options) (*Cloud,
 		c.mu.Unlock()
 	}
 	var first []*revision
+	c.starting.Store(true)
 	for _, name := range c.order {
 		s := c.services[name]
 		s.startScaler()
@@ -163,6 +169,7 @@ func Start(ctx context.Context, cfg scenarios.LocalCloud, opts Options) (*Cloud,
 		}
 		first = append(first, rev)
 	}
+	c.starting.Store(false)
 	c.goBackground(c.sweepLoop)
 	for _, rev := range first {
 		if _, err := rev.wait(ctx); err != nil {

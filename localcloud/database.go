@@ -49,7 +49,7 @@ func startDatabase(ctx context.Context, c *Cloud, latency time.Duration) (*datab
 			db.mu.Unlock()
 			defer db.active.Done()
 			if err := c.clock.Sleep(r.Context(), latency); err != nil {
-				return
+				panic(http.ErrAbortHandler) // client gone or closing: no response
 			}
 			const body = `{"rows":1}` + "\n"
 			w.Header().Set("Content-Type", "application/json")

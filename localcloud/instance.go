@@ -305,7 +305,7 @@ func (in *instance) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if failed != nil {
 		switch {
 		case ctx.Err() != nil:
-			// The front end gave up on this request.
+			panic(http.ErrAbortHandler) // the front end gave up, or the instance was killed
 		case failed.err != nil:
 			writeJSON(w, http.StatusBadGateway, fetchFailedBody(failed.err, in.r.s.cfg.App.ConnectTimeout.D()))
 		case isSelfCall:
@@ -321,7 +321,7 @@ func (in *instance) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if err := in.c.clock.Sleep(ctx, in.r.s.cfg.App.ServerTime.D()); err != nil {
-		return
+		panic(http.ErrAbortHandler) // no response at all, as from a killed container
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"revision": in.r.name, "instance": in.id})
 }

@@ -170,7 +170,7 @@ func (s *service) deploy(spec RevisionSpec, first bool) (*revision, error) {
 	s.revCounter++
 	unpullable := spec.Unpullable || s.c.isUnpullable(t.Image)
 	r := newRevision(s, name, len(s.revisions), t, unpullable)
-	r.initial = first
+	r.initial = first && s.c.starting.Load()
 	s.revisions = append(s.revisions, r)
 	s.byName[name] = r
 	s.latestCreated = r

@@ -169,7 +169,10 @@ func saturationWarning(l results.LoadInfo) string {
 // version does not know, then the derived counters when non-zero.
 func classRows(t results.Totals) []classRow {
 	var rows []classRow
-	known := map[string]bool{results.FetchFailed: true, results.UpstreamTimeout: true}
+	known := map[string]bool{}
+	for _, d := range results.Derived {
+		known[d] = true
+	}
 	for _, c := range results.Classes {
 		known[c] = true
 		if n := t.ByClass[c]; n > 0 {
@@ -193,6 +196,9 @@ func classRows(t results.Totals) []classRow {
 	if n := t.ByClass[results.UpstreamTimeout]; n > 0 {
 		rows = append(rows, classRow{class: results.UpstreamTimeout, count: n, derived: "504s saying upstream request timeout"})
 	}
+	if n := t.ByClass[results.AppFetchFailed]; n > 0 {
+		rows = append(rows, classRow{class: results.AppFetchFailed, count: n, derived: "5xx saying fetch failed: the service's own call failed"})
+	}
 	return rows
 }
 
@@ -210,7 +216,7 @@ func topErrors(byClass map[string]int64, n int) string {
 		order[c] = i
 	}
 	for c, count := range byClass {
-		if c == results.ClassOK || c == results.FetchFailed || c == results.UpstreamTimeout || count <= 0 {
+		if c == results.ClassOK || results.IsDerived(c) || count <= 0 {
 			continue
 		}
 		o, ok := order[c]

@@ -43,7 +43,25 @@ const (
 	FetchFailed = "fetch_failed"
 	// UpstreamTimeout counts 504s whose body says "upstream request timeout".
 	UpstreamTimeout = "upstream_timeout"
+	// AppFetchFailed counts 5xx responses whose body says "fetch failed":
+	// the service's own outbound call failed (Node's TypeError: fetch failed),
+	// as the app in incident 000 reported NAT drops.
+	AppFetchFailed = "app_fetch_failed"
 )
+
+// Derived lists the derived counters, which are not classes: a result
+// counts in exactly one class and in at most one derived counter.
+var Derived = []string{FetchFailed, UpstreamTimeout, AppFetchFailed}
+
+// IsDerived reports whether name is one of Derived.
+func IsDerived(name string) bool {
+	for _, d := range Derived {
+		if d == name {
+			return true
+		}
+	}
+	return false
+}
 
 // Classes lists every class in report order.
 var Classes = []string{

@@ -58,7 +58,7 @@ func metricValue(metric string, t results.Totals, l results.Latency) (float64, e
 			return 0, nil
 		}
 	}
-	if metric == results.FetchFailed || metric == results.UpstreamTimeout {
+	if results.IsDerived(metric) {
 		return 0, nil
 	}
 	return 0, fmt.Errorf("threshold metric %q: not known to the runner", metric)

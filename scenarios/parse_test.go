@@ -321,7 +321,7 @@ var invalidFixtures = map[string][]string{
 	},
 }
 
-const allMetrics = "p50, p90, p95, p99, max, mean, error_rate, requests, errors, fetch_failed, upstream_timeout, " +
+const allMetrics = "p50, p90, p95, p99, max, mean, error_rate, requests, errors, fetch_failed, upstream_timeout, app_fetch_failed, " +
 	"ok, status_429, status_500, status_502, status_503, status_504, status_other, " +
 	"connect_timeout, connect_refused, conn_reset, eof, response_timeout, tls, dns, transport_other"
 

@@ -43,6 +43,7 @@ var ThresholdMetrics = []ThresholdMetric{
 	{"errors", UnitCount, "results not classed ok"},
 	{"fetch_failed", UnitCount, "transport failures, the sum of connect_timeout … transport_other (Node's \"fetch failed\")"},
 	{"upstream_timeout", UnitCount, "504 responses whose body says \"upstream request timeout\""},
+	{"app_fetch_failed", UnitCount, "5xx responses whose body says \"fetch failed\": the service's own outbound call failed"},
 	{"ok", UnitCount, "results classed ok"},
 	{"status_429", UnitCount, "responses with status 429 (too many requests)"},
 	{"status_500", UnitCount, "responses with status 500"},

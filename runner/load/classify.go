@@ -84,6 +84,33 @@ func Classify(r *vegeta.Result) string {
 	return classNames[classify(r)]
 }
 
+// fetchFailedBody is what a Node service writes when its own fetch failed.
+var fetchFailedBody = []byte("fetch failed")
+
+// mark is a derived counter a result adds to besides its class.
+type mark uint8
+
+const (
+	markNone mark = iota
+	markUpstreamTimeout
+	markAppFetchFailed
+	numMarks
+)
+
+// markNames are the results names of the marks.
+var markNames = [numMarks]string{"", results.UpstreamTimeout, results.AppFetchFailed}
+
+// markOf returns the derived counter a result of class c adds to.
+func markOf(r *vegeta.Result, c class) mark {
+	switch {
+	case c == class504 && IsUpstreamTimeout(r):
+		return markUpstreamTimeout
+	case r.Code >= 500 && bytes.Contains(r.Body, fetchFailedBody):
+		return markAppFetchFailed
+	}
+	return markNone
+}
+
 // IsUpstreamTimeout reports whether r is a 504 whose body says
 // "upstream request timeout"; such results also count in
 // results.UpstreamTimeout.

@@ -447,3 +447,23 @@ func nxdomain(q []byte) []byte {
 	clear(resp[6:12]) // no answers, authorities or additionals
 	return resp
 }
+
+func TestMarks(t *testing.T) {
+	tests := []struct {
+		code uint16
+		body string
+		want mark
+	}{
+		{504, `{"code":504,"message":"upstream request timeout"}`, markUpstreamTimeout},
+		{502, `TypeError: fetch failed`, markAppFetchFailed},
+		{500, `Upstream returned 504. body={"code":504,"message":"upstream request timeout"}`, markNone},
+		{504, `gateway timeout`, markNone},
+		{502, `bad gateway`, markNone},
+	}
+	for _, tt := range tests {
+		r := &vegeta.Result{Code: tt.code, Body: []byte(tt.body)}
+		if got := markOf(r, classify(r)); got != tt.want {
+			t.Errorf("%d %q: mark %d, want %d", tt.code, tt.body, got, tt.want)
+		}
+	}
+}

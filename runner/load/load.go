@@ -380,17 +380,17 @@ func (c *consumer) consume(res <-chan *vegeta.Result, tgt *targeter, width time.
 // add handles one result: the per-result hot path.
 func (c *consumer) add(r *vegeta.Result) {
 	cl := classify(r)
-	upstream := false
+	m := markNone
 	switch {
 	case cl == classOK:
 		r.Body = nil
-	case cl == class504:
-		upstream = IsUpstreamTimeout(r)
 	case cl.isTransport():
 		if s := starvation(r.Error); s != "" {
 			c.starved = s
 			c.starvedN++
 		}
+	default:
+		m = markOf(r, cl)
 	}
 	r.Headers = filterHeaders(r.Headers, c.keep)
 	if c.sessions != nil && r.Headers == nil {
@@ -402,7 +402,7 @@ func (c *consumer) add(r *vegeta.Result) {
 			c.fail(err)
 		}
 	}
-	c.agg.add(r, cl, upstream)
+	c.agg.add(r, cl, m)
 }
 
 // tagHeaderPrefix starts the response headers a server under test may set

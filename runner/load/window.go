@@ -29,7 +29,7 @@ func newHistogram() *hdrhistogram.Histogram {
 // consumer goroutine: no locks.
 type windowAgg struct {
 	counts   [numClasses]int64
-	upstream int64
+	marks    [numMarks]int64
 	requests int64
 	latSum   time.Duration
 	latMax   time.Duration
@@ -47,19 +47,18 @@ type revCount struct {
 
 func (w *windowAgg) reset() {
 	w.counts = [numClasses]int64{}
-	w.upstream, w.requests, w.latSum, w.latMax = 0, 0, 0, 0
+	w.marks = [numMarks]int64{}
+	w.requests, w.latSum, w.latMax = 0, 0, 0
 	w.revs = w.revs[:0]
 	w.hist.Reset()
 	w.minSeq = math.MaxUint64
 }
 
 // record adds one classified result.
-func (w *windowAgg) record(r *vegeta.Result, c class, upstream bool, rev string) {
+func (w *windowAgg) record(r *vegeta.Result, c class, m mark, rev string) {
 	w.counts[c]++
+	w.marks[m]++
 	w.requests++
-	if upstream {
-		w.upstream++
-	}
 	w.latSum += r.Latency
 	w.latMax = max(w.latMax, r.Latency)
 	w.hist.RecordValue(min(int64(r.Latency/time.Microsecond), histHighest))
@@ -145,7 +144,7 @@ func newAggregator(start time.Time, width, duration, timeout time.Duration, revH
 }
 
 // add records one classified result and closes every window it completes.
-func (a *aggregator) add(r *vegeta.Result, c class, upstream bool) {
+func (a *aggregator) add(r *vegeta.Result, c class, m mark) {
 	idx := int64(r.Timestamp.Sub(a.start) / a.width)
 	if idx < 0 {
 		idx = 0
@@ -163,7 +162,7 @@ func (a *aggregator) add(r *vegeta.Result, c class, upstream bool) {
 			rev = v[0]
 		}
 	}
-	a.window(idx).record(r, c, upstream, rev)
+	a.window(idx).record(r, c, m, rev)
 	if idx > a.base && r.Seq < a.closeAt {
 		a.closeAt = r.Seq
 	}
@@ -259,7 +258,7 @@ func (a *aggregator) closeBase() {
 func (a *aggregator) summarize(w *windowAgg, win *results.Window) {
 	win.Requests = w.requests
 	win.Errors = w.requests - w.counts[classOK]
-	fillByClass(win.ByClass, &w.counts, w.upstream, false)
+	fillByClass(win.ByClass, &w.counts, &w.marks, false)
 	if len(w.revs) > 0 {
 		win.ByRevision = make(map[string]int64, len(w.revs))
 		for _, r := range w.revs {
@@ -279,7 +278,9 @@ func (a *aggregator) summarize(w *windowAgg, win *results.Window) {
 	for i := range t.counts {
 		t.counts[i] += w.counts[i]
 	}
-	t.upstream += w.upstream
+	for i := range t.marks {
+		t.marks[i] += w.marks[i]
+	}
 	t.requests += w.requests
 	t.latSum += w.latSum
 	t.latMax = max(t.latMax, w.latMax)
@@ -293,7 +294,7 @@ func (a *aggregator) totals() (results.Totals, results.Latency) {
 		Errors:   t.requests - t.counts[classOK],
 		ByClass:  make(map[string]int64, numClasses+2),
 	}
-	fillByClass(tot.ByClass, &t.counts, t.upstream, true)
+	fillByClass(tot.ByClass, &t.counts, &t.marks, true)
 	lat := latencyOf(a.runHist)
 	if t.requests > 0 {
 		lat.Mean = float64(t.latSum) / float64(t.requests) / float64(time.Millisecond)
@@ -304,7 +305,7 @@ func (a *aggregator) totals() (results.Totals, results.Latency) {
 
 // fillByClass writes the class counts and the derived counters into m: all
 // of them when zeros is true, only the non-zero ones otherwise.
-func fillByClass(m map[string]int64, counts *[numClasses]int64, upstream int64, zeros bool) {
+func fillByClass(m map[string]int64, counts *[numClasses]int64, marks *[numMarks]int64, zeros bool) {
 	var fetchFailed int64
 	for c, n := range counts {
 		if class(c).isTransport() {
@@ -317,8 +318,10 @@ func fillByClass(m map[string]int64, counts *[numClasses]int64, upstream int64, 
 	if fetchFailed != 0 || zeros {
 		m[results.FetchFailed] = fetchFailed
 	}
-	if upstream != 0 || zeros {
-		m[results.UpstreamTimeout] = upstream
+	for i, n := range marks {
+		if mark(i) != markNone && (n != 0 || zeros) {
+			m[markNames[i]] = n
+		}
 	}
 }
 

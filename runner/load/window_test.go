@@ -28,13 +28,13 @@ func TestWindowsCloseWhenEverySendBeforeTheirEndReturned(t *testing.T) {
 	rec := &recorder{}
 	a := newAggregator(t0, time.Second, 5*time.Second, 30*time.Second, "", rec.emit)
 	// seq 0 (window 0) is slow: it arrives after results of windows 1 and 2.
-	a.add(synth(1, 500*time.Millisecond, time.Millisecond, 200), classOK, false)
-	a.add(synth(2, 1100*time.Millisecond, time.Millisecond, 200), classOK, false)
-	a.add(synth(3, 2100*time.Millisecond, time.Millisecond, 500), class500, false)
+	a.add(synth(1, 500*time.Millisecond, time.Millisecond, 200), classOK, markNone)
+	a.add(synth(2, 1100*time.Millisecond, time.Millisecond, 200), classOK, markNone)
+	a.add(synth(3, 2100*time.Millisecond, time.Millisecond, 500), class500, markNone)
 	if len(rec.got) != 0 {
 		t.Fatalf("%d windows closed while seq 0 of window 0 is in flight", len(rec.got))
 	}
-	a.add(synth(0, 100*time.Millisecond, 2500*time.Millisecond, 200), classOK, false)
+	a.add(synth(0, 100*time.Millisecond, 2500*time.Millisecond, 200), classOK, markNone)
 	// Now every send before 2s has returned: windows 0 and 1 close; window 2
 	// could still get a send (seq 4) at 2.9s.
 	if len(rec.got) != 2 {
@@ -47,7 +47,7 @@ func TestWindowsCloseWhenEverySendBeforeTheirEndReturned(t *testing.T) {
 		t.Errorf("window 1 starts at %v, want %v", rec.got[1].Start, t0.Add(time.Second))
 	}
 	// seq 5 lands in window 4; windows 2 and 3 (3 empty) close.
-	a.add(synth(4, 4100*time.Millisecond, time.Millisecond, 200), classOK, false)
+	a.add(synth(4, 4100*time.Millisecond, time.Millisecond, 200), classOK, markNone)
 	if len(rec.got) != 4 || rec.got[3].Requests != 0 || rec.got[2].ByClass[results.ClassStatus500] != 1 {
 		t.Fatalf("windows after seq 4: %+v", rec.got)
 	}
@@ -67,7 +67,7 @@ func TestWindowsCloseWhenEverySendBeforeTheirEndReturned(t *testing.T) {
 func TestWindowClockRules(t *testing.T) {
 	rec := &recorder{}
 	a := newAggregator(t0, time.Second, 0, 10*time.Second, "", rec.emit)
-	a.add(synth(0, 200*time.Millisecond, time.Millisecond, 200), classOK, false)
+	a.add(synth(0, 200*time.Millisecond, time.Millisecond, 200), classOK, markNone)
 	// Idle (all dispatched hits returned) but inside the grace: stays open.
 	a.tick(t0.Add(time.Second+closeGrace/2), 1)
 	if len(rec.got) != 0 {
@@ -90,7 +90,7 @@ func TestWindowClockRules(t *testing.T) {
 	}
 	// The straggler sent at 1.5s arrives for the closed window 1: it is
 	// counted in the oldest open window and as late, so totals still add up.
-	a.add(synth(1, 1500*time.Millisecond, 10*time.Second, 0), classResponseTimeout, false)
+	a.add(synth(1, 1500*time.Millisecond, 10*time.Second, 0), classResponseTimeout, markNone)
 	a.finish(3 * time.Second)
 	if a.late != 1 {
 		t.Errorf("late = %d, want 1", a.late)
@@ -108,7 +108,7 @@ func TestWindowsClampToTheLoadsLength(t *testing.T) {
 	rec := &recorder{}
 	a := newAggregator(t0, time.Second, 2*time.Second, time.Second, "", rec.emit)
 	// vegeta's last hit of a 2s attack is stamped at 2.0001s.
-	a.add(synth(0, 2*time.Second+100*time.Microsecond, time.Millisecond, 200), classOK, false)
+	a.add(synth(0, 2*time.Second+100*time.Microsecond, time.Millisecond, 200), classOK, markNone)
 	a.finish(2 * time.Second)
 	if len(rec.got) != 2 || rec.got[1].Requests != 1 {
 		t.Errorf("got %d windows, last has %d requests; want 2, 1", len(rec.got), rec.got[len(rec.got)-1].Requests)
@@ -123,11 +123,11 @@ func TestWindowRevisionsAndDerivedCounters(t *testing.T) {
 		if rev != "" {
 			r.Headers = http.Header{"X-Revision": {rev}}
 		}
-		a.add(r, classOK, false)
+		a.add(r, classOK, markNone)
 	}
-	a.add(synth(5, 10*time.Millisecond, time.Millisecond, 504), class504, true)
-	a.add(synth(6, 11*time.Millisecond, time.Millisecond, 0), classEOF, false)
-	a.add(synth(7, 12*time.Millisecond, time.Millisecond, 0), classDNS, false)
+	a.add(synth(5, 10*time.Millisecond, time.Millisecond, 504), class504, markUpstreamTimeout)
+	a.add(synth(6, 11*time.Millisecond, time.Millisecond, 0), classEOF, markNone)
+	a.add(synth(7, 12*time.Millisecond, time.Millisecond, 0), classDNS, markNone)
 	a.finish(time.Second)
 	w := rec.got[0]
 	if w.ByRevision["api-1"] != 3 || w.ByRevision["api-2"] != 1 || len(w.ByRevision) != 2 {
@@ -146,8 +146,8 @@ func TestWindowRevisionsAndDerivedCounters(t *testing.T) {
 		}
 	}
 	tot, _ := a.totals()
-	if len(tot.ByClass) != len(results.Classes)+2 {
-		t.Errorf("totals list %d counters, want every class and both derived", len(tot.ByClass))
+	if len(tot.ByClass) != len(results.Classes)+3 {
+		t.Errorf("totals list %d counters, want every class and the three derived", len(tot.ByClass))
 	}
 	if tot.Errors != 3 {
 		t.Errorf("errors = %d, want 3", tot.Errors)
@@ -168,7 +168,7 @@ func TestMergeWindowsEqualsOneHistogram(t *testing.T) {
 		if seq%997 == 0 {
 			lat += 3 * time.Second
 		}
-		a.add(synth(seq, at, lat, 200), classOK, false)
+		a.add(synth(seq, at, lat, 200), classOK, markNone)
 		all.RecordValue(int64(lat / time.Microsecond))
 	}
 	a.finish(20 * time.Second)
@@ -215,7 +215,7 @@ func TestAggregatorMemoryIsFlat(t *testing.T) {
 	// Results arrive in completion order.
 	slices.SortStableFunc(rs, func(x, y *vegeta.Result) int { return x.End().Compare(y.End()) })
 	for _, r := range rs {
-		a.add(r, classOK, false)
+		a.add(r, classOK, markNone)
 	}
 	if a.base < 990 {
 		t.Errorf("only %d windows closed", a.base)
