@@ -105,6 +105,7 @@ func failRun() *results.Run {
 			Service:           "projects/demo/locations/asia-northeast1/services/web",
 			BaselineRevision:  "web-00001-abc",
 			TrafficBefore:     "LATEST=100%",
+			RestoreTo:         "web: web-00001-abc=100%",
 			DeployedRevisions: []string{"web-00002-xyz"},
 			Rollback:          "on-failure",
 			Restored:          true,

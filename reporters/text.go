@@ -177,9 +177,9 @@ func cutoverLines(c *results.Cutover) [][2]string {
 	rollback := c.Rollback + ": traffic left as the actions set it"
 	switch {
 	case c.RestoreError != "":
-		rollback = fmt.Sprintf("%s: RESTORE FAILED (%s); restore by hand to %s", c.Rollback, c.RestoreError, c.TrafficBefore)
+		rollback = fmt.Sprintf("%s: RESTORE FAILED (%s); restore by hand to %s", c.Rollback, c.RestoreError, c.RestoreTo)
 	case c.Restored:
-		rollback = fmt.Sprintf("%s: restored to %s", c.Rollback, c.TrafficBefore)
+		rollback = fmt.Sprintf("%s: restored to %s", c.Rollback, c.RestoreTo)
 	}
 	lines = append(lines, [2]string{"rollback", rollback})
 	return lines

@@ -127,6 +127,9 @@ type Cutover struct {
 	BaselineRevision string `json:"baseline_revision"`
 	// TrafficBefore is the split recorded at preflight, e.g. "LATEST=100%".
 	TrafficBefore string `json:"traffic_before"`
+	// RestoreTo is what a rollback puts back, per service, with LATEST
+	// pinned to the revision it served: "api: api-00001-abc=100%".
+	RestoreTo string `json:"restore_to"`
 	// DeployedRevisions are the revisions the run's deploys created.
 	DeployedRevisions []string `json:"deployed_revisions,omitempty"`
 	// FailedAction says which action failed and why, if one did.

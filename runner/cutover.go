@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -41,14 +42,45 @@ func FormatSplit(split []TrafficTarget) string {
 // cutover carries out a scenario's actions on a platform, records their
 // events, and restores the split recorded at preflight when asked.
 type cutover struct {
-	platform Platform
-	sc       *scenarios.Scenario
-	now      func() time.Time
-	rec      *recorder
-	// before is the service as read at preflight.
-	before Service
-	// deployed is the revision of the latest deploy action.
+	// platforms holds a platform per service the actions touch; target is
+	// the service traffic and wait actions apply to.
+	platforms map[string]Platform
+	target    string
+	sc        *scenarios.Scenario
+	now       func() time.Time
+	rec       *recorder
+	// before holds each service as read at preflight.
+	before map[string]Service
+	// deployed is the revision of the latest deploy action on the target.
 	deployed string
+}
+
+// newCutover reads every service the actions touch (preflight).
+func newCutover(ctx context.Context, sc *scenarios.Scenario, platforms map[string]Platform, now func() time.Time, rec *recorder) (*cutover, error) {
+	c := &cutover{platforms: platforms, target: sc.Target.Service, sc: sc, now: now, rec: rec, before: map[string]Service{}}
+	for _, name := range c.services() {
+		p, ok := platforms[name]
+		if !ok {
+			return nil, fmt.Errorf("no platform for service %q", name)
+		}
+		svc, err := p.Service(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read service %q: %w", name, err)
+		}
+		c.before[name] = svc
+	}
+	return c, nil
+}
+
+// services lists the services the actions change: the target first.
+func (c *cutover) services() []string {
+	names := []string{c.target}
+	for _, a := range c.sc.Actions {
+		if a.Deploy != nil && a.Deploy.Service != "" && !slices.Contains(names, a.Deploy.Service) {
+			names = append(names, a.Deploy.Service)
+		}
+	}
+	return names
 }
 
 // event records a platform event on the timeline.
@@ -94,7 +126,7 @@ func (c *cutover) do(ctx context.Context, a scenarios.Action) error {
 	case a.Traffic != nil:
 		return c.traffic(ctx, a.Traffic)
 	default:
-		w, ok := c.platform.(Waiter)
+		w, ok := c.platforms[c.target].(Waiter)
 		if !ok {
 			return errors.New("this platform cannot wait for a revision")
 		}
@@ -109,14 +141,14 @@ func (c *cutover) report(e Event) {
 		e.At = c.now()
 	}
 	c.rec.addEvent(e.record())
-	if e.Kind == EventRevisionCreated && e.Details["revision"] != "" {
-		c.deployed = e.Details["revision"]
-		c.rec.addDeployed(c.deployed)
-	}
 }
 
 func (c *cutover) deploy(ctx context.Context, d *scenarios.DeployAction) error {
-	details := map[string]string{"traffic": d.Traffic}
+	service := d.Service
+	if service == "" {
+		service = c.target
+	}
+	details := map[string]string{"service": service, "traffic": d.Traffic}
 	if d.Image != "" {
 		details["image"] = d.Image
 	}
@@ -124,7 +156,17 @@ func (c *cutover) deploy(ctx context.Context, d *scenarios.DeployAction) error {
 		details["revision_suffix"] = d.RevisionSuffix
 	}
 	c.event(EventDeployStart, details)
-	rev, err := c.platform.Deploy(ctx, DeploySpec{
+	report := func(e Event) {
+		if e.Details == nil {
+			e.Details = map[string]string{}
+		}
+		e.Details["service"] = service
+		c.report(e)
+		if e.Kind == EventRevisionCreated && e.Details["revision"] != "" {
+			c.created(service, e.Details["revision"])
+		}
+	}
+	rev, err := c.platforms[service].Deploy(ctx, DeploySpec{
 		Image:          d.Image,
 		Env:            d.Env,
 		DeployID:       fmt.Sprintf("%s-%d", c.rec.runID(), c.now().UnixNano()),
@@ -132,27 +174,35 @@ func (c *cutover) deploy(ctx context.Context, d *scenarios.DeployAction) error {
 		NoTraffic:      d.Traffic == scenarios.DeployTrafficNone,
 		Tag:            d.Tag,
 		NoWait:         !d.Wait,
-	}, c.report)
+	}, report)
 	if err != nil {
 		return err
 	}
-	if c.deployed != rev {
-		c.deployed = rev
-		c.rec.addDeployed(rev)
-	}
+	c.created(service, rev)
 	if d.Wait {
-		return c.applied(ctx)
+		return c.applied(ctx, service)
 	}
 	return nil
 }
 
-// applied records the split the service serves now.
-func (c *cutover) applied(ctx context.Context) error {
-	svc, err := c.platform.Service(ctx)
-	if err != nil {
-		return fmt.Errorf("read the traffic split: %w", err)
+// created notes a revision a deploy created, once.
+func (c *cutover) created(service, rev string) {
+	if service == c.target {
+		if c.deployed == rev {
+			return
+		}
+		c.deployed = rev
 	}
-	c.event(EventTrafficApplied, map[string]string{"traffic": FormatSplit(svc.Traffic), "latest_ready": svc.LatestReadyRevision})
+	c.rec.addDeployed(rev)
+}
+
+// applied records the split a service serves now.
+func (c *cutover) applied(ctx context.Context, service string) error {
+	svc, err := c.platforms[service].Service(ctx)
+	if err != nil {
+		return fmt.Errorf("read the traffic split of %s: %w", service, err)
+	}
+	c.event(EventTrafficApplied, map[string]string{"service": service, "traffic": FormatSplit(svc.Traffic), "latest_ready": svc.LatestReadyRevision})
 	return nil
 }
 
@@ -168,10 +218,11 @@ func (c *cutover) resolve(ref string, percent int, tag string) (TrafficTarget, e
 		}
 		t.Revision = c.deployed
 	case scenarios.RevisionBaseline:
-		if c.before.LatestReadyRevision == "" {
+		base := c.before[c.target].LatestReadyRevision
+		if base == "" {
 			return t, errors.New("@baseline: the service had no ready revision")
 		}
-		t.Revision = c.before.LatestReadyRevision
+		t.Revision = base
 	default:
 		t.Revision = ref
 	}
@@ -216,26 +267,54 @@ func (c *cutover) traffic(ctx context.Context, t *scenarios.TrafficAction) error
 }
 
 func (c *cutover) setTraffic(ctx context.Context, split []TrafficTarget) error {
-	if err := c.platform.SetTraffic(ctx, split); err != nil {
+	if err := c.platforms[c.target].SetTraffic(ctx, split); err != nil {
 		return err
 	}
-	c.event(EventTrafficApplied, map[string]string{"traffic": FormatSplit(split)})
+	c.event(EventTrafficApplied, map[string]string{"service": c.target, "traffic": FormatSplit(split)})
 	return nil
 }
 
-// restore puts back the split recorded at preflight, under a context of its
-// own so that it runs after the run's context is cancelled.
+// pinned returns the split a service served before the run, with LATEST
+// resolved to the revision it served then: restoring LATEST itself would
+// leave a newly deployed, ready revision serving.
+func pinned(svc Service) []TrafficTarget {
+	split := make([]TrafficTarget, 0, len(svc.Traffic))
+	for _, t := range svc.Traffic {
+		if t.Latest && svc.LatestReadyRevision != "" {
+			t.Latest, t.Revision = false, svc.LatestReadyRevision
+		}
+		split = append(split, t)
+	}
+	return split
+}
+
+// restoreSplits describes what a restore puts back, per service.
+func (c *cutover) restoreSplits() string {
+	var parts []string
+	for _, name := range c.services() {
+		parts = append(parts, fmt.Sprintf("%s: %s", name, FormatSplit(pinned(c.before[name]))))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// restore puts back what every touched service served at preflight, under
+// a context of its own so that it runs after the run's context is
+// cancelled. It tries every service, and reports each one that failed.
 func (c *cutover) restore(ctx context.Context, why string) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultRollbackTimeout)
 	defer cancel()
-	want := FormatSplit(c.before.Traffic)
-	c.event(EventRollbackStart, map[string]string{"reason": why, "traffic": want})
-	if err := c.platform.SetTraffic(rctx, c.before.Traffic); err != nil {
-		c.event(EventRollbackFailed, map[string]string{"error": err.Error(), "traffic": want})
-		return fmt.Errorf("%w of %s to %s: %w", ErrRestoreFailed, c.before.Name, want, err)
+	c.event(EventRollbackStart, map[string]string{"reason": why, "traffic": c.restoreSplits()})
+	var errs []error
+	for _, name := range c.services() {
+		split := pinned(c.before[name])
+		if err := c.platforms[name].SetTraffic(rctx, split); err != nil {
+			c.event(EventRollbackFailed, map[string]string{"service": name, "error": err.Error(), "traffic": FormatSplit(split)})
+			errs = append(errs, fmt.Errorf("%w of %s to %s: %w", ErrRestoreFailed, c.before[name].Name, FormatSplit(split), err))
+			continue
+		}
+		c.event(EventRollbackDone, map[string]string{"service": name, "traffic": FormatSplit(split)})
 	}
-	c.event(EventRollbackDone, map[string]string{"traffic": want})
-	return nil
+	return errors.Join(errs...)
 }
 
 // shouldRestore applies the rollback policy to how the run ended.

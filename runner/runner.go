@@ -42,9 +42,10 @@ type Options struct {
 	Progress func(Progress)
 	// SaveEvery is how often the partial record is saved; 0 means DefaultSaveEvery.
 	SaveEvery time.Duration
-	// Platform is the service the scenario's actions change; nil for a
-	// load-only run (a scenario with actions needs one).
-	Platform Platform
+	// Platforms holds the services the scenario's actions change, by
+	// service name: the target's and any other a deploy names. Nil for a
+	// load-only run.
+	Platforms map[string]Platform
 }
 
 // Progress is a snapshot of a run in flight.
@@ -104,18 +105,16 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}}
 	var cut *cutover
 	if len(sc.Actions) > 0 {
-		if opts.Platform == nil {
-			return nil, errors.New("run: the scenario has actions but no platform to apply them to")
+		var err error
+		if cut, err = newCutover(ctx, sc, opts.Platforms, now, rec); err != nil {
+			return nil, fmt.Errorf("preflight: %w", err)
 		}
-		before, err := opts.Platform.Service(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("preflight: read the service: %w", err)
-		}
-		cut = &cutover{platform: opts.Platform, sc: sc, now: now, rec: rec, before: before}
+		before := cut.before[cut.target]
 		rec.run.Cutover = &results.Cutover{
 			Service:          before.Name,
 			BaselineRevision: before.LatestReadyRevision,
 			TrafficBefore:    FormatSplit(before.Traffic),
+			RestoreTo:        cut.restoreSplits(),
 			Rollback:         sc.Rollback,
 		}
 	}

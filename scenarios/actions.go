@@ -65,6 +65,9 @@ type Action struct {
 // with these changes. A CUTOVER_DEPLOY_ID variable is always set, so a
 // redeploy of the same image still creates a revision.
 type DeployAction struct {
+	// Service is the service to deploy (default the target's); a release of
+	// several services lists one deploy each.
+	Service string `yaml:"service" json:"service,omitempty"`
 	// Image replaces the container image ("" keeps it).
 	Image string `yaml:"image" json:"image,omitempty"`
 	// Env is merged into the container's environment.
@@ -182,8 +185,8 @@ func (v *validator) actions(s *Scenario) {
 		kinds := 0
 		if a.Deploy != nil {
 			kinds++
-			v.deploy(p+".deploy", a.Deploy)
-			deployed = true
+			v.deploy(p+".deploy", a.Deploy, &s.LocalCloud)
+			deployed = deployed || a.Deploy.Service == "" || a.Deploy.Service == s.Target.Service
 		}
 		if a.Traffic != nil {
 			kinds++
@@ -204,7 +207,14 @@ func (v *validator) actions(s *Scenario) {
 	}
 }
 
-func (v *validator) deploy(p string, d *DeployAction) {
+func (v *validator) deploy(p string, d *DeployAction, lc *LocalCloud) {
+	if d.Service != "" {
+		if !namePattern.MatchString(d.Service) {
+			v.addf(p+".service", "%q: a service name is lower case letters, digits and dashes, starting with a letter", d.Service)
+		} else if lc.Enabled() && !slices.ContainsFunc(lc.Services, func(cs CloudService) bool { return cs.Name == d.Service }) {
+			v.addf(p+".service", "%q: no such service in the localcloud section", d.Service)
+		}
+	}
 	switch d.Traffic {
 	case DeployTrafficLatest, DeployTrafficNone:
 	default:

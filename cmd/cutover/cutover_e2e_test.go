@@ -187,18 +187,21 @@ load: {requests: [{path: /}], rate: 1/s, duration: 1s}
 	}
 	defer services.Close()
 	name := "projects/demo/locations/asia-northeast1/services/api"
-	traffic := func() string {
+	// served is what the service serves: revision=percent, LATEST resolved.
+	served := func() string {
 		svc, err := services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
 		if err != nil {
 			t.Fatalf("GetService: %v", err)
 		}
 		var parts []string
-		for _, tt := range svc.GetTraffic() {
-			parts = append(parts, fmt.Sprintf("%s/%s=%d", tt.GetType(), tt.GetRevision(), tt.GetPercent()))
+		for _, tt := range svc.GetTrafficStatuses() {
+			if tt.GetPercent() > 0 {
+				parts = append(parts, fmt.Sprintf("%s=%d", tt.GetRevision(), tt.GetPercent()))
+			}
 		}
 		return strings.Join(parts, ",")
 	}
-	before := traffic()
+	before := served()
 
 	p := writeScenario(t, dir, "shift.yaml", fmt.Sprintf(`version: 1
 name: shift
@@ -223,11 +226,11 @@ rollback: on-abort
 	}
 	// Wait until the first step is served, then interrupt.
 	firstStep := regexp.MustCompile(`=10(,|$)`)
-	for !firstStep.MatchString(traffic()) {
+	for !firstStep.MatchString(served()) {
 		select {
 		case <-ctx.Done():
 			run.Process.Kill()
-			t.Fatalf("the 10%% step never showed; traffic %s\nstderr:\n%s", traffic(), errb.String())
+			t.Fatalf("the 10%% step never showed; traffic %s\nstderr:\n%s", served(), errb.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -239,8 +242,8 @@ rollback: on-abort
 	if !errors.As(err, &exit) || exit.ExitCode() != ExitAborted {
 		t.Fatalf("wait: %v, want exit %d\nstderr:\n%s", err, ExitAborted, errb.String())
 	}
-	if got := traffic(); got != before {
-		t.Errorf("traffic after the abort %s, want the split before the run %s", got, before)
+	if got := served(); got != before {
+		t.Errorf("served after the abort %s, want what was served before the run %s", got, before)
 	}
 	rec, err := results.Read(onlyRunDir(t, filepath.Join(dir, "out")))
 	if err != nil {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,7 +50,7 @@ func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
 	}
 	defer tgt.close()
 	if c.DryRun {
-		return printPlan(ctx, env.Stdout, sc, tgt.platform)
+		return printPlan(ctx, env.Stdout, sc, tgt.platforms)
 	}
 	prog := newProgress(env.Stderr, env.Interactive)
 	out, err := runner.Run(ctx, runner.Options{
@@ -56,7 +58,7 @@ func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
 		ResultsDir:  c.Out,
 		ToolVersion: version(),
 		Progress:    prog.update,
-		Platform:    tgt.platform,
+		Platforms:   tgt.platforms,
 	})
 	prog.done()
 	if out != nil {
@@ -70,8 +72,8 @@ func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
 	}
 	if err != nil {
 		if errors.Is(err, runner.ErrRestoreFailed) && out != nil && out.Run.Cutover != nil {
-			fmt.Fprintf(env.Stderr, "cutover: RESTORE FAILED. Put the traffic of %s back by hand to: %s\n",
-				out.Run.Cutover.Service, out.Run.Cutover.TrafficBefore)
+			fmt.Fprintf(env.Stderr, "cutover: RESTORE FAILED. Put the traffic back by hand to: %s\n",
+				out.Run.Cutover.RestoreTo)
 		}
 		return 0, err
 	}
@@ -81,8 +83,9 @@ func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
 // target is where a run's load goes and what its actions change: the
 // platform driver, and the local cloud when the scenario embeds one.
 type target struct {
-	platform runner.Platform
-	closers  []func()
+	// platforms has a driver per service the scenario changes.
+	platforms map[string]runner.Platform
+	closers   []func()
 }
 
 func (t *target) close() {
@@ -121,17 +124,26 @@ func openTarget(ctx context.Context, sc *scenarios.Scenario, stderr io.Writer) (
 	if sc.Target.Platform != scenarios.PlatformCloudRun {
 		return t, nil
 	}
-	driver, err := cloudrun.New(ctx, cloudrun.Config{
-		Project: sc.Target.Project, Region: sc.Target.Region, Service: sc.Target.Service, Endpoint: endpoint,
-	})
-	if err != nil {
-		t.close()
-		return nil, fmt.Errorf("connect to Cloud Run: %w", err)
+	t.platforms = map[string]runner.Platform{}
+	services := []string{sc.Target.Service}
+	for _, a := range sc.Actions {
+		if a.Deploy != nil && a.Deploy.Service != "" && !slices.Contains(services, a.Deploy.Service) {
+			services = append(services, a.Deploy.Service)
+		}
 	}
-	t.closers = append(t.closers, func() { driver.Close() })
-	t.platform = driver
+	for _, name := range services {
+		driver, err := cloudrun.New(ctx, cloudrun.Config{
+			Project: sc.Target.Project, Region: sc.Target.Region, Service: name, Endpoint: endpoint,
+		})
+		if err != nil {
+			t.close()
+			return nil, fmt.Errorf("connect to Cloud Run: %w", err)
+		}
+		t.closers = append(t.closers, func() { driver.Close() })
+		t.platforms[name] = driver
+	}
 	if sc.Target.URL == "" {
-		svc, err := driver.Service(ctx)
+		svc, err := t.platforms[sc.Target.Service].Service(ctx)
 		if err != nil {
 			t.close()
 			return nil, fmt.Errorf("read the service: %w", err)
@@ -142,13 +154,13 @@ func openTarget(ctx context.Context, sc *scenarios.Scenario, stderr io.Writer) (
 }
 
 // printPlan is --dry-run: what a run would do, from the service as it is.
-func printPlan(ctx context.Context, w io.Writer, sc *scenarios.Scenario, p runner.Platform) (int, error) {
+func printPlan(ctx context.Context, w io.Writer, sc *scenarios.Scenario, platforms map[string]runner.Platform) (int, error) {
 	fmt.Fprintf(w, "scenario %s: valid\n", sc.Name)
 	fmt.Fprintf(w, "load: %s for %s against %s\n", describeLoad(sc.Load), sc.Load.Duration, sc.Target.URL)
-	if p != nil {
-		svc, err := p.Service(ctx)
+	for _, name := range slices.Sorted(maps.Keys(platforms)) {
+		svc, err := platforms[name].Service(ctx)
 		if err != nil {
-			return 0, fmt.Errorf("read the service: %w", err)
+			return 0, fmt.Errorf("read service %s: %w", name, err)
 		}
 		fmt.Fprintf(w, "service: %s\n  latest ready revision: %s\n  traffic now: %s\n",
 			svc.Name, svc.LatestReadyRevision, runner.FormatSplit(svc.Traffic))
@@ -179,6 +191,9 @@ func describeAction(a scenarios.Action) string {
 	case a.Deploy != nil:
 		d := a.Deploy
 		s := "deploy"
+		if d.Service != "" {
+			s += " service " + d.Service
+		}
 		if d.Image != "" {
 			s += " image " + d.Image
 		}
