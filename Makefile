@@ -32,9 +32,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./runner/load/
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
-## demo: run the built-in smoke scenario against a local test server
+## demo: replay incident 000 (Cloud NAT exhaustion at a deploy) on the local cloud; exits 1
 demo:
-	$(GO) run ./cmd/cutover run smoke
+	$(GO) run ./cmd/cutover run nat-exhaustion
 
 ## clean: remove built binaries and run records
 clean:

@@ -99,7 +99,7 @@ func (v *view) markdown(w *errWriter) {
 			errs = "**" + errs + "**"
 		}
 		w.printf("| %s | %s | %s | %s | %s | %s | %s |\n", rowRange(b), fmtInt(b.requests), errs,
-			fmtPct(b.errors, b.requests), mdText(topErrors(b.byClass, 3)), fmtMs(b.p99Max), mdText(strings.Join(b.events, ", ")))
+			fmtPct(b.errors, b.requests), mdText(topErrors(b.byClass, 3)), fmtMs(b.p99Max), mdText(strings.Join(countedKinds(b.events), ", ")))
 	}
 }
 

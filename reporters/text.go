@@ -158,7 +158,26 @@ func eventMarks(kinds []string) string {
 	if len(kinds) == 0 {
 		return ""
 	}
-	return "◀ " + strings.Join(kinds, ", ")
+	return "◀ " + strings.Join(countedKinds(kinds), ", ")
+}
+
+// countedKinds lists each kind once, in first-seen order, with "×N" when
+// it repeats (a release of two services deploys twice in one row).
+func countedKinds(kinds []string) []string {
+	var order []string
+	n := map[string]int{}
+	for _, k := range kinds {
+		if n[k] == 0 {
+			order = append(order, k)
+		}
+		n[k]++
+	}
+	for i, k := range order {
+		if n[k] > 1 {
+			order[i] = fmt.Sprintf("%s ×%d", k, n[k])
+		}
+	}
+	return order
 }
 
 // cutoverLines describes what a run did to the service, as label/value

@@ -197,7 +197,7 @@ func classRows(t results.Totals) []classRow {
 		rows = append(rows, classRow{class: results.UpstreamTimeout, count: n, derived: "504s saying upstream request timeout"})
 	}
 	if n := t.ByClass[results.AppFetchFailed]; n > 0 {
-		rows = append(rows, classRow{class: results.AppFetchFailed, count: n, derived: "5xx saying fetch failed: the service's own call failed"})
+		rows = append(rows, classRow{class: results.AppFetchFailed, count: n, derived: "5xx saying fetch failed"})
 	}
 	return rows
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -290,8 +291,8 @@ func (r *recorder) runID() string {
 func (r *recorder) addDeployed(rev string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.run.Cutover != nil {
-		r.run.Cutover.DeployedRevisions = append(r.run.Cutover.DeployedRevisions, rev)
+	if c := r.run.Cutover; c != nil && !slices.Contains(c.DeployedRevisions, rev) {
+		c.DeployedRevisions = append(c.DeployedRevisions, rev)
 	}
 }
 
