@@ -27,9 +27,10 @@ check:
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-## bench: the load engine's benchmarks and the cutover-vs-vegeta comparison
+## bench: load engine and local cloud benchmarks, then the cutover-vs-vegeta comparison
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./runner/load/
+	$(GO) test -run '^$$' -bench . -benchmem ./localcloud/
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
 ## demo: replay incident 000 (Cloud NAT exhaustion at a deploy) on the local cloud; exits 1
