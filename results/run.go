@@ -117,6 +117,43 @@ type Run struct {
 	Verdict  Verdict  `json:"verdict"`
 	// Cutover is the platform side of a run with actions; nil for load only.
 	Cutover *Cutover `json:"cutover,omitempty"`
+	// Series are the platform metrics fetched after the run settled.
+	Series []Series `json:"series,omitempty"`
+	// Findings name the causes the evidence supports, strongest first.
+	Findings []Finding `json:"findings,omitempty"`
+}
+
+// Series is one fetched metric time series, aligned to the metric period.
+type Series struct {
+	// Query names the query that fetched it ("nat_dropped_sent").
+	Query      string            `json:"query"`
+	MetricType string            `json:"metric_type"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Resource   map[string]string `json:"resource,omitempty"`
+	// Points are oldest first.
+	Points []Point `json:"points"`
+}
+
+// Point is one aligned value over [Start, End).
+type Point struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	Value float64   `json:"value"`
+}
+
+// Finding is one cause the evidence supports.
+type Finding struct {
+	// Cause is from a fixed vocabulary: nat-port-exhaustion,
+	// nat-allocation-failure, egress-not-ready, revision-not-ready,
+	// upstream-timeout, affinity-broken, pre-existing-errors,
+	// load-generator-saturated, …
+	Cause string `json:"cause"`
+	// Confidence is high, medium or low.
+	Confidence string `json:"confidence"`
+	// Evidence are sentences with the numbers and times behind the cause.
+	Evidence []string `json:"evidence"`
+	// Remedy are the known fixes, from the incidents.
+	Remedy []string `json:"remedy"`
 }
 
 // Cutover records what a run did to the service and how it was left.
