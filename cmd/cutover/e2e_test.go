@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/cutover-dev/cutover/results"
 )
@@ -157,6 +160,30 @@ verdict:
 	}
 	if !strings.Contains(inv.stdout, "PASS") {
 		t.Errorf("text report lacks PASS:\n%s", inv.stdout)
+	}
+	// results.bin is vegeta's own encoding: vegeta's decoder reads every
+	// result back, so `vegeta report < results.bin` works on it.
+	bin, err := os.Open(filepath.Join(runDir, results.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bin.Close()
+	dec := vegeta.NewDecoder(bin)
+	var decoded int64
+	for {
+		var r vegeta.Result
+		if err := dec.Decode(&r); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("vegeta decoder on results.bin: %v", err)
+		}
+		if r.Code != http.StatusOK || r.Headers.Get("X-Revision") != "api-00001-abc" {
+			t.Fatalf("decoded result %+v", r)
+		}
+		decoded++
+	}
+	if decoded != run.Totals.Requests {
+		t.Errorf("vegeta decoded %d results, the record counts %d", decoded, run.Totals.Requests)
 	}
 	rep := runBinary(t, dir, "report", runDir, "--format", "json")
 	if rep.code != 0 {

@@ -1,0 +1,238 @@
+package correlate
+
+import (
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/cutover-dev/cutover/results"
+)
+
+// DefaultPeriod is the metric period used when neither the Input nor the
+// series say what it is.
+const DefaultPeriod = 60 * time.Second
+
+// grid is the metric period grid: bucket i covers
+// [origin + i·period, origin + (i+1)·period).
+type grid struct {
+	origin time.Time
+	period time.Duration
+}
+
+// index returns the bucket holding t (floor division, also before origin).
+func (g grid) index(t time.Time) int {
+	d := t.Sub(g.origin)
+	i := d / g.period
+	if d < 0 && d%g.period != 0 {
+		i--
+	}
+	return int(i)
+}
+
+// start returns where bucket i starts.
+func (g grid) start(i int) time.Time { return g.origin.Add(time.Duration(i) * g.period) }
+
+// gridOf returns the grid the buckets use: anchored on the series' point
+// boundaries when there are points, else on the first window; the period
+// is period when positive, else the width of the first point, else
+// DefaultPeriod.
+func gridOf(period time.Duration, series []results.Series, timeline []results.Window) grid {
+	var first *results.Point
+	for i := range series {
+		for j := range series[i].Points {
+			p := &series[i].Points[j]
+			if first == nil || p.Start.Before(first.Start) {
+				first = p
+			}
+		}
+	}
+	if period <= 0 {
+		period = DefaultPeriod
+		if first != nil && first.End.After(first.Start) {
+			period = first.End.Sub(first.Start)
+		}
+	}
+	switch {
+	case first != nil:
+		return grid{origin: first.Start, period: period}
+	case len(timeline) > 0:
+		return grid{origin: timeline[0].Start, period: period}
+	}
+	return grid{period: period}
+}
+
+// bucketize sums the windows into the grid's buckets, from the bucket of
+// the earliest window to the bucket of the latest, and returns them with
+// the index of the first. A window counts wholly in the bucket holding its
+// start, so windows should be no wider than the period. Buckets come back
+// without a phase.
+func bucketize(g grid, timeline []results.Window) (buckets []Bucket, first int) {
+	if len(timeline) == 0 {
+		return nil, 0
+	}
+	lo, hi := math.MaxInt, math.MinInt
+	for _, w := range timeline {
+		i := g.index(w.Start)
+		lo, hi = min(lo, i), max(hi, i)
+	}
+	buckets = make([]Bucket, hi-lo+1)
+	for k := range buckets {
+		buckets[k] = Bucket{Start: g.start(lo + k), End: g.start(lo + k + 1), ByClass: map[string]int64{}}
+	}
+	for _, w := range timeline {
+		b := &buckets[g.index(w.Start)-lo]
+		b.Requests += w.Requests
+		b.Errors += w.Errors
+		for c, n := range w.ByClass {
+			if c != results.ClassOK && n != 0 {
+				b.ByClass[c] += n
+			}
+		}
+		for r, n := range w.ByRevision {
+			if b.ByRevision == nil {
+				b.ByRevision = map[string]int64{}
+			}
+			b.ByRevision[r] += n
+		}
+	}
+	return buckets, lo
+}
+
+// errorClasses returns the classes to analyse: AllErrors first, then the
+// derived counters, then the classes in report order, then any other name
+// the buckets count, sorted; only those with errors.
+func errorClasses(buckets []Bucket) []string {
+	total := map[string]int64{}
+	var all int64
+	for _, b := range buckets {
+		all += b.Errors
+		for c, n := range b.ByClass {
+			total[c] += n
+		}
+	}
+	var out []string
+	if all > 0 {
+		out = append(out, AllErrors)
+	}
+	seen := map[string]bool{results.ClassOK: true, AllErrors: true}
+	for _, c := range slices.Concat(results.Derived, results.Classes) {
+		if !seen[c] && total[c] > 0 {
+			out = append(out, c)
+		}
+		seen[c] = true
+	}
+	for _, c := range slices.Sorted(maps.Keys(total)) {
+		if !seen[c] && total[c] > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// classVector returns the per-bucket counts of class (AllErrors: every
+// error).
+func classVector(buckets []Bucket, class string) []float64 {
+	v := make([]float64, len(buckets))
+	for i, b := range buckets {
+		if class == AllErrors {
+			v[i] = float64(b.Errors)
+		} else {
+			v[i] = float64(b.ByClass[class])
+		}
+	}
+	return v
+}
+
+// cutoverEnds are the event kinds that mark progress of a cutover: the
+// cutover is not over before SettlePeriods past the last of them.
+var cutoverEnds = []string{
+	EventDeployStart, EventRevisionCreated, EventRevisionReady, EventTrafficApplied,
+	EventActionFailed, EventRollbackStart, EventRollbackDone, EventRollbackFailed,
+}
+
+// phaseBuckets sets the phase of every bucket (buckets[k] is grid bucket
+// first+k). Without a deploy-start every bucket is PhaseBefore: nothing was
+// cut over. Otherwise a bucket that ends at or before the first
+// deploy-start is before; the cutover runs from there until SettlePeriods
+// past the bucket of its last event, and on while the error rate stays
+// above the pre-cutover rate; the rest is after. It returns the
+// pre-cutover error rate.
+func phaseBuckets(buckets []Bucket, g grid, first int, events []results.Event) (baseRate float64) {
+	deploy, ok := firstEvent(events, EventDeployStart)
+	if !ok {
+		for k := range buckets {
+			buckets[k].Phase = PhaseBefore
+		}
+		return rateOf(buckets)
+	}
+	last := deploy
+	for _, e := range events {
+		if slices.Contains(cutoverEnds, e.Kind) && e.At.After(last) {
+			last = e.At
+		}
+	}
+	var before []Bucket
+	for k := range buckets {
+		if !buckets[k].End.After(deploy) {
+			before = append(before, buckets[k])
+		}
+	}
+	baseRate = rateOf(before)
+	settled := g.index(last) - first + SettlePeriods // last bucket index that is surely during
+	for k := range buckets {
+		b := &buckets[k]
+		switch {
+		case !b.End.After(deploy):
+			b.Phase = PhaseBefore
+		case k <= settled:
+			b.Phase = PhaseDuring
+		case buckets[k-1].Phase == PhaseDuring && aboveRate(b.Errors, b.Requests, baseRate):
+			b.Phase = PhaseDuring
+		default:
+			b.Phase = PhaseAfter
+		}
+	}
+	return baseRate
+}
+
+// firstEvent returns the time of the earliest event of kind.
+func firstEvent(events []results.Event, kind string) (time.Time, bool) {
+	var at time.Time
+	found := false
+	for _, e := range events {
+		if e.Kind == kind && (!found || e.At.Before(at)) {
+			at, found = e.At, true
+		}
+	}
+	return at, found
+}
+
+// rateOf returns the error rate over buckets (0 with no requests).
+func rateOf(buckets []Bucket) float64 {
+	var req, errs int64
+	for _, b := range buckets {
+		req += b.Requests
+		errs += b.Errors
+	}
+	if req == 0 {
+		return 0
+	}
+	return float64(errs) / float64(req)
+}
+
+// aboveRate reports whether errs errors in req requests are significantly
+// more than rate predicts: more than the expected count plus three of its
+// Poisson standard deviations.
+func aboveRate(errs, req int64, rate float64) bool {
+	return excess(float64(errs), rate*float64(req)) > 0
+}
+
+// excess returns observed − expected when observed is significantly above
+// expected (beyond expected + 3·√expected), else 0.
+func excess(observed, expected float64) float64 {
+	if observed <= expected+3*math.Sqrt(expected) {
+		return 0
+	}
+	return observed - expected
+}

@@ -1,0 +1,200 @@
+// Package correlate diagnoses a run: it buckets what the clients saw into the
+// platform's metric periods, lines the buckets up with the fetched metric
+// series and the cutover's events, measures for every error class and series
+// how strongly they coincide (co-occurrence, Pearson correlation, best lag),
+// and names the causes the evidence supports, each with its evidence and the
+// known remedy from the incidents the project is built from.
+//
+// Everything here is a pure function of its Input: no I/O, no clock, no
+// goroutines. It does not fetch metrics (runner/monitoring does), decide the
+// verdict (runner does) or render anything (reporters do). Analyze is safe to
+// call from several goroutines at once; it does not modify its Input.
+package correlate
+
+import (
+	"time"
+
+	"github.com/cutover-dev/cutover/results"
+)
+
+// MaxLag is the largest lag, in metric periods, tried either way when
+// looking for the lag that best lines a series up with the errors.
+const MaxLag = 2
+
+// AllErrors names the error "class" that counts every error of a window
+// (results.Window.Errors).
+const AllErrors = "errors"
+
+// Phases of a bucket relative to the cutover.
+const (
+	// PhaseBefore is a bucket that ends before the first deploy-start.
+	PhaseBefore = "before"
+	// PhaseDuring runs from the first deploy-start until the error rate is
+	// back at its pre-cutover level and at least SettlePeriods have passed
+	// since the cutover's last event.
+	PhaseDuring = "during"
+	// PhaseAfter is every bucket after the cutover has settled.
+	PhaseAfter = "after"
+)
+
+// SettlePeriods is how many metric periods past the cutover's last event
+// (traffic applied, revision ready, action failed, rollback) still count as
+// the cutover.
+const SettlePeriods = 2
+
+// Causes, from the vocabulary of DESIGN §6.
+const (
+	CauseNATPortExhaustion     = "nat-port-exhaustion"
+	CauseNATAllocationFailure  = "nat-allocation-failure"
+	CauseNATEndpointConflict   = "nat-endpoint-independence-conflict"
+	CauseEgressNotReady        = "egress-not-ready"
+	CauseRevisionNotReady      = "revision-not-ready"
+	CauseUpstreamTimeout       = "upstream-timeout"
+	CauseAffinityBroken        = "affinity-broken"
+	CausePreExistingErrors     = "pre-existing-errors"
+	CauseLoadGeneratorSaturated = "load-generator-saturated"
+)
+
+// Confidence levels of a finding.
+const (
+	ConfidenceHigh   = "high"
+	ConfidenceMedium = "medium"
+	ConfidenceLow    = "low"
+)
+
+// Queries: the names the default metric queries give their series
+// (results.Series.Query).
+const (
+	QueryNATDropped          = "nat_dropped_sent"
+	QueryNATAllocationFailed = "nat_allocation_failed"
+	QueryNATPortUsage        = "nat_port_usage"
+	QueryNATAllocatedPorts   = "nat_allocated_ports"
+	QueryNATOpenConnections  = "nat_open_connections"
+	QueryNATNewConnections   = "nat_new_connections"
+	QueryRunRequestCount     = "run_request_count"
+	QueryRunInstanceCount    = "run_instance_count"
+)
+
+// NAT drop reasons (the "reason" label of QueryNATDropped).
+const (
+	ReasonOutOfResources = "OUT_OF_RESOURCES"
+	ReasonEndpointConflict = "ENDPOINT_INDEPENDENCE_CONFLICT"
+)
+
+// Event kinds read from the timeline. They are the runner's (runner
+// imports this package, so the names are repeated here, not imported).
+const (
+	EventDeployStart     = "deploy-start"
+	EventRevisionCreated = "revision-created"
+	EventRevisionReady   = "revision-ready"
+	EventTrafficApplied  = "traffic-applied"
+	EventActionFailed    = "action-failed"
+	EventRollbackStart   = "rollback-start"
+	EventRollbackDone    = "rollback-done"
+	EventRollbackFailed  = "rollback-failed"
+)
+
+// Input is everything the diagnosis looks at.
+type Input struct {
+	// Timeline is the client results per window (1 s by default), with
+	// ByClass counts (classes and derived counters) and ByRevision.
+	Timeline []results.Window
+	// Events are the cutover's events: deploy-start, revision-created,
+	// revision-ready, traffic-applied, action-failed, rollback-*.
+	Events []results.Event
+	// Series are the fetched platform metrics, aligned to Period; Query
+	// names the default query that fetched each (QueryNATDropped, …).
+	Series []results.Series
+	// Period is the metric period (60 s on Google; 60 s / time_scale on the
+	// local cloud). Zero means: the series' own point width, else 60 s.
+	Period time.Duration
+	// Load says whether the generator kept up.
+	Load results.LoadInfo
+	// Sessions is how many virtual clients kept cookies (for affinity).
+	Sessions int
+	// AffinityRepins is how many sessions' serving instance changed at the
+	// cutover; 0 if unknown.
+	AffinityRepins int
+}
+
+// Analysis is what Analyze found.
+type Analysis struct {
+	// Buckets are the client results per metric period, on the series'
+	// grid, oldest first, each with its phase.
+	Buckets []Bucket
+	// Signals are the keys of the series as analysed (a query and its
+	// metric labels, series differing only in resource summed), in the
+	// order Bucket.Signals and Stats use them.
+	Signals []string
+	// Findings name the causes the evidence supports, strongest first:
+	// the cause that explains the most errors leads.
+	Findings []results.Finding
+	// Stats are, for every error class with errors and every signal, how
+	// strongly they coincide, for the report.
+	Stats []SeriesStat
+}
+
+// Bucket is the client side of one metric period.
+type Bucket struct {
+	// Start and End bound the period [Start, End).
+	Start time.Time
+	End   time.Time
+	// Phase is PhaseBefore, PhaseDuring or PhaseAfter.
+	Phase    string
+	Requests int64
+	Errors   int64
+	// ByClass counts the errors per class and derived counter (non-zero
+	// only; never ClassOK).
+	ByClass map[string]int64
+	// ByRevision counts requests by the revision that served them, when
+	// the server revealed it.
+	ByRevision map[string]int64
+	// Signals are the values of the analysed series in this period, by key
+	// (non-zero only).
+	Signals map[string]float64
+}
+
+// SeriesStat says how one error class and one signal coincide over the run.
+type SeriesStat struct {
+	// Class is an error class, a derived counter or AllErrors.
+	Class string
+	// Signal is the series key: the query and its metric labels, as in
+	// "nat_dropped_sent{reason=OUT_OF_RESOURCES}".
+	Signal string
+	Query  string
+	Labels map[string]string
+	// Errors is the class's count over the analysed buckets.
+	Errors int64
+	// SeriesTotal is the sum of the series over the analysed buckets.
+	SeriesTotal float64
+	// Flat is true when the series is zero in every analysed bucket; the
+	// other measures are then zero and no finding rests on it.
+	Flat bool
+	// Overlap is how many of the class's errors fall in buckets where the
+	// series is non-zero, and CoOccurrence that share of Errors.
+	Overlap      int64
+	CoOccurrence float64
+	// Correlation is Pearson's r of the per-bucket errors and the series
+	// at lag 0 (0 when undefined: a constant vector).
+	Correlation float64
+	// BestLag is the lag in −MaxLag..+MaxLag periods with the largest
+	// correlation, BestCorrelation that correlation, and LagCoOccurrence
+	// the co-occurrence at that lag. A positive lag means the series moves
+	// after the errors (NAT metrics are per-minute samples).
+	BestLag         int
+	BestCorrelation float64
+	LagCoOccurrence float64
+}
+
+// Analyze buckets the client timeline on the metric grid, measures every
+// error class against every series, and names the causes the evidence
+// supports.
+func Analyze(in Input) Analysis {
+	d := newDiagnosis(in)
+	return Analysis{
+		Buckets:  d.buckets,
+		Signals:  d.signalKeys(),
+		Findings: d.findings(),
+		Stats:    d.stats(),
+	}
+}
