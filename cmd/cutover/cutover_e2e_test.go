@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -251,5 +252,35 @@ rollback: on-abort
 	}
 	if rec.State != results.StateAborted || rec.Cutover == nil || !rec.Cutover.Restored {
 		t.Errorf("record: state %q, cutover %+v; want aborted and restored", rec.State, rec.Cutover)
+	}
+}
+
+func TestDryRunPrintsThePlanAndChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	p := writeScenario(t, dir, "plan.yaml", `version: 1
+name: plan
+load: {requests: [{path: /}], rate: 10/s, duration: 1m}
+actions:
+  - {at: 10s, deploy: {image: gcr.io/demo/api:v2, traffic: "0", tag: canary}}
+  - {at: 20s, traffic: {revision: "@deployed", steps: [10, 100], every: 10s}}
+`+cloudSection)
+	inv := runBinary(t, dir, "run", p, "--dry-run", "--out", "out")
+	if inv.code != ExitPass {
+		t.Fatalf("exit %d\nstderr:\n%s", inv.code, inv.stderr)
+	}
+	for _, want := range []string{
+		"service: projects/demo/locations/asia-northeast1/services/api",
+		"traffic now: LATEST=100%",
+		"action 0 at +10s: deploy image gcr.io/demo/api:v2, no traffic",
+		"action 1 at +20s: traffic to @deployed in steps [10 100] every 10s",
+		"rollback: on-failure",
+		"nothing was changed and no load was sent",
+	} {
+		if !strings.Contains(inv.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, inv.stdout)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+		t.Errorf("a dry run wrote a run record")
 	}
 }

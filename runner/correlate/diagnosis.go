@@ -106,6 +106,14 @@ func (m mask) or(o mask) mask {
 	return out
 }
 
+func (m mask) and(o mask) mask {
+	out := slices.Clone(m)
+	for k := range out {
+		out[k] = out[k] && o[k]
+	}
+	return out
+}
+
 func (m mask) andNot(o mask) mask {
 	out := slices.Clone(m)
 	for k := range out {
