@@ -86,12 +86,6 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	started := now()
 	id := results.NewRunID(started, sc.Name)
 	dir := filepath.Join(opts.ResultsDir, id)
-	w, err := results.Create(dir)
-	if err != nil {
-		return nil, fmt.Errorf("create run record: %w", err)
-	}
-	defer w.Close()
-
 	rec := &recorder{run: &results.Run{
 		SchemaVersion: results.SchemaVersion,
 		RunID:         id,
@@ -119,6 +113,13 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 			Rollback:         sc.Rollback,
 		}
 	}
+	// The record directory is made only once preflight has passed, so a
+	// scenario whose service cannot be read leaves nothing behind.
+	w, err := results.Create(dir)
+	if err != nil {
+		return nil, fmt.Errorf("create run record: %w", err)
+	}
+	defer w.Close()
 	if err := w.Save(rec.snapshot()); err != nil {
 		return nil, fmt.Errorf("save run record: %w", err)
 	}
