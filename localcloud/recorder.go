@@ -116,7 +116,10 @@ type bucket struct {
 
 var _ MetricSink = (*Recorder)(nil)
 
-// NewRecorder returns an empty recorder whose first period starts now.
+// NewRecorder returns an empty recorder. Its sample periods sit on the
+// period grid of wall-clock time (the first one holds now), as Google's
+// per-minute samples sit on the minute, so that a query aligned to whole
+// periods gets whole samples.
 func NewRecorder(clock *Clock, opts RecorderOptions) *Recorder {
 	if opts.Period <= 0 {
 		opts.Period = DefaultMetricPeriod
@@ -130,10 +133,11 @@ func NewRecorder(clock *Clock, opts RecorderOptions) *Recorder {
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultMetricRetention
 	}
+	period := max(clock.Wall(opts.Period), time.Millisecond)
 	return &Recorder{
 		clock:     clock,
-		origin:    clock.Now(),
-		period:    max(clock.Wall(opts.Period), time.Millisecond),
+		origin:    clock.Now().Truncate(period),
+		period:    period,
 		lagNAT:    clock.Wall(max(opts.LagNAT, 0)),
 		lagRun:    clock.Wall(max(opts.LagRun, 0)),
 		maxPoints: max(int64(opts.Retention/opts.Period), 1),

@@ -44,14 +44,14 @@ const SettlePeriods = 2
 
 // Causes, from the vocabulary of DESIGN §6.
 const (
-	CauseNATPortExhaustion     = "nat-port-exhaustion"
-	CauseNATAllocationFailure  = "nat-allocation-failure"
-	CauseNATEndpointConflict   = "nat-endpoint-independence-conflict"
-	CauseEgressNotReady        = "egress-not-ready"
-	CauseRevisionNotReady      = "revision-not-ready"
-	CauseUpstreamTimeout       = "upstream-timeout"
-	CauseAffinityBroken        = "affinity-broken"
-	CausePreExistingErrors     = "pre-existing-errors"
+	CauseNATPortExhaustion      = "nat-port-exhaustion"
+	CauseNATAllocationFailure   = "nat-allocation-failure"
+	CauseNATEndpointConflict    = "nat-endpoint-independence-conflict"
+	CauseEgressNotReady         = "egress-not-ready"
+	CauseRevisionNotReady       = "revision-not-ready"
+	CauseUpstreamTimeout        = "upstream-timeout"
+	CauseAffinityBroken         = "affinity-broken"
+	CausePreExistingErrors      = "pre-existing-errors"
 	CauseLoadGeneratorSaturated = "load-generator-saturated"
 )
 
@@ -77,7 +77,7 @@ const (
 
 // NAT drop reasons (the "reason" label of QueryNATDropped).
 const (
-	ReasonOutOfResources = "OUT_OF_RESOURCES"
+	ReasonOutOfResources   = "OUT_OF_RESOURCES"
 	ReasonEndpointConflict = "ENDPOINT_INDEPENDENCE_CONFLICT"
 )
 

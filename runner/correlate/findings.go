@@ -139,11 +139,11 @@ func (d *diagnosis) natCauses() []natCause {
 	if allocOK {
 		if c, ok := d.natCause(alloc, claimed); ok {
 			c.cand.f = results.Finding{
-				Cause:      CauseNATAllocationFailure,
-				Confidence: c.confidence(),
-				Evidence:   d.allocationEvidence(alloc, drops, dropsOK, c),
-				Remedy:     remedyNATAllocation,
+				Cause:    CauseNATAllocationFailure,
+				Evidence: d.allocationEvidence(alloc, drops, dropsOK, c),
+				Remedy:   remedyNATAllocation,
 			}
+			c.cand.f.Confidence, _ = c.confidence()
 			out = append(out, c)
 			claimed = claimed.or(c.hits.dilate(1))
 		}
@@ -151,11 +151,11 @@ func (d *diagnosis) natCauses() []natCause {
 	if dropsOK {
 		if c, ok := d.natCause(drops, claimed); ok {
 			c.cand.f = results.Finding{
-				Cause:      CauseNATPortExhaustion,
-				Confidence: c.confidence(),
-				Evidence:   d.dropEvidence(drops, ReasonOutOfResources, c),
-				Remedy:     remedyNATPorts,
+				Cause:    CauseNATPortExhaustion,
+				Evidence: d.dropEvidence(drops, ReasonOutOfResources, c),
+				Remedy:   remedyNATPorts,
 			}
+			c.cand.f.Confidence, _ = c.confidence()
 			out = append(out, c)
 			claimed = claimed.or(c.hits.dilate(1))
 		}
@@ -163,11 +163,11 @@ func (d *diagnosis) natCauses() []natCause {
 	if conflictOK {
 		if c, ok := d.natCause(conflict, claimed); ok {
 			c.cand.f = results.Finding{
-				Cause:      CauseNATEndpointConflict,
-				Confidence: c.confidence(),
-				Evidence:   d.dropEvidence(conflict, ReasonEndpointConflict, c),
-				Remedy:     remedyNATConflict,
+				Cause:    CauseNATEndpointConflict,
+				Evidence: d.dropEvidence(conflict, ReasonEndpointConflict, c),
+				Remedy:   remedyNATConflict,
 			}
+			c.cand.f.Confidence, _ = c.confidence()
 			out = append(out, c)
 		}
 	}
@@ -208,11 +208,20 @@ func (d *diagnosis) natCause(sig signal, claimed mask) (natCause, bool) {
 	return c, true
 }
 
-// confidence grades the cause by its co-occurrence and correlation.
-func (c natCause) confidence() string {
-	level, _ := grade(c.co, c.st.BestCorrelation, c.st.BestLag)
-	return level
+// confidence grades the cause by its co-occurrence and correlation, and
+// says why. A cause whose errors are mostly explained by a more specific
+// one (drops from endpoints that got no allocation) is at most medium.
+func (c natCause) confidence() (level, why string) {
+	level, why = grade(c.co, c.st.BestCorrelation, c.st.BestLag)
+	if c.consequence() && level == ConfidenceHigh {
+		return ConfidenceMedium, "Confidence medium as a cause of its own: most of these errors fall where NAT allocation failed, which explains them first."
+	}
+	return level, why
 }
+
+// consequence reports whether most of the cause's errors were claimed by a
+// more specific NAT cause.
+func (c natCause) consequence() bool { return c.cand.rank < c.explained/2 }
 
 // grade returns the confidence of a finding resting on a series whose
 // co-occurrence with the errors is co and whose best correlation r is at
@@ -220,8 +229,8 @@ func (c natCause) confidence() string {
 func grade(co, r float64, lag int) (level, why string) {
 	switch {
 	case co >= HighCoOccurrence && r >= HighCorrelation && abs(lag) <= 1:
-		return ConfidenceHigh, fmt.Sprintf("Confidence high: co-occurrence %s ≥ %s and correlation %.2f ≥ %.2f at lag %+d (within ±1).",
-			pct(co), pct(HighCoOccurrence), r, HighCorrelation, lag)
+		return ConfidenceHigh, fmt.Sprintf("Confidence high: co-occurrence %s ≥ %s and correlation %.2f ≥ %.2f at lag %s (within ±1).",
+			pct(co), pct(HighCoOccurrence), r, HighCorrelation, lagText(lag))
 	case co >= MediumCoOccurrence && r >= MediumCorrelation:
 		return ConfidenceMedium, fmt.Sprintf("Confidence medium, not high: %s.", shortfalls(co, r, lag))
 	}
@@ -238,7 +247,7 @@ func shortfalls(co, r float64, lag int) string {
 		why = append(why, fmt.Sprintf("correlation %.2f < %.2f", r, HighCorrelation))
 	}
 	if abs(lag) > 1 {
-		why = append(why, fmt.Sprintf("best lag %+d is beyond ±1 period", lag))
+		why = append(why, fmt.Sprintf("best lag %s is beyond ±1 period", lagText(lag)))
 	}
 	return strings.Join(why, ", ")
 }
@@ -247,10 +256,10 @@ func shortfalls(co, r float64, lag int) string {
 func (d *diagnosis) overlapSentence(c natCause, what string) string {
 	at := ""
 	if c.lag != 0 {
-		at = fmt.Sprintf(" (counting the periods %+d from each error)", c.lag)
+		at = fmt.Sprintf(" (counting the periods %s from each error)", lagText(c.lag))
 	}
-	return fmt.Sprintf("%s of the %s client errors (%s) fell in periods with %s%s; per period, errors and %s correlate with r = %.2f at lag 0 and best r = %.2f at lag %+d (of ±%d periods; a positive lag means the metric moves after the errors).",
-		pct(c.co), num(sum(d.all)), num(math.Round(c.co*sum(d.all))), what, at, what, c.st.Correlation, c.st.BestCorrelation, c.st.BestLag, MaxLag)
+	return fmt.Sprintf("%s of the %s client errors (%s) fell in periods with %s%s; per period, errors and %s correlate with r = %.2f at lag 0 and best r = %.2f at lag %s (of ±%d periods; a positive lag means the metric moves after the errors).",
+		num(math.Round(c.co*sum(d.all))), num(sum(d.all)), pct(c.co), what, at, what, c.st.Correlation, c.st.BestCorrelation, lagText(c.st.BestLag), MaxLag)
 }
 
 func (d *diagnosis) dropEvidence(sig signal, reason string, c natCause) []string {
@@ -259,7 +268,7 @@ func (d *diagnosis) dropEvidence(sig signal, reason string, c natCause) []string
 	in := dropAt.and(during)
 	ev := []string{
 		fmt.Sprintf("Cloud NAT dropped %s packets with reason %s during the cutover, in %d of its %d periods of %s (%s); %s before the first deploy-start.",
-			num(sumIn(sig.at(0), during)), reason, in.count(), during.count(), d.g.period, d.spanText(in), num(sumIn(sig.at(0), d.phaseMask(PhaseBefore)))),
+			num(sumIn(sig.at(0), during)), reason, in.count(), during.count(), periodText(d.g.period), d.spanText(in), num(sumIn(sig.at(0), d.phaseMask(PhaseBefore)))),
 		d.overlapSentence(c, "drops"),
 		fmt.Sprintf("During the cutover, %s errors above the pre-cutover rate of %s fell in periods with drops; by class: %s.",
 			num(c.explained), pct(d.baseRate), d.classText(c.hits.and(during))),
@@ -271,7 +280,10 @@ func (d *diagnosis) dropEvidence(sig signal, reason string, c natCause) []string
 		}
 		ev = append(ev, s+".")
 	}
-	_, why := grade(c.co, c.st.BestCorrelation, c.st.BestLag)
+	if c.consequence() {
+		ev = append(ev, fmt.Sprintf("%s of these %s errors fall outside the periods where NAT allocation failed: the drops come mostly from endpoints that got no port block (see nat-allocation-failure).", num(c.cand.rank), num(c.explained)))
+	}
+	_, why := c.confidence()
 	return append(ev, why)
 }
 
@@ -286,7 +298,7 @@ func (d *diagnosis) allocationEvidence(alloc, drops signal, dropsOK bool, c natC
 	}
 	ev := []string{
 		fmt.Sprintf("nat_allocation_failed was set in %d of the cutover's %d periods of %s (%s), for up to %s endpoint(s) at once: those endpoints got no NAT port block and lost all egress.",
-			in.count(), during.count(), d.g.period, d.spanText(in), num(most)),
+			in.count(), during.count(), periodText(d.g.period), d.spanText(in), num(most)),
 		d.overlapSentence(c, "allocation failures"),
 		fmt.Sprintf("During the cutover, %s errors above the pre-cutover rate of %s fell in those periods; by class: %s.",
 			num(c.explained), pct(d.baseRate), d.classText(c.hits.and(during))),
@@ -296,6 +308,6 @@ func (d *diagnosis) allocationEvidence(alloc, drops signal, dropsOK bool, c natC
 			ev = append(ev, fmt.Sprintf("Cloud NAT also dropped %s packets with reason OUT_OF_RESOURCES in those periods: the endpoints without a block drop every new connection.", num(n)))
 		}
 	}
-	_, why := grade(c.co, c.st.BestCorrelation, c.st.BestLag)
+	_, why := c.confidence()
 	return append(ev, why)
 }

@@ -48,6 +48,23 @@ func pct(x float64) string {
 	return strconv.FormatFloat(x*100, 'f', 0, 64) + "%"
 }
 
+// lagText formats a lag in periods: "0", "+1", "-2".
+func lagText(l int) string {
+	if l == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%+d", l)
+}
+
+// periodText formats a metric period: whole seconds as "60 s", shorter or
+// odd periods as Go durations.
+func periodText(p time.Duration) string {
+	if p >= time.Second && p%time.Second == 0 {
+		return fmt.Sprintf("%d s", p/time.Second)
+	}
+	return p.String()
+}
+
 // clock formats t as a UTC time of day.
 func clock(t time.Time) string { return t.UTC().Format("15:04:05") }
 
@@ -63,7 +80,7 @@ func (d *diagnosis) rel(t time.Time) string {
 	}
 	off := t.Sub(ref).Round(time.Second)
 	if off < 0 {
-		return name + " −" + (-off).String()
+		return name + " -" + (-off).String()
 	}
 	return name + " +" + off.String()
 }

@@ -152,9 +152,9 @@ func (s *Source) Queries() []string {
 // back to its delta queries. Queries without data are left out; when no
 // query has data, Fetch is not covered.
 //
-// Every query is run even when one fails: the series of those that
-// succeeded come back with an error joining each failure, which names its
-// query (and covered is false).
+// Every query is run even when one fails (until ctx ends): the series of
+// those that succeeded come back with an error joining each failure, which
+// names its query, and covered is false.
 func (s *Source) Fetch(ctx context.Context, start, end time.Time, period time.Duration) ([]results.Series, bool, error) {
 	if period <= 0 {
 		return nil, false, fmt.Errorf("fetch metrics: period %v is not positive", period)

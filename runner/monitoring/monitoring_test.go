@@ -236,7 +236,7 @@ func TestFetchFromLocalCloud(t *testing.T) {
 	// The local cloud's sample periods start at its own start, not on the
 	// period grid, so the sample holding the load's last requests can end
 	// up to a period after end: ask one more period to see all of them.
-	fetchEnd := end.Add(0)
+	fetchEnd := end.Add(P)
 	deadline := time.Now().Add(2*e.cloud.Recorder().Lag(MetricNATDroppedSent) + 10*P + 5*time.Second)
 	tick := time.NewTicker(P / 4)
 	defer tick.Stop()
@@ -395,5 +395,28 @@ func TestFetchBadQuery(t *testing.T) {
 	}
 	if strings.Count(err.Error(), "query ") != 1 {
 		t.Errorf("fetch with a cancelled context ran on after the first failure: %v", err)
+	}
+}
+
+// The metric and resource types are the ones the local cloud records (it
+// uses the real names; this package cannot import it outside tests).
+func TestMetricTypesMatchLocalCloud(t *testing.T) {
+	t.Parallel()
+	pairs := [][2]string{
+		{MetricNATDroppedSent, localcloud.MetricNATDroppedSent},
+		{MetricNATAllocFailed, localcloud.MetricNATAllocFailed},
+		{MetricNATAllocatedPorts, localcloud.MetricNATAllocatedPorts},
+		{MetricNATPortUsage, localcloud.MetricNATPortUsage},
+		{MetricNATOpenConnections, localcloud.MetricNATOpenConns},
+		{MetricNATNewConnections, localcloud.MetricNATNewConns},
+		{MetricRunRequestCount, localcloud.MetricRunRequestCount},
+		{MetricRunInstanceCount, localcloud.MetricRunInstanceCount},
+		{ResourceNATGateway, localcloud.ResourceNATGateway},
+		{ResourceRunRevision, localcloud.ResourceRunRevision},
+	}
+	for _, p := range pairs {
+		if p[0] != p[1] {
+			t.Errorf("%q here, %q in the local cloud", p[0], p[1])
+		}
 	}
 }

@@ -1,0 +1,232 @@
+package correlate
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cutover-dev/cutover/results"
+)
+
+func TestGridOf(t *testing.T) {
+	win := []results.Window{{Start: at(0, 7)}}
+	pts := []results.Series{
+		{Query: "a", Points: []results.Point{{Start: at(2, 0), End: at(3, 0)}}},
+		{Query: "b", Points: []results.Point{{Start: at(-1, 0), End: at(0, 0)}, {Start: at(0, 0), End: at(1, 0)}}},
+	}
+	tests := []struct {
+		name   string
+		period time.Duration
+		series []results.Series
+		want   grid
+	}{
+		{"series grid, period given", minute, pts, grid{origin: at(-1, 0), period: minute}},
+		{"series grid, period from the points", 0, pts, grid{origin: at(-1, 0), period: minute}},
+		{"no series: first window, period given", time.Second, nil, grid{origin: at(0, 7), period: time.Second}},
+		{"no series, no period: default", 0, nil, grid{origin: at(0, 7), period: DefaultPeriod}},
+		{"empty series: first window", 30 * time.Second, []results.Series{{Query: "a"}}, grid{origin: at(0, 7), period: 30 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := gridOf(tt.period, tt.series, win)
+			if !got.origin.Equal(tt.want.origin) || got.period != tt.want.period {
+				t.Errorf("gridOf = %v/%v, want %v/%v", got.origin, got.period, tt.want.origin, tt.want.period)
+			}
+		})
+	}
+}
+
+func TestGridIndex(t *testing.T) {
+	g := grid{origin: at(0, 0), period: minute}
+	tests := []struct {
+		t    time.Time
+		want int
+	}{
+		{at(0, 0), 0}, {at(0, 59), 0}, {at(1, 0), 1}, {at(0, -1), -1}, {at(-1, 0), -1}, {at(-1, -1), -2},
+	}
+	for _, tt := range tests {
+		if got := g.index(tt.t); got != tt.want {
+			t.Errorf("index(%v) = %d, want %d", tt.t.Sub(t0), got, tt.want)
+		}
+	}
+}
+
+func TestBucketize(t *testing.T) {
+	g := grid{origin: at(0, 0), period: minute}
+	win := func(m, s int, req, errs int64, classes map[string]int64) results.Window {
+		return results.Window{Start: at(m, s), Requests: req, Errors: errs, ByClass: classes, ByRevision: map[string]int64{"r1": req}}
+	}
+	tests := []struct {
+		name  string
+		in    []results.Window
+		first int
+		want  []Bucket
+	}{
+		{"empty", nil, 0, nil},
+		{
+			name: "windows summed into their minute, ok left out",
+			in: []results.Window{
+				win(1, 0, 10, 2, map[string]int64{"ok": 8, "status_500": 2, "app_fetch_failed": 2}),
+				win(1, 30, 10, 1, map[string]int64{"ok": 9, "status_504": 1}),
+				win(2, 59, 5, 0, map[string]int64{"ok": 5}),
+			},
+			first: 1,
+			want: []Bucket{
+				{Start: at(1, 0), End: at(2, 0), Requests: 20, Errors: 3, ByClass: map[string]int64{"status_500": 2, "app_fetch_failed": 2, "status_504": 1}, ByRevision: map[string]int64{"r1": 20}},
+				{Start: at(2, 0), End: at(3, 0), Requests: 5, ByClass: map[string]int64{}, ByRevision: map[string]int64{"r1": 5}},
+			},
+		},
+		{
+			name: "a gap gives an empty bucket; windows before the grid origin",
+			in: []results.Window{
+				win(-1, 30, 4, 0, nil),
+				win(1, 0, 6, 0, nil),
+			},
+			first: -1,
+			want: []Bucket{
+				{Start: at(-1, 0), End: at(0, 0), Requests: 4, ByClass: map[string]int64{}, ByRevision: map[string]int64{"r1": 4}},
+				{Start: at(0, 0), End: at(1, 0), ByClass: map[string]int64{}},
+				{Start: at(1, 0), End: at(2, 0), Requests: 6, ByClass: map[string]int64{}, ByRevision: map[string]int64{"r1": 6}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, first := bucketize(g, tt.in)
+			if first != tt.first {
+				t.Errorf("first = %d, want %d", first, tt.first)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d buckets, want %d: %+v", len(got), len(tt.want), got)
+			}
+			for i := range got {
+				g, w := got[i], tt.want[i]
+				if !g.Start.Equal(w.Start) || !g.End.Equal(w.End) || g.Requests != w.Requests || g.Errors != w.Errors ||
+					!mapsEqual(g.ByClass, w.ByClass) || !mapsEqual(g.ByRevision, w.ByRevision) {
+					t.Errorf("bucket %d = %+v, want %+v", i, g, w)
+				}
+			}
+		})
+	}
+}
+
+func mapsEqual(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestErrorClasses(t *testing.T) {
+	b := []Bucket{
+		{Errors: 3, ByClass: map[string]int64{"status_504": 1, "status_500": 2, "app_fetch_failed": 2, "zz_new": 0}},
+		{Errors: 1, ByClass: map[string]int64{"upstream_timeout": 1, "a_new_class": 1}},
+	}
+	want := []string{AllErrors, "upstream_timeout", "app_fetch_failed", "status_500", "status_504", "a_new_class"}
+	if got := errorClasses(b); !slices.Equal(got, want) {
+		t.Errorf("errorClasses = %v, want %v", got, want)
+	}
+	if got := errorClasses([]Bucket{{Requests: 10, ByClass: map[string]int64{}}}); len(got) != 0 {
+		t.Errorf("errorClasses with no errors = %v, want none", got)
+	}
+}
+
+func TestPhaseBuckets(t *testing.T) {
+	g := grid{origin: t0, period: minute}
+	// errs[m] errors in 100 requests a minute.
+	mk := func(errs ...int64) []Bucket {
+		out := make([]Bucket, len(errs))
+		for m, e := range errs {
+			out[m] = Bucket{Start: at(m, 0), End: at(m+1, 0), Requests: 100, Errors: e}
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		errs     []int64
+		events   []results.Event
+		want     string // one letter a bucket: b, d, a
+		baseRate float64
+	}{
+		{
+			name: "no deploy: all before",
+			errs: []int64{0, 1, 0, 0},
+			want: "bbbb", baseRate: 1.0 / 400,
+		},
+		{
+			name:   "deploy mid-minute 2, traffic at 2:40: during to minute 4",
+			errs:   []int64{0, 0, 0, 0, 0, 0, 0, 0},
+			events: []results.Event{ev(EventDeployStart, at(2, 10)), ev(EventTrafficApplied, at(2, 40))},
+			want:   "bbdddaaa",
+		},
+		{
+			name:   "deploy on a bucket boundary: that bucket is during",
+			errs:   []int64{0, 0, 0, 0, 0, 0},
+			events: []results.Event{ev(EventDeployStart, at(2, 0))},
+			want:   "bbddda",
+		},
+		{
+			name:   "errors past the settle period keep the cutover going until they stop",
+			errs:   []int64{0, 0, 0, 30, 30, 30, 30, 30, 0, 0},
+			events: []results.Event{ev(EventDeployStart, at(2, 10)), ev(EventRevisionReady, at(2, 30))},
+			want:   "bbddddddaa",
+		},
+		{
+			name:   "errors at the pre-cutover rate do not extend the cutover",
+			errs:   []int64{5, 5, 5, 5, 5, 6, 5, 4, 5},
+			events: []results.Event{ev(EventDeployStart, at(3, 10))},
+			want:   "bbbdddaaa", baseRate: 0.05,
+		},
+		{
+			name:   "a late rollback is part of the cutover",
+			errs:   []int64{0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+			events: []results.Event{ev(EventDeployStart, at(1, 10)), ev(EventActionFailed, at(2, 0)), ev(EventRollbackDone, at(5, 0))},
+			want:   "bdddddddaa",
+		},
+		{
+			name:   "errors after the cutover settled are after",
+			errs:   []int64{0, 0, 0, 0, 0, 0, 9, 0},
+			events: []results.Event{ev(EventDeployStart, at(1, 10))},
+			want:   "bdddaaaa",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := mk(tt.errs...)
+			rate := phaseBuckets(b, g, 0, tt.events)
+			got := ""
+			for _, x := range b {
+				got += x.Phase[:1]
+			}
+			if got != tt.want {
+				t.Errorf("phases = %s, want %s", got, tt.want)
+			}
+			if rate != tt.baseRate {
+				t.Errorf("base rate = %v, want %v", rate, tt.baseRate)
+			}
+		})
+	}
+}
+
+func TestExcess(t *testing.T) {
+	tests := []struct {
+		obs, exp, want float64
+	}{
+		{0, 0, 0},
+		{1, 0, 1},
+		{10, 10, 0},
+		{19, 10, 0}, // 10 + 3·√10 ≈ 19.5
+		{20, 10, 10},
+		{5, 10, 0},
+	}
+	for _, tt := range tests {
+		if got := excess(tt.obs, tt.exp); got != tt.want {
+			t.Errorf("excess(%v, %v) = %v, want %v", tt.obs, tt.exp, got, tt.want)
+		}
+	}
+}
