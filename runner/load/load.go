@@ -423,30 +423,16 @@ func keptHeaders(revisionHeader string) []string {
 	return keep
 }
 
-// filterHeaders returns h with only the keep headers; it allocates only
-// when something must go.
+// filterHeaders deletes from h every header but the keep ones and the
+// X-Cutover-* tags, in place: the result owns its headers, and the per-result
+// path allocates nothing for this.
 func filterHeaders(h http.Header, keep []string) http.Header {
-	if h == nil {
-		return nil
-	}
-	kept := func(k string) bool { return slices.Contains(keep, k) || strings.HasPrefix(k, tagHeaderPrefix) }
-	extra := false
 	for k := range h {
-		if !kept(k) {
-			extra = true
-			break
+		if !slices.Contains(keep, k) && !strings.HasPrefix(k, tagHeaderPrefix) {
+			delete(h, k)
 		}
 	}
-	if !extra {
-		return h
-	}
-	out := make(http.Header, len(keep))
-	for k, v := range h {
-		if kept(k) {
-			out[k] = v
-		}
-	}
-	return out
+	return h
 }
 
 // windowClosed flushes the results written so far and passes the window on.
