@@ -121,7 +121,6 @@ type natCause struct {
 	// pre-cutover rate; cand.rank leaves out those claimed by a more
 	// specific NAT cause.
 	explained float64
-	why       string // the confidence, said
 }
 
 // natCauses finds nat-allocation-failure, nat-port-exhaustion and
