@@ -10,7 +10,7 @@ BIN         := bin/cutover
 
 ## help: list the targets
 help:
-	@sed -n 's/^## //p' $(MAKEFILE_LIST) | column -t -s ':'
+	@awk -F': ' '/^## / { sub(/^## /, ""); printf "%-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 ## build: build bin/cutover with the version stamped in
 build:
