@@ -22,11 +22,8 @@ import (
 // DefaultSaveEvery is how often the partial record is written during a run.
 const DefaultSaveEvery = 5 * time.Second
 
-// Phases reported in Progress.
-const (
-	PhaseLoad     = "load"
-	PhaseFinalize = "finalize"
-)
+// PhaseLoad is the phase Progress reports while the load runs.
+const PhaseLoad = "load"
 
 // Options configures one run.
 type Options struct {
