@@ -121,6 +121,56 @@ type Run struct {
 	Series []Series `json:"series,omitempty"`
 	// Findings name the causes the evidence supports, strongest first.
 	Findings []Finding `json:"findings,omitempty"`
+	// Diagnosis lines the client results up with the platform's metrics,
+	// one bucket per metric period; nil when the run read no metrics.
+	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
+}
+
+// Metrics states of a Diagnosis.
+const (
+	// MetricsCovered: every query's points reached the end of the run.
+	MetricsCovered = "covered"
+	// MetricsMissing: the points never reached the end of the run before
+	// the wait ran out (ingestion lag), or the fetch failed.
+	MetricsMissing = "missing"
+)
+
+// Diagnosis is the client timeline on the metric grid, with the metric
+// values beside it: what the correlation looked at.
+type Diagnosis struct {
+	// Metrics is MetricsCovered or MetricsMissing; Note says why when
+	// missing ("not covered after 4m10s: newest nat point 12:03:00").
+	Metrics string `json:"metrics"`
+	Note    string `json:"note,omitempty"`
+	// Period is the metric period in seconds: 60 on Google, 60/time_scale
+	// in the local cloud.
+	Period float64 `json:"period_s"`
+	// TimeScale is the local cloud's time scale (simulated seconds per
+	// wall second); 0 against a real cloud.
+	TimeScale int `json:"time_scale,omitempty"`
+	// Settle is the wait after the load before the first fetch, and
+	// Waited how long the runner waited in all, in seconds.
+	Settle float64 `json:"settle_s"`
+	Waited float64 `json:"waited_s"`
+	// Signals are the analysed series keys, a query and its metric labels
+	// ("nat_dropped_sent{reason=OUT_OF_RESOURCES}"), in report order.
+	Signals []string `json:"signals"`
+	// Buckets are the client results per metric period, oldest first.
+	Buckets []Bucket `json:"buckets"`
+}
+
+// Bucket is one metric period of the diagnosis.
+type Bucket struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Phase is before, during or after the cutover.
+	Phase    string `json:"phase"`
+	Requests int64  `json:"requests"`
+	Errors   int64  `json:"errors"`
+	// ByClass counts errors per class and derived counter (non-zero only).
+	ByClass map[string]int64 `json:"by_class,omitempty"`
+	// Signals are the series values in this period, by key (non-zero only).
+	Signals map[string]float64 `json:"signals,omitempty"`
 }
 
 // Series is one fetched metric time series, aligned to the metric period.
@@ -154,6 +204,10 @@ type Finding struct {
 	Evidence []string `json:"evidence"`
 	// Remedy are the known fixes, from the incidents.
 	Remedy []string `json:"remedy"`
+	// Explained is how many client errors the cause accounts for (the
+	// errors above the pre-cutover rate where its evidence is); findings
+	// are ordered by it.
+	Explained int64 `json:"explained,omitempty"`
 }
 
 // Cutover records what a run did to the service and how it was left.
@@ -195,6 +249,9 @@ type LoadInfo struct {
 	SaturationReason string `json:"saturation_reason,omitempty"`
 	Workers          int    `json:"max_workers,omitempty"`
 	Sessions         int    `json:"sessions,omitempty"`
+	// SessionRepins counts the sessions whose serving instance (X-Instance)
+	// changed at least once during the run: their affinity broke.
+	SessionRepins int `json:"session_repins,omitempty"`
 }
 
 // Totals counts every result of the run.

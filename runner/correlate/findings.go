@@ -61,6 +61,7 @@ func (d *diagnosis) findings() []results.Finding {
 	out := make([]results.Finding, len(cands))
 	for i, c := range cands {
 		out[i] = c.f
+		out[i].Explained = int64(math.Round(c.rank))
 	}
 	return out
 }

@@ -236,6 +236,7 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 	sum.Totals, sum.Latency = c.agg.totals()
 	info.Duration = elapsed.Seconds()
 	judge(&info, pc, elapsed, sum.Totals.Requests, c.starved, c.starvedN)
+	info.SessionRepins = c.repins
 	sum.Load = info
 
 	switch {
@@ -354,6 +355,11 @@ type consumer struct {
 	onWindow func(results.Window)
 	sessions [][]string // SessionHeader value per session; nil: no sessions
 	keep     []string   // the response headers a result keeps (canonical names)
+	// pins is the instance each session was last served by (X-Instance),
+	// repinned whether it has changed since; repins counts those sessions.
+	pins     []string
+	repinned []bool
+	repins   int
 
 	err      error // first write error; encoding stops there
 	starved  string
@@ -393,9 +399,14 @@ func (c *consumer) add(r *vegeta.Result) {
 		m = markOf(r, cl)
 	}
 	r.Headers = filterHeaders(r.Headers, c.keep)
-	if c.sessions != nil && r.Headers == nil {
-		// No response: record the session the transport chose from Seq.
-		r.Headers = http.Header{SessionHeader: c.sessions[r.Seq%uint64(len(c.sessions))]}
+	if c.sessions != nil {
+		s := r.Seq % uint64(len(c.sessions))
+		if r.Headers == nil {
+			// No response: record the session the transport chose from Seq.
+			r.Headers = http.Header{SessionHeader: c.sessions[s]}
+		} else if in := r.Headers["X-Instance"]; len(in) > 0 {
+			c.pin(s, in[0])
+		}
 	}
 	if c.enc != nil && c.err == nil {
 		if err := c.enc.Encode(r); err != nil {
@@ -403,6 +414,23 @@ func (c *consumer) add(r *vegeta.Result) {
 		}
 	}
 	c.agg.add(r, cl, m)
+}
+
+// pin notes that session s was served by instance: a session whose
+// instance changes has lost whatever affinity it had.
+func (c *consumer) pin(s uint64, instance string) {
+	if c.pins == nil {
+		c.pins = make([]string, len(c.sessions))
+		c.repinned = make([]bool, len(c.sessions))
+	}
+	switch prev := c.pins[s]; {
+	case prev == instance:
+		return
+	case prev != "" && !c.repinned[s]:
+		c.repinned[s] = true
+		c.repins++
+	}
+	c.pins[s] = instance
 }
 
 // tagHeaderPrefix starts the response headers a server under test may set

@@ -241,6 +241,37 @@ func TestSessionsHaveTheirOwnCookies(t *testing.T) {
 	}
 }
 
+// A session's affinity breaks when the instance serving it changes. The
+// server pins sessions to instance "a" by cookie and, after the cutover
+// (request 100), moves the odd sessions to "b": exactly those are counted.
+func TestSessionRepinsCountSessionsWhoseInstanceChanged(t *testing.T) {
+	t.Parallel()
+	var served, issued atomic.Int64
+	srv, _ := server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := served.Add(1)
+		c, err := r.Cookie("sid")
+		if err != nil {
+			v := strconv.FormatInt(issued.Add(1), 10)
+			http.SetCookie(w, &http.Cookie{Name: "sid", Value: v, Path: "/"})
+			w.Header().Set("X-Instance", "a")
+			return
+		}
+		inst := "a"
+		if id, _ := strconv.Atoi(c.Value); n > 100 && id%2 == 1 {
+			inst = "b"
+		}
+		w.Header().Set("X-Instance", inst)
+	}))
+	l := closed(1)
+	l.Sessions = scenarios.Sessions{Count: 10, Cookies: true}
+	sum, _ := attack(t, l, srv.URL, 300)
+	// One client in flight: request s (0-based) is session s mod 10, and
+	// the first ten requests set the cookies 1..10 (the server's count).
+	if sum.Load.SessionRepins != 5 {
+		t.Errorf("session repins %d, want 5 (the sessions moved to instance b)", sum.Load.SessionRepins)
+	}
+}
+
 func TestSessionsWithoutCookiesSendNone(t *testing.T) {
 	t.Parallel()
 	var withCookie atomic.Int64
