@@ -56,6 +56,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	}
 
 	resolveTarget(s)
+	resolveMetrics(s, func(path string) bool { _, ok := d.written[path]; return ok })
 
 	// A value that failed to decode is left at its default, which would make
 	// cross-field rules report it a second time, confusingly; drop those.

@@ -25,6 +25,9 @@ type Scenario struct {
 	// Rollback says when the traffic split recorded before the run is
 	// restored (default on-failure).
 	Rollback string `yaml:"rollback" json:"rollback"`
+	// Metrics says which platform metrics are read after the load and
+	// how long the run waits for them.
+	Metrics Metrics `yaml:"metrics" json:"metrics,omitzero"`
 
 	// File is the path the scenario was read from ("" for in-memory input).
 	File string `yaml:"-" json:"-"`

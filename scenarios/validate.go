@@ -53,6 +53,7 @@ func validate(s *Scenario, locate func(path string) (line, col int)) []Problem {
 	v.actions(s)
 	v.verdict(&s.Verdict)
 	v.localCloud("localcloud", &s.LocalCloud)
+	v.metrics(s)
 	return v.problems
 }
 
