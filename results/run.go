@@ -133,6 +133,9 @@ const (
 	// MetricsMissing: the points never reached the end of the run before
 	// the wait ran out (ingestion lag), or the fetch failed.
 	MetricsMissing = "missing"
+	// MetricsPending: the run is waiting for them (a record saved before
+	// the wait; a crash during it leaves this state).
+	MetricsPending = "pending"
 )
 
 // Diagnosis is the client timeline on the metric grid, with the metric

@@ -44,6 +44,10 @@ type Options struct {
 	// service name: the target's and any other a deploy names. Nil for a
 	// load-only run.
 	Platforms map[string]Platform
+	// Metrics reads the platform's metrics after the load, for the
+	// diagnosis; nil reads none (the scenario's metrics section is then
+	// not enabled).
+	Metrics MetricSource
 }
 
 // Progress is a snapshot of a run in flight.
@@ -55,6 +59,8 @@ type Progress struct {
 	Errors   int64
 	// Rate is the request rate of the last closed window, per second.
 	Rate float64
+	// Note says what the phase is waiting for (PhaseMetrics).
+	Note string
 }
 
 // Outcome is a finished (or stopped) run: its record and where it lives.
@@ -176,6 +182,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		}()
 	}
 
+	loadStart := now()
 	sum, loadErr := load.Run(ctx, load.Options{
 		Load:     sc.Load,
 		BaseURL:  sc.Target.URL,
@@ -183,6 +190,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		OnWindow: onWindow,
 		Now:      now,
 	})
+	loadEnd := now()
 	stopSaving()
 	saving.Wait()
 	acting.Wait()
@@ -224,15 +232,51 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 			restored = restoreErr == nil
 		}
 	}
-	if cut != nil {
-		c := rec.cutoverSnapshot()
-		c.Restored = restored
-		if restoreErr != nil {
-			c.RestoreError = restoreErr.Error()
+	// noteCutover copies the cutover's record and events into run.
+	noteCutover := func() {
+		if cut == nil {
+			return
 		}
-		run.Cutover = c
-		run.Events = rec.events()
+		run.Cutover, run.Events = rec.cutoverSnapshot(), rec.events()
+		run.Cutover.Restored = restored
+		if restoreErr != nil {
+			run.Cutover.RestoreError = restoreErr.Error()
+		}
 	}
+	noteCutover()
+	if opts.Metrics != nil && sc.Metrics.Enabled && run.State == results.StateComplete {
+		// Save what the clients saw before the wait, which can be minutes:
+		// a crash meanwhile leaves the verdict so far and the pending state.
+		run.Diagnosis = &results.Diagnosis{Metrics: results.MetricsPending, Signals: []string{}, Buckets: []results.Bucket{}}
+		if err := w.Save(run); err != nil {
+			return nil, fmt.Errorf("save run record: %w", err)
+		}
+		plan := metricsPlan{
+			settle:    sc.Wall(sc.Metrics.Settle),
+			maxWait:   sc.Wall(sc.Metrics.MaxWait),
+			period:    sc.Wall(sc.Metrics.Period),
+			timeScale: sc.LocalCloud.TimeScale,
+		}
+		got := awaitMetrics(ctx, opts.Metrics, plan, loadStart, loadEnd, now, opts.Progress)
+		sessions := 0
+		if sc.Load.Sessions.Cookies {
+			sessions = sc.Load.Sessions.Count
+		}
+		diagnose(run, got, plan, sessions)
+		if ctx.Err() != nil {
+			run.State = results.StateAborted
+			run.Verdict.Reasons = append([]string{"run aborted while waiting for the platform's metrics"}, run.Verdict.Reasons...)
+			if cut != nil && !restored && restoreErr == nil {
+				if ok, why := shouldRestore(sc.Rollback, true, false); ok {
+					restoreErr = cut.restore(ctx, why)
+					restored = restoreErr == nil
+					noteCutover()
+				}
+			}
+		}
+		judgeDiagnosis(&run.Verdict, run)
+	}
+	run.EndedAt = now()
 	if err := w.Save(run); err != nil {
 		return nil, fmt.Errorf("save run record: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner"
 	"github.com/cutover-dev/cutover/runner/cloudrun"
+	"github.com/cutover-dev/cutover/runner/monitoring"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
@@ -59,6 +60,7 @@ func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
 		ToolVersion: version(),
 		Progress:    prog.update,
 		Platforms:   tgt.platforms,
+		Metrics:     tgt.metrics,
 	})
 	prog.done()
 	if out != nil {
@@ -85,7 +87,10 @@ func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
 type target struct {
 	// platforms has a driver per service the scenario changes.
 	platforms map[string]runner.Platform
-	closers   []func()
+	// metrics reads the platform's metrics for the diagnosis; nil when the
+	// scenario's metrics section is off.
+	metrics runner.MetricSource
+	closers []func()
 }
 
 func (t *target) close() {
@@ -142,6 +147,19 @@ func openTarget(ctx context.Context, sc *scenarios.Scenario, stderr io.Writer) (
 		t.closers = append(t.closers, func() { driver.Close() })
 		t.platforms[name] = driver
 	}
+	if sc.Metrics.Enabled {
+		src, err := monitoring.New(ctx, monitoring.Config{
+			Project: sc.Target.Project, Region: sc.Target.Region, Service: sc.Target.Service,
+			NATRegion: sc.Metrics.NAT.Region, Router: sc.Metrics.NAT.Router, Gateway: sc.Metrics.NAT.Gateway,
+			Endpoint: endpoint, Queries: metricQueries(sc),
+		})
+		if err != nil {
+			t.close()
+			return nil, err
+		}
+		t.closers = append(t.closers, func() { src.Close() })
+		t.metrics = src
+	}
 	if sc.Target.URL == "" {
 		svc, err := t.platforms[sc.Target.Service].Service(ctx)
 		if err != nil {
@@ -151,6 +169,26 @@ func openTarget(ctx context.Context, sc *scenarios.Scenario, stderr io.Writer) (
 		sc.Target.URL = svc.URL
 	}
 	return t, nil
+}
+
+// metricQueries are the default queries for the scenario's target, with
+// its extra queries added; an extra query named like a default replaces it.
+func metricQueries(sc *scenarios.Scenario) []monitoring.Query {
+	m := sc.Metrics
+	qs := monitoring.DefaultQueries(monitoring.Config{
+		Project: sc.Target.Project, Region: sc.Target.Region, Service: sc.Target.Service,
+		NATRegion: m.NAT.Region, Router: m.NAT.Router, Gateway: m.NAT.Gateway,
+	})
+	for _, x := range m.Extra {
+		q := monitoring.Query{Name: x.Name, MetricType: x.Type, Filter: x.Filter,
+			Aligner: x.Aligner, Reducer: x.Reducer, GroupBy: x.GroupBy}
+		if i := slices.IndexFunc(qs, func(d monitoring.Query) bool { return d.Name == x.Name }); i >= 0 {
+			qs[i] = q
+			continue
+		}
+		qs = append(qs, q)
+	}
+	return qs
 }
 
 // printPlan is --dry-run: what a run would do, from the service as it is.
@@ -272,7 +310,9 @@ func verdictCode(run *results.Run) int {
 type progress struct {
 	w           io.Writer
 	interactive bool
+	phase       string
 	lastPlain   time.Duration
+	lastNote    string
 	drawn       bool
 }
 
@@ -285,13 +325,20 @@ func newProgress(w io.Writer, interactive bool) *progress {
 func (p *progress) update(s runner.Progress) {
 	line := fmt.Sprintf("%-8s %s/%s  rate %.0f/s  requests %d  errors %d",
 		s.Phase, s.Elapsed.Round(time.Second), s.Total.Round(time.Second), s.Rate, s.Requests, s.Errors)
+	if s.Phase == runner.PhaseMetrics {
+		line = fmt.Sprintf("%-8s %s/%s  %s", s.Phase, s.Elapsed.Round(time.Second), s.Total.Round(time.Second), s.Note)
+	}
+	if s.Phase != p.phase {
+		// A new phase starts its own clock: print its first line at once.
+		p.phase, p.lastPlain, p.lastNote = s.Phase, -plainEvery, ""
+	}
 	if p.interactive {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 		p.drawn = true
 		return
 	}
-	if s.Elapsed-p.lastPlain >= plainEvery || s.Elapsed >= s.Total {
-		p.lastPlain = s.Elapsed
+	if s.Elapsed-p.lastPlain >= plainEvery || s.Elapsed >= s.Total || s.Note != p.lastNote {
+		p.lastPlain, p.lastNote = s.Elapsed, s.Note
 		fmt.Fprintln(p.w, line)
 	}
 }

@@ -30,7 +30,9 @@ import (
 	"google.golang.org/api/option"
 	metricpb "google.golang.org/genproto/googleapis/api/metric"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -45,6 +47,9 @@ type Config struct {
 	// Service is the Cloud Run service (resource label service_name);
 	// empty: every service.
 	Service string
+	// NATRegion narrows the NAT queries instead of Region when set (a
+	// gateway in another region than the service).
+	NATRegion string
 	// Router and Gateway name the Cloud NAT gateway (resource labels
 	// router_id and gateway_name); empty: every router or gateway.
 	Router, Gateway string
@@ -210,6 +215,9 @@ func (s *Source) run(ctx context.Context, q compiled, from, to time.Time, period
 			break
 		}
 		if err != nil {
+			if rejected(err) {
+				err = fmt.Errorf("%w: %w", runner.ErrMetricsRejected, err)
+			}
 			return nil, false, fmt.Errorf("list time series of %s: %w", q.MetricType, err)
 		}
 		series, err := convert(q, ts, req.GetAggregation() != nil, period)
@@ -223,6 +231,16 @@ func (s *Source) run(ctx context.Context, q compiled, from, to time.Time, period
 		return nil, false, fmt.Errorf("list time series of %s: %w", q.MetricType, err)
 	}
 	return out, gauge, nil
+}
+
+// rejected reports whether the API refused a query in a way no retry
+// mends: a bad filter or aggregation, a missing project or permission.
+func rejected(err error) bool {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.NotFound, codes.PermissionDenied, codes.Unauthenticated, codes.FailedPrecondition:
+		return true
+	}
+	return false
 }
 
 // request builds the ListTimeSeries request of q over [from, to].

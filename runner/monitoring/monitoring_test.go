@@ -13,6 +13,7 @@ import (
 
 	"github.com/cutover-dev/cutover/localcloud"
 	"github.com/cutover-dev/cutover/results"
+	"github.com/cutover-dev/cutover/runner"
 	"github.com/cutover-dev/cutover/scenarios"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
@@ -361,6 +362,9 @@ func TestFetchBadQuery(t *testing.T) {
 		}
 		if status.Code(err) != codes.InvalidArgument {
 			t.Errorf("status code %v, want InvalidArgument", status.Code(err))
+		}
+		if !errors.Is(err, runner.ErrMetricsRejected) {
+			t.Errorf("Fetch error %v is not runner.ErrMetricsRejected: the runner would retry a bad query until max_wait", err)
 		}
 		if covered {
 			t.Fatal("a failed fetch says it is covered")

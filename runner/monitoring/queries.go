@@ -1,6 +1,7 @@
 package monitoring
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -80,8 +81,8 @@ func DefaultQueries(cfg Config) []Query {
 	if cfg.Router != "" {
 		nat = append(nat, "resource.labels.router_id = "+strconv.Quote(cfg.Router))
 	}
-	if cfg.Region != "" {
-		nat = append(nat, "resource.labels.region = "+strconv.Quote(cfg.Region))
+	if r := cmp.Or(cfg.NATRegion, cfg.Region); r != "" {
+		nat = append(nat, "resource.labels.region = "+strconv.Quote(r))
 	}
 	run := []string{`resource.type = "` + ResourceRunRevision + `"`}
 	if cfg.Service != "" {
