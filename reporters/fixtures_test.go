@@ -1,6 +1,7 @@
 package reporters
 
 import (
+	"strings"
 	"time"
 
 	"github.com/cutover-dev/cutover/results"
@@ -67,18 +68,51 @@ func passRun() *results.Run {
 	return run
 }
 
-// Windows of failRun's error bursts.
+// failRun is a cutover on the local cloud at time scale 10 (a 6 s metric
+// period, 60 s simulated): 60 s at 200/s, ten periods. The new revision
+// takes traffic at +24.5s, Cloud NAT runs out of ports in periods 5–8
+// (+24s..+48s) and the service answers 502 (its outbound fetch failed) and
+// 504 (upstream request timeout); a last burst of 504s in period 10 has no
+// NAT signal beside it.
 const (
-	connectTimeoutFrom, connectTimeoutTo = 62, 71  // connect_timeout, 20 per window
-	gatewayFrom, gatewayTo               = 95, 99  // status_504 upstream timeouts, 15 per window
-	stray504                             = 130     // one stray 504
-	failWindows                          = 180     // 3 minutes at 200/s
-	failRate                             = 200     // requests per window
-	failP99Burst                         = 10000.5 // p99 during the connect timeouts
+	failWindows  = 60      // 1 s windows
+	failRate     = 200     // requests per window
+	failPeriod   = 6       // seconds per metric period
+	failScale    = 10      // the local cloud's time scale
+	failErrors   = 90      // in all
+	failP99Burst = 10000.5 // p99 of the windows with connect timeouts
 )
 
-// failRun is a NAT-exhaustion cutover: connect timeouts right after the new
-// revision takes traffic, then a few upstream 504s.
+// failPeriodErrors are failRun's errors per metric period (0-based: index 4
+// is the fifth period, +24s..+30s), spread over seconds 1–5 of the period.
+var failPeriodErrors = map[int]map[string]int64{
+	4: {results.ClassStatus502: 16, results.ClassStatus504: 2},
+	5: {results.ClassStatus502: 20, results.ClassStatus504: 8},
+	6: {results.ClassStatus502: 8, results.ClassStatus504: 10},
+	7: {results.ClassStatus504: 6, results.ClassConnectTimeout: 4},
+	9: {results.ClassStatus504: 16},
+}
+
+// failSignals are the metric values per period of failRun, by signal key;
+// NAT drops are in periods 5–8 (index 4–7).
+var failSignals = map[string][]float64{
+	"nat_dropped_sent{reason=OUT_OF_RESOURCES}": {0, 0, 0, 0, 310, 1240, 860, 120, 0, 0},
+	"nat_allocated_ports":                       {1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024},
+	"nat_port_usage":                            {180, 190, 230, 410, 1008, 1024, 1024, 760, 320, 240},
+	"nat_open_connections":                      {640, 650, 900, 1500, 3900, 4100, 4000, 2600, 1100, 800},
+	"nat_new_connections":                       {1100, 1150, 1600, 2900, 4800, 6200, 5100, 2300, 1400, 1200},
+	"run_request_count{response_code_class=5xx,revision_name=web-00002-xyz}": {0, 0, 0, 0, 18, 28, 18, 6, 0, 16},
+	"run_instance_count{revision_name=web-00001-abc,state=active}":           {2, 2, 2, 2, 1, 0, 0, 0, 0, 0},
+	"run_instance_count{revision_name=web-00002-xyz,state=active}":           {0, 0, 0, 1, 4, 6, 6, 5, 4, 3},
+}
+
+// failSignalOrder is the report order of failSignals.
+var failSignalOrder = []string{
+	"nat_dropped_sent{reason=OUT_OF_RESOURCES}", "nat_allocated_ports", "nat_port_usage", "nat_open_connections",
+	"nat_new_connections", "run_request_count{response_code_class=5xx,revision_name=web-00002-xyz}",
+	"run_instance_count{revision_name=web-00001-abc,state=active}", "run_instance_count{revision_name=web-00002-xyz,state=active}",
+}
+
 func failRun() *results.Run {
 	run := &results.Run{
 		SchemaVersion: results.SchemaVersion,
@@ -88,7 +122,7 @@ func failRun() *results.Run {
 			"name":    "nat-exhaustion",
 			"target":  map[string]any{"url": "https://api.example.test"},
 			"load": map[string]any{
-				"rate": "200/s", "duration": "3m",
+				"rate": "200/s", "duration": "1m",
 				"requests": []any{map[string]any{
 					"method": "GET", "path": "/checkout",
 					"headers": map[string]any{"Authorization": "Bearer sekrit-header-value", "Accept": "application/json"},
@@ -98,9 +132,10 @@ func failRun() *results.Run {
 		ToolVersion: "v0.1.0",
 		State:       results.StateComplete,
 		StartedAt:   start,
-		EndedAt:     at(190 * time.Second),
-		Load:        results.LoadInfo{Model: "open", AskedRate: 200, AchievedRate: 199.4, Duration: 180, Workers: 512, Sessions: 50},
-		Latency:     results.Latency{P50: 22.5, P90: 48, P95: 310, P99: 2400, Max: 10012, Mean: 61.25},
+		EndedAt:     at(70 * time.Second),
+		Load: results.LoadInfo{Model: "open", AskedRate: 200, AchievedRate: 199.4, Duration: 60, Workers: 512,
+			Sessions: 50, SessionRepins: 12},
+		Latency: results.Latency{P50: 22.5, P90: 48, P95: 310, P99: 2400, Max: 10012, Mean: 61.25},
 		Cutover: &results.Cutover{
 			Service:           "projects/demo/locations/asia-northeast1/services/web",
 			BaselineRevision:  "web-00001-abc",
@@ -111,30 +146,41 @@ func failRun() *results.Run {
 			Restored:          true,
 		},
 		Events: []results.Event{
-			{Kind: "deploy-start", At: at(45 * time.Second), Details: map[string]string{"image": "api:v2", "revision_suffix": "v2"}},
-			{Kind: "revision-ready", At: at(58 * time.Second), Details: map[string]string{"revision": "api-00042"}},
-			{Kind: "traffic-serving", At: at(61 * time.Second), Details: map[string]string{"revision": "api-00042", "percent": "100"}},
-			{Kind: "note", At: at(100 * time.Second), Details: map[string]string{"message": "probe sent Authorization: Bearer sekrit-event-value", "api_token": "sekrit-token"}},
+			{Kind: "deploy-start", At: at(12 * time.Second), Details: map[string]string{"image": "api:v2", "revision_suffix": "v2"}},
+			{Kind: "revision-ready", At: at(20500 * time.Millisecond), Details: map[string]string{"revision": "web-00002-xyz"}},
+			{Kind: "traffic-applied", At: at(24500 * time.Millisecond), Details: map[string]string{"revision": "web-00002-xyz", "percent": "100"}},
+			{Kind: "note", At: at(40 * time.Second), Details: map[string]string{"message": "probe sent Authorization: Bearer sekrit-event-value", "api_token": "sekrit-token"}},
+			{Kind: "rollback-done", At: at(61 * time.Second), Details: map[string]string{"restored": "web-00001-abc=100%"}},
 		},
 	}
 	totals := map[string]int64{}
 	for i := range failWindows {
 		w := results.Window{Start: at(time.Duration(i) * time.Second), Requests: failRate, ByClass: map[string]int64{}, P50: 22, P99: 45}
-		switch {
-		case i >= connectTimeoutFrom && i < connectTimeoutTo:
-			w.ByClass[results.ClassConnectTimeout] = 20
-			w.ByClass[results.FetchFailed] = 20
-			w.P99 = failP99Burst
-		case i >= gatewayFrom && i < gatewayTo:
-			w.ByClass[results.ClassStatus504] = 15
-			w.ByClass[results.UpstreamTimeout] = 15
-			w.P99 = 5000
-		case i == stray504:
-			w.ByClass[results.ClassStatus504] = 1
-		}
-		for c, n := range w.ByClass {
-			if c != results.FetchFailed && c != results.UpstreamTimeout {
-				w.Errors += n
+		k, sec := i/failPeriod, i%failPeriod
+		for class, n := range failPeriodErrors[k] {
+			// Spread n over seconds 1–5 of the period, the remainder first.
+			if sec == 0 {
+				continue
+			}
+			share := n / (failPeriod - 1)
+			if int64(sec) <= n%(failPeriod-1) {
+				share++
+			}
+			if share == 0 {
+				continue
+			}
+			w.ByClass[class] += share
+			w.Errors += share
+			switch class {
+			case results.ClassStatus502:
+				w.ByClass[results.AppFetchFailed] += share
+				w.P99 = max(w.P99, 3000)
+			case results.ClassStatus504:
+				w.ByClass[results.UpstreamTimeout] += share
+				w.P99 = max(w.P99, 5000)
+			case results.ClassConnectTimeout:
+				w.ByClass[results.FetchFailed] += share
+				w.P99 = failP99Burst
 			}
 		}
 		w.ByClass[results.ClassOK] = w.Requests - w.Errors
@@ -149,16 +195,198 @@ func failRun() *results.Run {
 	run.Verdict = results.Verdict{
 		Status: results.StatusFail,
 		Reasons: []string{
-			"241 errors in the verdict window (max_errors 0)",
+			"90 errors in the verdict window (max_errors 0)",
 			"3 thresholds failed",
+			"cause: nat-port-exhaustion (high confidence)",
 		},
-		ErrorRateUpper95: 0.00755,
+		ErrorRateUpper95: 0.00921,
 		Thresholds: []results.ThresholdResult{
 			{Expr: "p99 < 800ms", Actual: 2400, Pass: false},
-			{Expr: "status_504 == 0", Actual: 61, Pass: false},
-			{Expr: "fetch_failed == 0", Actual: 180, Pass: false},
+			{Expr: "status_504 == 0", Actual: 42, Pass: false},
+			{Expr: "fetch_failed == 0", Actual: 4, Pass: false},
 			{Expr: "p50 < 100ms", Actual: 22.5, Pass: true},
 		},
+	}
+	phases := []string{"before", "before", "during", "during", "during", "during", "during", "during", "after", "after"}
+	run.Diagnosis = &results.Diagnosis{
+		Metrics: results.MetricsCovered, Period: failPeriod, TimeScale: failScale, Settle: 18, Waited: 24,
+		Signals: failSignalOrder,
+		Buckets: bucketsOf(run.Timeline, failPeriod*time.Second, phases, failSignals),
+	}
+	run.Series = seriesOf(failSignalOrder, failSignals, failPeriod*time.Second, len(phases))
+	run.Findings = []results.Finding{
+		{
+			Cause: "nat-port-exhaustion", Confidence: "high", Explained: 74,
+			Evidence: []string{
+				"Cloud NAT dropped 2,530 packets with reason OUT_OF_RESOURCES during the cutover, in 4 of its 6 periods of 6 s (23:37:22–23:37:46 UTC, deploy-start +12s to +36s); 0 before the first deploy-start.",
+				"74 of the 90 client errors (82%) fell in periods with drops; per period, errors and drops correlate with r = 0.93 at lag 0 and best r = 0.93 at lag 0 (of ±2 periods; a positive lag means the metric moves after the errors).",
+				"During the cutover, 74 errors above the pre-cutover rate of 0% fell in periods with drops; by class: status_502 44, status_504 26, connect_timeout 4 (app_fetch_failed 44, upstream_timeout 26, fetch_failed 4).",
+				"nat_port_usage peaked at 1,024 ports on one endpoint in those periods, with 1,024 allocated.",
+				"Confidence high: co-occurrence 82% ≥ 80% and correlation 0.93 ≥ 0.60 at lag 0 (within ±1).",
+			},
+			Remedy: []string{
+				"Connect to Cloud SQL / the database by its private IP, so that traffic does not leave through Cloud NAT (a private vs public destination is what matters, not socket vs host).",
+				"Use Direct VPC egress with private-ranges-only instead of all-traffic, so only internet-bound traffic uses NAT.",
+				"Make self-calls (the service calling its own public URL or a proxy in front of it) on 127.0.0.1 instead, so no traffic hairpins through NAT.",
+				"Give NAT more room: more min ports per VM, dynamic port allocation, more NAT IPs, or a shorter TCP TIME_WAIT timeout (e.g. 30 s).",
+				"Pool and reuse outbound connections (keep-alive), so a fresh instance does not open one connection per in-flight request.",
+			},
+		},
+		{
+			Cause: "upstream-timeout", Confidence: "medium", Explained: 16,
+			Evidence: []string{
+				"42 responses were 504 upstream request timeout (47% of all errors), 23:37:22–23:37:58 UTC, deploy-start +12s to +48s.",
+				"62% of them fell in or next to periods with Cloud NAT drops or allocation failures: most likely the same cause, an outbound connection that stalled until the request timed out.",
+				"Confidence medium: the timeouts are measured, the slow dependency is not named.",
+			},
+			Remedy: []string{
+				"Find the slow or failing dependency first: outbound calls through Cloud NAT, the database, the service's own self-calls; it is often the same NAT cause.",
+				"Raise the route / request timeout only after the dependency is fixed; set outbound connect timeouts below the request timeout so failures are fast.",
+			},
+		},
+	}
+	return run
+}
+
+// bucketsOf buckets a timeline into metric periods from the start of the
+// run, as the diagnosis does, with the given phases and signal values.
+func bucketsOf(timeline []results.Window, period time.Duration, phases []string, signals map[string][]float64) []results.Bucket {
+	buckets := make([]results.Bucket, len(phases))
+	for k := range buckets {
+		b := &buckets[k]
+		b.Start, b.End, b.Phase = at(time.Duration(k)*period), at(time.Duration(k+1)*period), phases[k]
+		for key, vals := range signals {
+			if k < len(vals) && vals[k] != 0 {
+				if b.Signals == nil {
+					b.Signals = map[string]float64{}
+				}
+				b.Signals[key] = vals[k]
+			}
+		}
+	}
+	for _, w := range timeline {
+		k := int(w.Start.Sub(start) / period)
+		if k < 0 || k >= len(buckets) {
+			continue
+		}
+		b := &buckets[k]
+		b.Requests += w.Requests
+		b.Errors += w.Errors
+		for c, n := range w.ByClass {
+			if c != results.ClassOK && n > 0 {
+				if b.ByClass == nil {
+					b.ByClass = map[string]int64{}
+				}
+				b.ByClass[c] += n
+			}
+		}
+	}
+	return buckets
+}
+
+// seriesOf makes the fetched series behind signal values: one series per
+// key, a point per period for the first n periods.
+func seriesOf(keys []string, signals map[string][]float64, period time.Duration, n int) []results.Series {
+	var out []results.Series
+	for _, key := range keys {
+		query, labels, _ := strings.Cut(key, "{")
+		s := results.Series{Query: query, MetricType: "test.example/" + query}
+		if labels != "" {
+			s.Labels = map[string]string{}
+			for _, kv := range strings.Split(strings.TrimSuffix(labels, "}"), ",") {
+				k, v, _ := strings.Cut(kv, "=")
+				s.Labels[k] = v
+			}
+		}
+		for k := 0; k < n && k < len(signals[key]); k++ {
+			s.Points = append(s.Points, results.Point{Start: at(time.Duration(k) * period), End: at(time.Duration(k+1) * period), Value: signals[key][k]})
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// missingSignals are what metrics arrived for missingRun: NAT up to the
+// end of period 2, Cloud Run up to the end of period 3, of five.
+var missingSignals = map[string][]float64{
+	"nat_port_usage":      {120, 340},
+	"nat_new_connections": {900, 2100},
+	"run_instance_count{revision_name=web-00007-def,state=active}": {3, 2, 0},
+	"run_instance_count{revision_name=web-00008-ghi,state=active}": {0, 3, 5},
+}
+
+// missingRun is a 5-minute cutover against a real cloud (60 s periods)
+// whose metrics never reached the end of the run: errors at the cutover,
+// and nothing to explain them with.
+func missingRun() *results.Run {
+	run := &results.Run{
+		SchemaVersion: results.SchemaVersion,
+		RunID:         "20261123-233658-egress-check-51d2",
+		Scenario:      map[string]any{"version": 1, "name": "egress-check"},
+		ToolVersion:   "v0.1.0",
+		State:         results.StateComplete,
+		StartedAt:     start,
+		EndedAt:       at(9*time.Minute + 20*time.Second),
+		Load:          results.LoadInfo{Model: "open", AskedRate: 50, AchievedRate: 50, Duration: 300, Workers: 128},
+		Latency:       results.Latency{P50: 31, P90: 52, P95: 70, P99: 240, Max: 3050, Mean: 36.5},
+		Cutover: &results.Cutover{
+			Service:           "projects/demo/locations/europe-west1/services/web",
+			BaselineRevision:  "web-00007-def",
+			TrafficBefore:     "LATEST=100%",
+			RestoreTo:         "web: web-00007-def=100%",
+			DeployedRevisions: []string{"web-00008-ghi"},
+			Rollback:          "never",
+		},
+		Events: []results.Event{
+			{Kind: "deploy-start", At: at(time.Minute), Details: map[string]string{"image": "web:v8"}},
+			{Kind: "revision-ready", At: at(95 * time.Second), Details: map[string]string{"revision": "web-00008-ghi"}},
+			{Kind: "traffic-applied", At: at(100 * time.Second), Details: map[string]string{"revision": "web-00008-ghi", "percent": "100"}},
+		},
+	}
+	totals := map[string]int64{}
+	for i := range 300 {
+		w := results.Window{Start: at(time.Duration(i) * time.Second), Requests: 50, ByClass: map[string]int64{}, P50: 31, P99: 60}
+		if i >= 100 && i < 111 {
+			w.ByClass[results.ClassStatus503] = 3
+			w.Errors = 3
+			w.P99 = 240
+		}
+		if i == 105 {
+			w.ByClass[results.ClassConnReset] = 4
+			w.ByClass[results.FetchFailed] = 4
+			w.Errors += 4
+		}
+		w.ByClass[results.ClassOK] = w.Requests - w.Errors
+		for c, n := range w.ByClass {
+			totals[c] += n
+		}
+		run.Totals.Requests += w.Requests
+		run.Totals.Errors += w.Errors
+		run.Timeline = append(run.Timeline, w)
+	}
+	run.Totals.ByClass = totals
+	run.Verdict = results.Verdict{
+		Status: results.StatusInconclusive,
+		Reasons: []string{
+			"37 errors in the verdict window (max_errors 0)",
+			"metrics missing: the errors cannot be explained without the platform's metrics",
+		},
+		ErrorRateUpper95: 0.0034,
+		Thresholds:       []results.ThresholdResult{{Expr: "p99 < 800ms", Actual: 240, Pass: true}},
+	}
+	keys := []string{
+		"nat_port_usage", "nat_new_connections",
+		"run_instance_count{revision_name=web-00007-def,state=active}", "run_instance_count{revision_name=web-00008-ghi,state=active}",
+	}
+	run.Diagnosis = &results.Diagnosis{
+		Metrics: results.MetricsMissing,
+		Note:    "not covered after 4m10s: the newest nat_port_usage point ends 23:38:58 UTC, the load ended 23:41:58 UTC",
+		Period:  60, Settle: 150, Waited: 250,
+		Signals: keys,
+		Buckets: bucketsOf(run.Timeline, time.Minute, []string{"before", "during", "during", "during", "after"}, missingSignals),
+	}
+	for _, key := range keys {
+		run.Series = append(run.Series, seriesOf([]string{key}, missingSignals, time.Minute, len(missingSignals[key]))...)
 	}
 	return run
 }
@@ -225,4 +453,5 @@ var fixtures = []struct {
 	{"pass", passRun},
 	{"fail", failRun},
 	{"inconclusive", inconclusiveRun},
+	{"metrics-missing", missingRun},
 }

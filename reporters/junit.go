@@ -11,10 +11,14 @@ import (
 )
 
 // JUnit writes JUnit XML for CI: one testsuite "cutover/<scenario>" holding a
-// testcase per threshold and a testcase "verdict". A failed threshold or a
-// failed verdict is a failure; an inconclusive verdict is skipped, and so
-// are thresholds that failed in an inconclusive run (a saturated generator
+// testcase per threshold, for a diagnosed run a testcase "metrics" and one
+// per finding (class "<suite>.diagnosis", named after the cause), and last a
+// testcase "verdict". A failed threshold or a failed verdict is a failure,
+// and so is every finding of a failed run, its evidence and remedies in the
+// failure text; an inconclusive verdict is skipped, and so are thresholds
+// that failed and findings of an inconclusive run (a saturated generator
 // cannot judge them), so an inconclusive run never turns CI red by itself.
+// Metrics that never reached the end of the run are a skipped "metrics".
 func JUnit(w io.Writer, run *results.Run) error {
 	v, err := newView(run)
 	if err != nil {
@@ -50,6 +54,34 @@ func JUnit(w io.Writer, run *results.Run) error {
 		}
 		suite.Cases = append(suite.Cases, tc)
 	}
+	if d := v.diagnosis; d != nil {
+		suite.Properties = append(suite.Properties, junitProperty{"metrics", d.metrics})
+		metrics := junitCase{Name: "metrics", Classname: suite.Name + ".diagnosis", Time: "0"}
+		if d.metrics == results.MetricsMissing {
+			metrics.Skipped = &junitSkipped{Message: "metrics " + metricsMissing(d.note)}
+		}
+		metrics.SystemOut = d.heading() + "\nmetrics: " + d.metricsLine()
+		suite.Cases = append(suite.Cases, metrics)
+	}
+	if len(v.findings) > 0 {
+		suite.Properties = append(suite.Properties, junitProperty{"cause", v.findings[0].Cause})
+	}
+	for i, f := range v.findings {
+		tc := junitCase{Name: f.Cause, Classname: suite.Name + ".diagnosis", Time: "0"}
+		title := findingTitle(f, r.Totals.Errors)
+		text := findingText(i+1, title, f)
+		switch r.Verdict.Status {
+		case results.StatusFail:
+			tc.Failure = &junitFailure{Message: title, Type: "finding", Text: text}
+		case results.StatusInconclusive:
+			tc.Skipped = &junitSkipped{Message: "not judged, the run is inconclusive: " + title}
+			tc.SystemOut = text
+		default:
+			tc.SystemOut = text
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
+
 	verdict := junitCase{Name: "verdict", Classname: suite.Name, Time: suite.Time}
 	detail := v.status + " · " + v.headline
 	if len(r.Verdict.Reasons) > 0 {
@@ -104,6 +136,22 @@ func junitTimestamp(r *results.Run) string {
 		return ""
 	}
 	return r.StartedAt.UTC().Format("2006-01-02T15:04:05")
+}
+
+// findingText is a finding as plain text: its title, evidence and remedies.
+func findingText(n int, title string, f results.Finding) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d. %s", n, title)
+	for _, ev := range f.Evidence {
+		b.WriteString("\n- " + ev)
+	}
+	if len(f.Remedy) > 0 {
+		b.WriteString("\nRemedies:")
+		for _, rem := range f.Remedy {
+			b.WriteString("\n- " + rem)
+		}
+	}
+	return b.String()
 }
 
 func oneLine(status string, reasons []string) string {

@@ -4,13 +4,17 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cutover-dev/cutover/results"
 )
 
 // Markdown writes a GitHub-flavoured Markdown report for a pull-request
-// comment: a title with the verdict in bold, the reasons, a summary table,
-// the result classes, latency, thresholds, events and a compact timeline.
+// comment: a title with the verdict in bold, the reasons, the findings (a
+// heading each, with evidence and remedies as lists), a summary table, the
+// result classes, latency, thresholds, events, the diagnosis table and a
+// compact timeline.
 // It uses no HTML and no emoji.
 func Markdown(w io.Writer, run *results.Run) error {
 	v, err := newView(run)
@@ -38,6 +42,7 @@ func (v *view) markdown(w *errWriter) {
 	if warn := saturationWarning(r.Load); warn != "" {
 		w.printf("\n> **Warning:** %s\n", mdText(warn))
 	}
+	v.markdownFindings(w)
 
 	w.printf("\n| | |\n|---|---|\n")
 	w.printf("| Run | %s |\n", mdCode(r.RunID))
@@ -87,6 +92,8 @@ func (v *view) markdown(w *errWriter) {
 		}
 	}
 
+	v.markdownDiagnosis(w)
+
 	tl := v.timeline
 	if len(tl.rows) == 0 {
 		return
@@ -101,6 +108,88 @@ func (v *view) markdown(w *errWriter) {
 		w.printf("| %s | %s | %s | %s | %s | %s | %s |\n", rowRange(b), fmtInt(b.requests), errs,
 			fmtPct(b.errors, b.requests), mdText(topErrors(b.byClass, 3)), fmtMs(b.p99Max), mdText(strings.Join(countedKinds(b.events), ", ")))
 	}
+}
+
+// markdownFindings writes each cause found as a heading with its evidence
+// and remedies as lists; nothing when the run was not diagnosed.
+func (v *view) markdownFindings(w *errWriter) {
+	d := v.diagnosis
+	if d == nil && len(v.findings) == 0 {
+		return
+	}
+	w.printf("\n### Findings\n")
+	if d != nil && d.metrics == results.MetricsMissing {
+		w.printf("\n> **Metrics missing:** %s\n", mdText(strings.TrimPrefix(metricsMissing(d.note), results.MetricsMissing+" — ")))
+	}
+	if len(v.findings) == 0 {
+		w.printf("\n%s\n", mdText(noFindings(v.run)))
+		return
+	}
+	for i, f := range v.findings {
+		w.printf("\n#### %d. %s\n", i+1, mdText(findingTitle(f, v.run.Totals.Errors)))
+		if len(f.Evidence) > 0 {
+			w.printf("\n")
+			for _, ev := range f.Evidence {
+				w.printf("- %s\n", mdText(ev))
+			}
+		}
+		if len(f.Remedy) > 0 {
+			w.printf("\n**Remedies:**\n\n")
+			for _, rem := range f.Remedy {
+				w.printf("- %s\n", mdText(rem))
+			}
+		}
+	}
+}
+
+// markdownDiagnosis writes the client results per metric period with the
+// platform's signals beside them; nothing when the run read no metrics.
+func (v *view) markdownDiagnosis(w *errWriter) {
+	d := v.diagnosis
+	if d == nil {
+		return
+	}
+	w.printf("\n### Diagnosis\n\n%s, offsets from the start. Metrics: %s.\n", mdText(upperFirst(d.heading())), mdText(d.metricsLine()))
+	if legend := d.legend(); legend != "" {
+		w.printf("\n%s.\n", mdText(upperFirst(legend)))
+	}
+	if len(d.rows) == 0 {
+		return
+	}
+	header, align := "| At |", "|--:|"
+	if d.scale > 0 {
+		header, align = header+" Sim |", align+"--:|"
+	}
+	header, align = header+" Phase | Requests | Errors | Top errors |", align+"---|--:|--:|---|"
+	for _, h := range d.headers {
+		header, align = header+" "+mdText(upperFirst(h))+" |", align+"--:|"
+	}
+	w.printf("\n%s Events |\n%s---|\n", header, align)
+	for _, r := range d.rows {
+		cells := []string{d.at(r)}
+		if d.scale > 0 {
+			cells = append(cells, d.simulated(r))
+		}
+		errs := fmtInt(r.errors)
+		if r.errors > 0 {
+			errs = "**" + errs + "**"
+		}
+		cells = append(cells, mdText(r.phase), fmtInt(r.requests), errs, mdText(r.classes))
+		for _, s := range r.signals {
+			cells = append(cells, mdText(s))
+		}
+		cells = append(cells, mdText(strings.Join(countedKinds(r.events), ", ")))
+		w.printf("| %s |\n", strings.Join(cells, " | "))
+	}
+}
+
+// upperFirst capitalizes the first letter of s.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 // mdText escapes s for a Markdown paragraph or table cell: no HTML, no

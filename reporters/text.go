@@ -12,10 +12,13 @@ import (
 	"github.com/cutover-dev/cutover/results"
 )
 
-// Text writes the report for a terminal: a header line, the verdict, a
-// summary, the result classes, latency, thresholds, events, and the
-// timeline condensed to at most 20 rows with events marked where they
-// happened. It uses no color, so it reads the same in a log file.
+// Text writes the report for a terminal: a header line, the verdict, the
+// findings with their evidence and remedies, a summary, the result classes,
+// latency, thresholds, events, the diagnosis (one row per metric period,
+// client errors beside the platform's signals), and the timeline condensed
+// to at most 20 rows with events marked where they happened. A run that
+// read no metrics has no findings or diagnosis section. It uses no color,
+// so it reads the same in a log file.
 func Text(w io.Writer, run *results.Run) error {
 	v, err := newView(run)
 	if err != nil {
@@ -40,6 +43,7 @@ func (v *view) text(w *errWriter) error {
 	for _, reason := range r.Verdict.Reasons {
 		w.printf("  - %s\n", reason)
 	}
+	v.textFindings(w)
 
 	w.printf("\nSUMMARY\n")
 	w.printf("  %-9s %s\n", "requests", fmtInt(r.Totals.Requests))
@@ -113,6 +117,10 @@ func (v *view) text(w *errWriter) error {
 		}
 	}
 
+	if err := v.textDiagnosis(w); err != nil {
+		return err
+	}
+
 	tl := v.timeline
 	if len(tl.rows) == 0 {
 		w.printf("\nTIMELINE: no windows recorded\n")
@@ -128,6 +136,110 @@ func (v *view) text(w *errWriter) error {
 		}
 	}
 	return t.Render()
+}
+
+// textWidth is where the text report wraps prose (evidence, remedies), and
+// eventsWidth where the diagnosis table wraps a period's events.
+const (
+	textWidth   = 110
+	eventsWidth = 30
+)
+
+// textFindings writes the causes the diagnosis found, each with its
+// evidence and remedies; nothing when the run was not diagnosed.
+func (v *view) textFindings(w *errWriter) {
+	d := v.diagnosis
+	if d == nil && len(v.findings) == 0 {
+		return
+	}
+	w.printf("\nFINDINGS\n")
+	if d != nil && d.metrics == results.MetricsMissing {
+		for _, line := range wrap(metricsMissing(d.note), textWidth, "  metrics: ", "    ") {
+			w.printf("%s\n", line)
+		}
+	}
+	if len(v.findings) == 0 {
+		w.printf("  %s\n", noFindings(v.run))
+		return
+	}
+	for i, f := range v.findings {
+		if i > 0 {
+			w.printf("\n")
+		}
+		w.printf("  %d. %s\n", i+1, findingTitle(f, v.run.Totals.Errors))
+		for _, ev := range f.Evidence {
+			for _, line := range wrap(ev, textWidth, "     - ", "       ") {
+				w.printf("%s\n", line)
+			}
+		}
+		if len(f.Remedy) > 0 {
+			w.printf("     Remedies:\n")
+			for _, rem := range f.Remedy {
+				for _, line := range wrap(rem, textWidth, "     - ", "       ") {
+					w.printf("%s\n", line)
+				}
+			}
+		}
+	}
+}
+
+// textDiagnosis writes the client results per metric period with the
+// platform's signals beside them; nothing when the run read no metrics.
+func (v *view) textDiagnosis(w *errWriter) error {
+	d := v.diagnosis
+	if d == nil {
+		return nil
+	}
+	w.printf("\nDIAGNOSIS (%s, offsets from the start)\n", d.heading())
+	for _, line := range wrap(d.metricsLine(), textWidth, "  metrics: ", "    ") {
+		w.printf("%s\n", line)
+	}
+	if legend := d.legend(); legend != "" {
+		for _, line := range wrap(legend, textWidth, "  ", "  ") {
+			w.printf("%s\n", line)
+		}
+	}
+	if len(d.rows) == 0 {
+		w.printf("  no periods recorded\n")
+		return nil
+	}
+	header := []any{"at"}
+	aligns := []tw.Align{tw.AlignRight}
+	if d.scale > 0 {
+		header, aligns = append(header, "sim"), append(aligns, tw.AlignRight)
+	}
+	header = append(header, "phase", "req", "err", "top errors")
+	aligns = append(aligns, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignLeft)
+	for _, h := range d.headers {
+		header, aligns = append(header, h), append(aligns, tw.AlignRight)
+	}
+	header, aligns = append(header, "events"), append(aligns, tw.AlignLeft)
+
+	t := newTable(w, aligns...)
+	t.Header(header...)
+	for _, r := range d.rows {
+		cells := []any{d.at(r)}
+		if d.scale > 0 {
+			cells = append(cells, d.simulated(r))
+		}
+		cells = append(cells, r.phase, fmtInt(r.requests), diagErrors(r), r.classes)
+		for _, s := range r.signals {
+			cells = append(cells, s)
+		}
+		cells = append(cells, strings.Join(wrap(strings.Join(countedKinds(r.events), ", "), eventsWidth, "", ""), "\n"))
+		if err := t.Append(cells...); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}
+
+// diagErrors writes a row's error count; a fold of quiet periods has none.
+func diagErrors(r diagRow) string {
+	if r.folded > 0 {
+		return ""
+	}
+	return fmtInt(r.errors)
 }
 
 // newTable returns a table with light borders, headers as written and the

@@ -27,6 +27,10 @@ type view struct {
 	classes  []classRow
 	events   []eventRow
 	timeline timeline
+	// findings are the run's findings, redacted; diagnosis is nil when the
+	// run read no metrics.
+	findings  []results.Finding
+	diagnosis *diagnosis
 }
 
 // classRow is one line of the classes table.
@@ -67,6 +71,8 @@ func newView(run *results.Run) (*view, error) {
 	}
 	sort.SliceStable(v.events, func(i, j int) bool { return v.events[i].offset < v.events[j].offset })
 	v.timeline = condense(red.Timeline, v.origin, v.events, maxTimelineRows)
+	v.findings = redactFindings(red.Findings)
+	v.diagnosis = newDiagnosis(red.Diagnosis, red.Series, v.origin, v.events)
 	return v, nil
 }
 
@@ -143,7 +149,10 @@ func rateSummary(l results.LoadInfo) string {
 	if l.Workers > 0 {
 		parts = append(parts, fmt.Sprintf("max %d workers", l.Workers))
 	}
-	if l.Sessions > 0 {
+	switch {
+	case l.Sessions > 0 && l.SessionRepins > 0:
+		parts = append(parts, fmt.Sprintf("%d sessions, %d re-pinned", l.Sessions, l.SessionRepins))
+	case l.Sessions > 0:
 		parts = append(parts, fmt.Sprintf("%d sessions", l.Sessions))
 	}
 	if l.Duration > 0 {
