@@ -198,6 +198,11 @@ func (fe *frontEnd) forward(w http.ResponseWriter, req *http.Request, rev *revis
 	defer resp.Body.Close()
 	h := w.Header()
 	for k, vs := range resp.Header {
+		if k == "Set-Cookie" {
+			// The front end's own cookie (GAESA) and the app's both go out.
+			h[k] = append(h[k], vs...)
+			continue
+		}
 		h[k] = vs
 	}
 	removeHopHeaders(h)

@@ -60,9 +60,10 @@ type instance struct {
 	// calls are resolved when the instance starts listening.
 	calls []callTarget
 
-	mu      sync.Mutex
-	closing bool
-	active  sync.WaitGroup // running handlers
+	mu       sync.Mutex
+	closing  bool
+	sessions int            // login sessions opened here (SessionState)
+	active   sync.WaitGroup // running handlers
 }
 
 func newInstance(r *revision, id string) *instance {
@@ -283,6 +284,10 @@ func (in *instance) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	isSelfCall := req.Header.Get(headerSelf) == "1"
+	if in.r.s.cfg.App.SessionState && !isSelfCall && !in.session(w, req) {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "session not found: log in again"})
+		return
+	}
 	var todo []*callTarget
 	for i := range in.calls {
 		t := &in.calls[i]
@@ -324,6 +329,26 @@ func (in *instance) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		panic(http.ErrAbortHandler) // no response at all, as from a killed container
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"revision": in.r.name, "instance": in.id})
+}
+
+// sessionCookie is the app's own login-session cookie (SessionState).
+const sessionCookie = "SID"
+
+// session checks the request's login session, which lives in this
+// instance's memory: a request without one opens one here; a request with
+// one this instance opened is fine; one another instance opened is
+// unknown here, so the client gets a new session and false.
+func (in *instance) session(w http.ResponseWriter, req *http.Request) bool {
+	c, err := req.Cookie(sessionCookie)
+	if err == nil && strings.HasPrefix(c.Value, in.id+".") {
+		return true
+	}
+	in.mu.Lock()
+	in.sessions++
+	n := in.sessions
+	in.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: fmt.Sprintf("%s.%d", in.id, n), Path: "/", HttpOnly: true})
+	return err != nil
 }
 
 // callResult is the outcome of one call.

@@ -106,6 +106,11 @@ type CloudApp struct {
 	// the entries run at once (Promise.all), each its Count times in a row.
 	Calls    []CloudCall `yaml:"calls" json:"calls,omitempty"`
 	Parallel bool        `yaml:"parallel" json:"parallel,omitempty"`
+	// SessionState keeps each client's login session in the memory of the
+	// instance that opened it (a SID cookie): a request carrying a session
+	// another instance opened is answered 401 "session not found" with a
+	// new SID, as an app with in-memory sessions does when affinity breaks.
+	SessionState bool `yaml:"session_state" json:"session_state,omitempty"`
 }
 
 // CloudCall is one kind of outbound call a request makes.
