@@ -164,7 +164,55 @@ func RedactRun(run *Run) (*Run, error) {
 			out.Verdict.Thresholds[i] = t
 		}
 	}
+	if run.Findings != nil {
+		out.Findings = make([]Finding, len(run.Findings))
+		for i, f := range run.Findings {
+			f.Evidence = redactAll(f.Evidence)
+			f.Remedy = redactAll(f.Remedy)
+			out.Findings[i] = f
+		}
+	}
+	if run.Diagnosis != nil {
+		d := *run.Diagnosis
+		d.Note = Redact(d.Note)
+		out.Diagnosis = &d
+	}
+	if run.Series != nil {
+		out.Series = make([]Series, len(run.Series))
+		for i, s := range run.Series {
+			s.Labels = redactLabels(s.Labels)
+			s.Resource = redactLabels(s.Resource)
+			out.Series[i] = s
+		}
+	}
 	return &out, nil
+}
+
+func redactAll(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = Redact(s)
+	}
+	return out
+}
+
+// redactLabels redacts metric or resource label values, hiding those
+// whose name says they hold a secret.
+func redactLabels(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if SensitiveKey(k) && v != "" {
+			v = Redacted
+		}
+		out[k] = Redact(v)
+	}
+	return out
 }
 
 // redactTree redacts a generic JSON value. hide replaces every string below

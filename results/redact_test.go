@@ -82,6 +82,10 @@ func TestRedactRun(t *testing.T) {
 	run.Events[0].Details["api_token"] = "opaque-value-5"
 	run.Verdict.Reasons = append(run.Verdict.Reasons, "callback https://h/?sig=opaque-value-6 failed")
 	run.Load.SaturationReason = "Cookie: opaque-value-7"
+	run.Findings = []Finding{{Cause: "upstream-timeout", Confidence: "low",
+		Evidence: []string{"GET https://h/?access_token=opaque-value-8 timed out"}, Remedy: []string{"Authorization: Bearer opaque-value-9"}}}
+	run.Diagnosis = &Diagnosis{Metrics: MetricsMissing, Note: "fetch failed: Authorization: Bearer opaque-value-10"}
+	run.Series = []Series{{Query: "q", Labels: map[string]string{"reason": "OUT_OF_RESOURCES", "api_key": "opaque-value-11"}}}
 
 	red, err := RedactRun(run)
 	if err != nil {
@@ -97,7 +101,7 @@ func TestRedactRun(t *testing.T) {
 			t.Errorf("redacted record still holds %q:\n%s", secret, out)
 		}
 	}
-	for _, kept := range []string{"application/json", `"LOG_LEVEL": "debug"`, `"cookies": true`, `"count": 10`, "api-00042", `"name": "smoke"`} {
+	for _, kept := range []string{"application/json", `"LOG_LEVEL": "debug"`, `"cookies": true`, `"count": 10`, "api-00042", `"name": "smoke"`, "OUT_OF_RESOURCES", "upstream-timeout"} {
 		if !strings.Contains(out, kept) {
 			t.Errorf("redacted record lost %q:\n%s", kept, out)
 		}
