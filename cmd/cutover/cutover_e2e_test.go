@@ -26,9 +26,12 @@ import (
 )
 
 // cloudSection is a small, fast local cloud: one service "api" with no
-// outbound calls, so a cutover on it is clean by construction.
-const cloudSection = `localcloud:
+// outbound calls, so a cutover on it is clean by construction. Its metrics
+// arrive after 20 s simulated (1 s here), so runs settle quickly.
+const cloudSection = `metrics: {settle: 30s}
+localcloud:
   time_scale: 20
+  metrics: {lag_nat: 20s, lag_run: 20s}
   project: demo
   region: asia-northeast1
   unpullable_images: [gcr.io/demo/api:deleted]

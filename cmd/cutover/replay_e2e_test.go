@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cutover-dev/cutover/results"
+)
+
+// cutoverOrder returns the cutover's event kinds in first-occurrence order.
+func cutoverOrder(run *results.Run) []string {
+	var order []string
+	for _, k := range eventKinds(run) {
+		if !slices.Contains(order, k) {
+			order = append(order, k)
+		}
+	}
+	return order
+}
+
+// replay is one built-in scenario of the incident replay pack and what
+// its run must conclude.
+type replay struct {
+	scenario string
+	code     int
+	// cause is the expected top finding; "" expects none at all.
+	cause string
+	// noNAT forbids any NAT finding: NAT shows no drop in this incident.
+	noNAT bool
+}
+
+var replayPack = []replay{
+	{scenario: "nat-exhaustion", code: ExitFail, cause: "nat-port-exhaustion"},
+	{scenario: "nat-exhaustion-fixed", code: ExitPass},
+	{scenario: "nat-ip-plateau", code: ExitFail, cause: "nat-allocation-failure"},
+	{scenario: "nat-ip-plateau-fixed", code: ExitPass},
+	{scenario: "egress-not-ready", code: ExitFail, cause: "egress-not-ready", noNAT: true},
+	{scenario: "affinity-cutover", code: ExitFail, cause: "affinity-broken", noNAT: true},
+	{scenario: "connection-churn", code: ExitFail, cause: "pre-existing-errors"},
+}
+
+// replayed is the outcome of one replay run by the built binary.
+type replayed struct {
+	inv    invocation
+	err    error
+	run    results.Run
+	report string // report.txt of the run
+}
+
+// replayConcurrency is how many replays run at once: each spends most of
+// its minute waiting (simulated time, the metrics' ingestion lag), using
+// about a third of a core.
+const replayConcurrency = 4
+
+// Each built-in incident replay, run end to end by the built binary,
+// yields its expected cause as the top finding (and no NAT finding where
+// NAT drops nothing); the fixed variants pass. The README's main command
+// (make demo: nat-exhaustion) gets the closest look.
+func TestReplayPack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seven replays of 30-60 s each")
+	}
+	out := make([]replayed, len(replayPack))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, replayConcurrency)
+	for i, r := range replayPack {
+		dir := t.TempDir()
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			out[i] = runReplay(dir, r.scenario)
+		})
+	}
+	wg.Wait()
+	for i, r := range replayPack {
+		t.Run(r.scenario, func(t *testing.T) {
+			got := out[i]
+			if got.err != nil {
+				t.Fatalf("run %s: %v\nstderr:\n%s", r.scenario, got.err, got.inv.stderr)
+			}
+			run := &got.run
+			if got.inv.code != r.code {
+				t.Fatalf("exit %d, want %d; verdict %s %q\nstderr:\n%s", got.inv.code, r.code, run.Verdict.Status, run.Verdict.Reasons, got.inv.stderr)
+			}
+			if d := run.Diagnosis; d == nil || d.Metrics != results.MetricsCovered || len(d.Buckets) == 0 {
+				t.Fatalf("diagnosis %+v, want the metrics covered and bucketed", d)
+			}
+			var causes []string
+			for _, f := range run.Findings {
+				causes = append(causes, f.Cause)
+			}
+			switch {
+			case r.cause == "" && len(causes) > 0:
+				t.Errorf("findings %v on a run that passed", causes)
+			case r.cause != "" && (len(causes) == 0 || causes[0] != r.cause):
+				t.Errorf("findings %v, want %s first", causes, r.cause)
+			}
+			if r.noNAT {
+				for _, c := range causes {
+					if strings.HasPrefix(c, "nat-") {
+						t.Errorf("finding %s, but NAT dropped nothing in this incident (findings %v)", c, causes)
+					}
+				}
+			}
+			if r.cause != "" && !strings.Contains(got.report, "1. "+r.cause) {
+				t.Errorf("report.txt does not lead its findings with %s:\n%s", r.cause, got.report)
+			}
+			if r.code == ExitPass && run.Totals.Errors != 0 {
+				t.Errorf("the fix left %d errors: %v", run.Totals.Errors, run.Totals.ByClass)
+			}
+			if r.scenario == "nat-exhaustion" {
+				checkDemo(t, run, got.report)
+			}
+		})
+	}
+}
+
+// runReplay runs one built-in scenario with the built binary in dir; it is
+// safe to call from several goroutines.
+func runReplay(dir, scenario string) replayed {
+	var r replayed
+	cmd := exec.Command(binary, "run", scenario, "--out", "out", "--format", "json")
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r.inv = invocation{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		r.inv.code = exit.ExitCode()
+	case err != nil:
+		r.err = err
+		return r
+	}
+	if r.err = json.Unmarshal(stdout.Bytes(), &r.run); r.err != nil {
+		return r
+	}
+	runs, err := filepath.Glob(filepath.Join(dir, "out", "*", "report.txt"))
+	if err != nil || len(runs) != 1 {
+		r.err = errors.Join(err, errors.New("want one report.txt"))
+		return r
+	}
+	b, err := os.ReadFile(runs[0])
+	r.report, r.err = string(b), err
+	return r
+}
+
+// checkDemo checks what the README promises of `make demo`: the cutover's
+// events, both kinds of client error right after the deploy, and a finding
+// that names NAT port exhaustion with the drop counts, their overlap with
+// the client errors and the remedies.
+func checkDemo(t *testing.T, run *results.Run, report string) {
+	t.Helper()
+	want := []string{"deploy-start", "revision-created", "revision-ready", "traffic-applied"}
+	if got := cutoverOrder(run); len(got) < 4 || !slices.Equal(got[:4], want) {
+		t.Errorf("event order %v, want %v first", got, want)
+	}
+	by := run.Totals.ByClass
+	if by[results.AppFetchFailed] == 0 || by[results.UpstreamTimeout] == 0 {
+		t.Errorf("want both fetch failed (502) and upstream timeout (504) errors, got %v", by)
+	}
+	// The errors follow the deploy: the error rate in the 10 s after it is
+	// far above the rate before it (the old revision's own scale-out during
+	// the ramp may cost a few).
+	deploy := run.Events[0].At
+	var before, beforeN, after, afterN int64
+	for _, w := range run.Timeline {
+		switch {
+		case w.Start.Before(deploy.Add(-time.Second)):
+			before, beforeN = before+w.Errors, beforeN+w.Requests
+		case w.Start.Before(deploy.Add(10 * time.Second)):
+			after, afterN = after+w.Errors, afterN+w.Requests
+		}
+	}
+	rateBefore := float64(before) / float64(max(beforeN, 1))
+	rateAfter := float64(after) / float64(max(afterN, 1))
+	if rateAfter < 0.01 || rateAfter < 5*rateBefore {
+		t.Errorf("error rate %.2f%% in the 10 s after the deploy vs %.2f%% before it; want a burst that follows the deploy",
+			100*rateAfter, 100*rateBefore)
+	}
+	f := run.Findings[0]
+	if f.Confidence != "high" || f.Explained < run.Totals.Errors/2 {
+		t.Errorf("top finding %s %s explains %d of %d errors; want high confidence and most of them",
+			f.Cause, f.Confidence, f.Explained, run.Totals.Errors)
+	}
+	ev := strings.Join(f.Evidence, "\n")
+	for _, want := range []string{"dropped", "OUT_OF_RESOURCES", "fell in periods with drops"} {
+		if !strings.Contains(ev, want) {
+			t.Errorf("evidence lacks %q:\n%s", want, ev)
+		}
+	}
+	var drops float64
+	for _, s := range run.Series {
+		if s.Query == "nat_dropped_sent" && s.Labels["reason"] == "OUT_OF_RESOURCES" {
+			for _, p := range s.Points {
+				drops += p.Value
+			}
+		}
+	}
+	if drops == 0 {
+		t.Error("no OUT_OF_RESOURCES drops in the fetched series")
+	}
+	for _, want := range []string{"nat-port-exhaustion", "Remedies:", "private IP", "private-ranges-only", "127.0.0.1", "DIAGNOSIS", "NAT drops"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report.txt lacks %q", want)
+		}
+	}
+}
+
+// Metrics that never arrive (a local cloud with a day of ingestion lag)
+// leave the run inconclusive, exit 3, with the reason in the report.
+func TestMissingMetricsMakeTheRunInconclusive(t *testing.T) {
+	dir := t.TempDir()
+	sc := writeScenario(t, dir, "lag.yaml", `version: 1
+name: lag
+load: {requests: [{path: /}], rate: 50/s, duration: 3s}
+verdict: {min_requests: 100}
+metrics: {settle: 30s, max_wait: 90s}
+localcloud:
+  time_scale: 20
+  metrics: {lag_nat: 24h, lag_run: 24h}
+  services:
+    - {name: api, image: gcr.io/demo/api:v1, min_instances: 1, app: {server_time: 20ms}}
+`)
+	inv := runBinary(t, dir, "run", sc, "--out", "out")
+	if inv.code != ExitInconclusive {
+		t.Fatalf("exit %d, want %d (inconclusive)\nstdout:\n%s\nstderr:\n%s", inv.code, ExitInconclusive, inv.stdout, inv.stderr)
+	}
+	run, err := results.Read(onlyRunDir(t, filepath.Join(dir, "out")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Totals.Errors != 0 || run.Verdict.Status != results.StatusInconclusive ||
+		!strings.HasPrefix(run.Verdict.Reasons[0], "metrics missing: not covered after waiting") {
+		t.Errorf("errors %d, verdict %s %q; want an error-free run made inconclusive by the missing metrics",
+			run.Totals.Errors, run.Verdict.Status, run.Verdict.Reasons)
+	}
+	if !strings.Contains(inv.stdout, "metrics: missing") || !strings.Contains(inv.stderr, "metrics ") {
+		t.Errorf("report or progress does not show the missing metrics:\nstdout:\n%s\nstderr:\n%s", inv.stdout, inv.stderr)
+	}
+}
