@@ -277,6 +277,7 @@ actions:
 		"action 0 at +10s: deploy image gcr.io/demo/api:v2, no traffic",
 		"action 1 at +20s: traffic to @deployed in steps [10 100] every 10s",
 		"rollback: on-failure",
+		"metrics: after the load, wait 1.5s, then query every 3s until covered (at most 24s); NAT gateway nat-gateway",
 		"nothing was changed and no load was sent",
 	} {
 		if !strings.Contains(inv.stdout, want) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -208,6 +209,10 @@ func printPlan(ctx context.Context, w io.Writer, sc *scenarios.Scenario, platfor
 	}
 	if len(sc.Actions) > 0 {
 		fmt.Fprintf(w, "rollback: %s (restores the traffic split above)\n", sc.Rollback)
+	}
+	if m := sc.Metrics; m.Enabled {
+		fmt.Fprintf(w, "metrics: after the load, wait %s, then query every %s until covered (at most %s); NAT gateway %s\n",
+			sc.Wall(m.Settle), sc.Wall(m.Period), sc.Wall(m.MaxWait), cmp.Or(m.NAT.Gateway, "(every gateway)"))
 	}
 	fmt.Fprintln(w, "dry run: nothing was changed and no load was sent")
 	return ExitPass, nil
