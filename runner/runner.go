@@ -263,6 +263,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 			sessions = sc.Load.Sessions.Count
 		}
 		diagnose(run, got, plan, sessions)
+		judgeDiagnosis(&run.Verdict, run)
 		if ctx.Err() != nil {
 			run.State = results.StateAborted
 			run.Verdict.Reasons = append([]string{"run aborted while waiting for the platform's metrics"}, run.Verdict.Reasons...)
@@ -274,7 +275,6 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 				}
 			}
 		}
-		judgeDiagnosis(&run.Verdict, run)
 	}
 	run.EndedAt = now()
 	if err := w.Save(run); err != nil {

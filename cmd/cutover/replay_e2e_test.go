@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -247,5 +249,77 @@ localcloud:
 	}
 	if !strings.Contains(inv.stdout, "metrics: missing") || !strings.Contains(inv.stderr, "metrics ") {
 		t.Errorf("report or progress does not show the missing metrics:\nstdout:\n%s\nstderr:\n%s", inv.stdout, inv.stderr)
+	}
+}
+
+// Ctrl-C while the run waits for the platform's metrics stops the wait at
+// once and keeps everything the load measured: exit 130, a record with
+// the totals, the verdict so far and why the diagnosis is missing.
+func TestSIGINTWhileWaitingForMetrics(t *testing.T) {
+	dir := t.TempDir()
+	sc := writeScenario(t, dir, "wait.yaml", `version: 1
+name: wait
+load: {requests: [{path: /}], rate: 50/s, duration: 2s}
+metrics: {settle: 10m, max_wait: 20m}
+localcloud:
+  time_scale: 20
+  metrics: {lag_nat: 24h, lag_run: 24h}
+  services:
+    - {name: api, image: gcr.io/demo/api:v1, min_instances: 1, app: {server_time: 20ms}}
+`)
+	cmd := exec.Command(binary, "run", sc, "--out", "out")
+	cmd.Dir = dir
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waiting := make(chan struct{})
+	var once sync.Once
+	var lines []string
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+			if strings.HasPrefix(sc.Text(), "metrics ") {
+				once.Do(func() { close(waiting) })
+			}
+		}
+	}()
+	select {
+	case <-waiting:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		<-drained
+		t.Fatalf("the run never reported waiting for metrics:\n%s", strings.Join(lines, "\n"))
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	<-drained
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != ExitAborted {
+		t.Fatalf("wait: %v, want exit %d\nstderr:\n%s", err, ExitAborted, strings.Join(lines, "\n"))
+	}
+	run, err := results.Read(onlyRunDir(t, filepath.Join(dir, "out")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.State != results.StateAborted || run.Totals.Requests < 50 ||
+		run.Verdict.Reasons[0] != "run aborted while waiting for the platform's metrics" {
+		t.Errorf("state %s, %d requests, reasons %q; want aborted with the load's results kept", run.State, run.Totals.Requests, run.Verdict.Reasons)
+	}
+	if d := run.Diagnosis; d == nil || d.Metrics != results.MetricsMissing || !strings.Contains(d.Note, "interrupted") {
+		t.Errorf("diagnosis %+v, want metrics missing because the wait was interrupted", d)
+	}
+	if !strings.Contains(stdout.String(), "VERDICT") {
+		t.Errorf("no report printed after the interrupt:\n%s", stdout.String())
 	}
 }
