@@ -241,6 +241,7 @@ func TestFormatting(t *testing.T) {
 		{fmtDuration(45 * time.Second), "45s"}, {fmtDuration(125 * time.Second), "2m05s"},
 		{fmtDuration(time.Hour + 2*time.Minute + 15*time.Second), "1h02m15s"}, {fmtDuration(1500 * time.Millisecond), "1.5s"},
 		{fmtOffset(-2 * time.Second), "-2s"}, {fmtOffset(0), "+0s"},
+		{fmtOffset(6238 * time.Millisecond), "+6.238s"}, {fmtDuration(62238 * time.Millisecond), "1m02.238s"},
 		{fmtMs(0.125), "0.12"}, {fmtMs(12.25), "12.2"}, {fmtMs(812.6), "813"},
 	}
 	for _, tt := range tests {

@@ -349,7 +349,9 @@ func fmtDuration(d time.Duration) string {
 	h := d / time.Hour
 	m := (d % time.Hour) / time.Minute
 	rest := d % time.Minute
-	secs := strconv.FormatFloat(rest.Round(time.Millisecond).Seconds(), 'f', -1, 64)
+	// Whole milliseconds, rounded on the decimal value: 6.238, never
+	// 6.2379999999999995.
+	secs := strconv.FormatFloat(math.Round(rest.Seconds()*1000)/1000, 'f', -1, 64)
 	switch {
 	case h > 0:
 		return fmt.Sprintf("%dh%02dm%s%ss", h, m, pad2(rest), secs)
