@@ -475,6 +475,58 @@ func TestSessionAffinityCookie(t *testing.T) {
 	}
 }
 
+// An app that keeps login sessions in instance memory: the first response
+// carries both the front end's GAESA and the app's SID; the session works
+// on its instance and is unknown (401, a new SID) on any other.
+func TestSessionStateLivesOnItsInstance(t *testing.T) {
+	svc := testService("api")
+	svc.MinInstances = 2
+	svc.SessionAffinity = true
+	svc.App.SessionState = true
+	c := startCloud(t, testConfig(50, svc))
+	url, _ := c.ServiceURL("api")
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := map[string]string{}
+	for _, x := range resp.Cookies() {
+		cookies[x.Name] = x.Value
+	}
+	home := resp.Header.Get("X-Instance")
+	if cookies[AffinityCookie] == "" || !strings.HasPrefix(cookies["SID"], home+".") {
+		t.Fatalf("first response from %s set cookies %v; want GAESA and a SID of that instance", home, cookies)
+	}
+	both := AffinityCookie + "=" + cookies[AffinityCookie] + "; SID=" + cookies["SID"]
+	if r := get(t, client, url+"/", both); r.status != http.StatusOK || r.instance != home {
+		t.Errorf("back on its instance: %d from %s, want 200 from %s", r.status, r.instance, home)
+	}
+	// A session another instance opened (what a re-pinned client carries)
+	// is unknown here: 401, and a new session of this instance.
+	stale := AffinityCookie + "=" + cookies[AffinityCookie] + "; SID=api-00001-other-9.1"
+	req, _ := http.NewRequest("GET", url+"/", nil)
+	req.Header.Set("Cookie", stale)
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var fresh string
+	for _, x := range resp.Cookies() {
+		if x.Name == "SID" {
+			fresh = x.Value
+		}
+	}
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "session not found") || !strings.HasPrefix(fresh, home+".") {
+		t.Errorf("a session from another instance: %d %q, new SID %q; want 401 session not found and a SID of %s",
+			resp.StatusCode, body, fresh, home)
+	}
+}
+
 // Calls route by egress and via: loopback and private-ranges-only public
 // calls never touch NAT; all-traffic public calls do.
 func TestEgressRouting(t *testing.T) {
