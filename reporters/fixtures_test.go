@@ -183,13 +183,7 @@ func failRun() *results.Run {
 				w.P99 = failP99Burst
 			}
 		}
-		w.ByClass[results.ClassOK] = w.Requests - w.Errors
-		for c, n := range w.ByClass {
-			totals[c] += n
-		}
-		run.Totals.Requests += w.Requests
-		run.Totals.Errors += w.Errors
-		run.Timeline = append(run.Timeline, w)
+		addWindow(run, totals, w)
 	}
 	run.Totals.ByClass = totals
 	run.Verdict = results.Verdict{
@@ -356,13 +350,7 @@ func missingRun() *results.Run {
 			w.ByClass[results.FetchFailed] = 4
 			w.Errors += 4
 		}
-		w.ByClass[results.ClassOK] = w.Requests - w.Errors
-		for c, n := range w.ByClass {
-			totals[c] += n
-		}
-		run.Totals.Requests += w.Requests
-		run.Totals.Errors += w.Errors
-		run.Timeline = append(run.Timeline, w)
+		addWindow(run, totals, w)
 	}
 	run.Totals.ByClass = totals
 	run.Verdict = results.Verdict{
@@ -424,13 +412,7 @@ func inconclusiveRun() *results.Run {
 			w.ByClass[results.FetchFailed]++
 			w.Errors++
 		}
-		w.ByClass[results.ClassOK] = w.Requests - w.Errors
-		for c, n := range w.ByClass {
-			totals[c] += n
-		}
-		run.Totals.Requests += w.Requests
-		run.Totals.Errors += w.Errors
-		run.Timeline = append(run.Timeline, w)
+		addWindow(run, totals, w)
 	}
 	run.Totals.ByClass = totals
 	run.Verdict = results.Verdict{
@@ -454,4 +436,16 @@ var fixtures = []struct {
 	{"fail", failRun},
 	{"inconclusive", inconclusiveRun},
 	{"metrics-missing", missingRun},
+}
+
+// addWindow counts w's remaining requests as ok and appends it to the
+// fixture's timeline and totals.
+func addWindow(run *results.Run, totals map[string]int64, w results.Window) {
+	w.ByClass[results.ClassOK] = w.Requests - w.Errors
+	for c, n := range w.ByClass {
+		totals[c] += n
+	}
+	run.Totals.Requests += w.Requests
+	run.Totals.Errors += w.Errors
+	run.Timeline = append(run.Timeline, w)
 }
