@@ -85,7 +85,7 @@ func newDiagnosis(d *results.Diagnosis, series []results.Series, origin time.Tim
 	}
 	out := &diagnosis{
 		metrics: d.Metrics,
-		note:    results.Redact(d.Note),
+		note:    d.Note, // redacted with the run (results.RedactRun)
 		period:  seconds(d.Period),
 		scale:   d.TimeScale,
 		settle:  seconds(d.Settle),
@@ -432,33 +432,6 @@ func noFindings(run *results.Run) string {
 		return fmt.Sprintf("none: no cause found for the %s errors without the platform's metrics", fmtInt(run.Totals.Errors))
 	}
 	return fmt.Sprintf("none: no cause found for the %s errors", fmtInt(run.Totals.Errors))
-}
-
-// redactFindings returns a copy of fs with every string passed through
-// results.Redact: evidence quotes what the service and the platform said.
-func redactFindings(fs []results.Finding) []results.Finding {
-	if fs == nil {
-		return nil
-	}
-	out := make([]results.Finding, len(fs))
-	for i, f := range fs {
-		f.Cause, f.Confidence = results.Redact(f.Cause), results.Redact(f.Confidence)
-		f.Evidence = redactAll(f.Evidence)
-		f.Remedy = redactAll(f.Remedy)
-		out[i] = f
-	}
-	return out
-}
-
-func redactAll(ss []string) []string {
-	if ss == nil {
-		return nil
-	}
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = results.Redact(s)
-	}
-	return out
 }
 
 // wrap breaks s into lines of at most width characters (a longer word gets

@@ -71,7 +71,7 @@ func newView(run *results.Run) (*view, error) {
 	}
 	sort.SliceStable(v.events, func(i, j int) bool { return v.events[i].offset < v.events[j].offset })
 	v.timeline = condense(red.Timeline, v.origin, v.events, maxTimelineRows)
-	v.findings = redactFindings(red.Findings)
+	v.findings = red.Findings
 	v.diagnosis = newDiagnosis(red.Diagnosis, red.Series, v.origin, v.events)
 	return v, nil
 }
