@@ -152,6 +152,9 @@ func newDiagnosis(d *results.Diagnosis, series []results.Series, origin time.Tim
 // heading describes the grid: "metric period 6s (60s simulated, time scale
 // 10×), 10 periods".
 func (d *diagnosis) heading() string {
+	if d.metrics == results.MetricsPending {
+		return "waiting for the platform's metrics"
+	}
 	s := "metric period " + fmtPeriod(d.period)
 	if d.scale > 0 {
 		s += fmt.Sprintf(" (%s simulated, time scale %d×)", fmtPeriod(d.period*time.Duration(d.scale)), d.scale)
@@ -179,8 +182,11 @@ func (d *diagnosis) metricsLine() string {
 	if s == "" {
 		s = "unknown"
 	}
-	if d.metrics == results.MetricsMissing {
+	switch d.metrics {
+	case results.MetricsMissing:
 		s = metricsMissing(d.note)
+	case results.MetricsPending:
+		s = "pending — the record was saved before they were read; a finished run replaces it"
 	}
 	if d.settle > 0 {
 		s += " · settle " + fmtDuration(d.settle)

@@ -512,3 +512,20 @@ func TestWrap(t *testing.T) {
 		t.Errorf("wrap = %q, want %q", got, want)
 	}
 }
+
+// A record saved while the run waits for the metrics says so, without a
+// made-up grid.
+func TestDiagnosisPending(t *testing.T) {
+	run := passRun()
+	run.State = results.StateRunning
+	run.Diagnosis = &results.Diagnosis{Metrics: results.MetricsPending, Signals: []string{}, Buckets: []results.Bucket{}}
+	var buf bytes.Buffer
+	if err := Text(&buf, run); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "DIAGNOSIS (waiting for the platform's metrics") || !strings.Contains(out, "metrics: pending") ||
+		strings.Contains(out, "metric period 0s") {
+		t.Errorf("pending diagnosis:\n%s", out)
+	}
+}

@@ -175,6 +175,19 @@ func RedactRun(run *Run) (*Run, error) {
 	if run.Diagnosis != nil {
 		d := *run.Diagnosis
 		d.Note = Redact(d.Note)
+		// Signal keys spell out label values: query{label=value}.
+		d.Signals = redactAll(run.Diagnosis.Signals)
+		d.Buckets = make([]Bucket, len(run.Diagnosis.Buckets))
+		for i, b := range run.Diagnosis.Buckets {
+			if b.Signals != nil {
+				sig := make(map[string]float64, len(b.Signals))
+				for k, v := range b.Signals {
+					sig[Redact(k)] = v
+				}
+				b.Signals = sig
+			}
+			d.Buckets[i] = b
+		}
 		out.Diagnosis = &d
 	}
 	if run.Series != nil {

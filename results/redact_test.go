@@ -84,7 +84,9 @@ func TestRedactRun(t *testing.T) {
 	run.Load.SaturationReason = "Cookie: opaque-value-7"
 	run.Findings = []Finding{{Cause: "upstream-timeout", Confidence: "low",
 		Evidence: []string{"GET https://h/?access_token=opaque-value-8 timed out"}, Remedy: []string{"Authorization: Bearer opaque-value-9"}}}
-	run.Diagnosis = &Diagnosis{Metrics: MetricsMissing, Note: "fetch failed: Authorization: Bearer opaque-value-10"}
+	run.Diagnosis = &Diagnosis{Metrics: MetricsMissing, Note: "fetch failed: Authorization: Bearer opaque-value-10",
+		Signals: []string{"q{token=opaque-value-12}"},
+		Buckets: []Bucket{{Phase: "during", Signals: map[string]float64{"q{token=opaque-value-12}": 3, "nat_dropped_sent{reason=OUT_OF_RESOURCES}": 5}}}}
 	run.Series = []Series{{Query: "q", Labels: map[string]string{"reason": "OUT_OF_RESOURCES", "api_key": "opaque-value-11"}}}
 
 	red, err := RedactRun(run)

@@ -36,36 +36,45 @@ type fetched struct {
 }
 
 // awaitMetrics waits plan.settle after end, then fetches [start, end) and
-// re-fetches every period until the points cover end or plan.maxWait has
-// passed since end. It reports the wait through progress. A cancelled ctx
-// ends the wait with what was fetched so far.
+// re-fetches on the grid end+settle+k·period, the last fetch exactly at
+// end+maxWait, until the points cover end. It gives up after the fetch at
+// the deadline. Each fetch is bounded by the deadline plus a period, so a
+// hung API cannot stretch the wait. It reports the wait through progress.
+// A cancelled ctx ends the wait with what was fetched so far.
 func awaitMetrics(ctx context.Context, src MetricSource, plan metricsPlan, start, end time.Time,
 	now func() time.Time, progress func(Progress)) fetched {
 	var f fetched
-	deadline := end.Add(plan.maxWait)
-	next := end.Add(plan.settle)
+	deadline := end.Add(max(plan.maxWait, plan.settle))
 	report := func(note string) {
 		f.waited = now().Sub(end)
 		if progress != nil {
 			progress(Progress{Phase: PhaseMetrics, Elapsed: f.waited, Total: plan.maxWait, Note: note})
 		}
 	}
-	for attempt := 1; ; attempt++ {
-		note := fmt.Sprintf("waiting %s for the platform's metrics to settle", plan.settle)
-		if attempt > 1 {
-			note = fmt.Sprintf("re-query %d: %s", attempt, f.note)
+	interrupted := func() fetched {
+		f.note = "the wait for metrics was interrupted"
+		report(f.note)
+		return f
+	}
+	for attempt := 0; ; attempt++ {
+		next := end.Add(plan.settle + time.Duration(attempt)*plan.period)
+		last := !next.Before(deadline) || plan.period <= 0
+		if last {
+			next = deadline
+		}
+		note := fmt.Sprintf("waiting %s for the platform's metrics to settle", plan.platform(plan.settle))
+		if attempt > 0 {
+			note = fmt.Sprintf("query %d: %s", attempt+1, f.note)
 		}
 		if err := waitUntil(ctx, now, next, time.Second, func() { report(note) }); err != nil {
-			f.note = "the wait for metrics was interrupted"
-			report(f.note)
-			return f
+			return interrupted()
 		}
-		series, covered, err := src.Fetch(ctx, start, end, plan.period)
+		fctx, cancel := context.WithDeadline(ctx, deadline.Add(max(plan.period, 10*time.Second)))
+		series, covered, err := src.Fetch(fctx, start, end, plan.period)
+		cancel()
 		switch {
-		case err != nil && ctx.Err() != nil:
-			f.note = "the wait for metrics was interrupted"
-			report(f.note)
-			return f
+		case ctx.Err() != nil:
+			return interrupted()
 		case err != nil:
 			f.note = "fetch failed: " + err.Error()
 			if errors.Is(err, ErrMetricsRejected) {
@@ -76,19 +85,28 @@ func awaitMetrics(ctx context.Context, src MetricSource, plan metricsPlan, start
 			f.series, f.covered = series, covered
 			if covered {
 				f.note = ""
-				report(fmt.Sprintf("metrics covered after %d queries", attempt))
+				report(fmt.Sprintf("metrics covered after %d queries", attempt+1))
 				return f
 			}
-			f.note = "the points do not reach the end of the run yet (ingestion lag)"
+			f.note = "the points do not reach the end of the load yet (ingestion lag)"
 		}
-		next = now().Add(plan.period)
-		if next.After(deadline) {
-			f.note = fmt.Sprintf("not covered after waiting %s (metrics.max_wait): %s",
-				now().Sub(end).Round(time.Second), f.note)
+		if last {
+			f.note = fmt.Sprintf("not covered %s after the load (metrics.max_wait %s): %s",
+				plan.platform(now().Sub(end)), plan.platform(plan.maxWait), f.note)
 			report(f.note)
 			return f
 		}
 	}
+}
+
+// platform writes a wall-clock duration of the wait in platform time: on
+// the local cloud, "24s (4m simulated)".
+func (p metricsPlan) platform(d time.Duration) string {
+	d = d.Round(100 * time.Millisecond)
+	if p.timeScale <= 1 {
+		return d.String()
+	}
+	return fmt.Sprintf("%s (%s simulated)", d, (d * time.Duration(p.timeScale)).Round(time.Second))
 }
 
 // waitUntil waits until t or until ctx is done, calling tick every
@@ -117,12 +135,29 @@ func waitUntil(ctx context.Context, now func() time.Time, t time.Time, interval 
 }
 
 // diagnose lines the client results up with the fetched metrics and names
-// the causes: the run's Series, Findings and Diagnosis.
-func diagnose(run *results.Run, f fetched, plan metricsPlan, sessions int) {
+// the causes: the run's Series, Findings and Diagnosis. Only the events
+// until the end of the load shape the phases: a rollback after it is not
+// part of the cutover the clients saw.
+//
+// Findings rest on metrics only when they covered the run: periods whose
+// points had not arrived would read as zero, and "no NAT drop" would then
+// be a claim about metrics nobody read. Without coverage the findings come
+// from the client side alone (the partial series are kept in the record).
+func diagnose(run *results.Run, f fetched, plan metricsPlan, sessions int, loadEnd time.Time) {
+	var events []results.Event
+	for _, e := range run.Events {
+		if !e.At.After(loadEnd) {
+			events = append(events, e)
+		}
+	}
+	series := f.series
+	if !f.covered {
+		series = nil
+	}
 	an := correlate.Analyze(correlate.Input{
 		Timeline:       run.Timeline,
-		Events:         run.Events,
-		Series:         f.series,
+		Events:         events,
+		Series:         series,
 		Period:         plan.period,
 		Load:           run.Load,
 		Sessions:       sessions,
@@ -140,8 +175,11 @@ func diagnose(run *results.Run, f fetched, plan metricsPlan, sessions int) {
 	if d.Signals == nil {
 		d.Signals = []string{}
 	}
-	if !f.covered {
+	switch {
+	case !f.covered:
 		d.Metrics, d.Note = results.MetricsMissing, f.note
+	case !hasNAT(f.series):
+		d.Note = "no Cloud NAT series came back (no NAT in the path, or another gateway or region than metrics.nat names): NAT is not ruled out"
 	}
 	for i, b := range an.Buckets {
 		d.Buckets[i] = results.Bucket{
@@ -155,9 +193,20 @@ func diagnose(run *results.Run, f fetched, plan metricsPlan, sessions int) {
 	run.Diagnosis = d
 }
 
-// judgeDiagnosis folds the diagnosis into the verdict: missing metrics make
-// the run inconclusive (a pass must not rest on metrics nobody read), and
-// the findings are named among the reasons.
+// hasNAT reports whether any Cloud NAT series came back with points.
+func hasNAT(series []results.Series) bool {
+	for _, s := range series {
+		if strings.HasPrefix(s.Query, "nat_") && len(s.Points) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// judgeDiagnosis folds the diagnosis into the verdict and names the
+// findings among its reasons. Missing metrics never let a pass stand: it
+// becomes inconclusive. A fail stays a fail — the clients' errors are facts
+// whatever the metrics say — with the missing metrics among its reasons.
 func judgeDiagnosis(v *results.Verdict, run *results.Run) {
 	var named []string
 	for _, f := range run.Findings {
@@ -167,18 +216,20 @@ func judgeDiagnosis(v *results.Verdict, run *results.Run) {
 		}
 		named = append(named, s+")")
 	}
+	missing := run.Diagnosis != nil && run.Diagnosis.Metrics == results.MetricsMissing
 	switch v.Status {
-	case results.StatusFail:
-		v.Reasons = append(v.Reasons, named...)
 	case results.StatusPass:
 		if len(named) > 0 {
 			v.Reasons = append(v.Reasons, "no errors, but the diagnosis found: "+strings.Join(named, "; "))
 		}
-	case results.StatusInconclusive:
+		if missing {
+			v.Status = results.StatusInconclusive
+			v.Reasons = append([]string{"metrics missing: " + run.Diagnosis.Note}, v.Reasons...)
+		}
+	default:
 		v.Reasons = append(v.Reasons, named...)
-	}
-	if d := run.Diagnosis; d != nil && d.Metrics == results.MetricsMissing {
-		v.Status = results.StatusInconclusive
-		v.Reasons = append([]string{"metrics missing: " + d.Note}, v.Reasons...)
+		if missing {
+			v.Reasons = append(v.Reasons, "metrics missing, so the cause is not diagnosed from them: "+run.Diagnosis.Note)
+		}
 	}
 }

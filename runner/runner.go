@@ -245,10 +245,10 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	noteCutover()
 	if opts.Metrics != nil && sc.Metrics.Enabled && run.State == results.StateComplete {
-		// Save what the clients saw before the wait, which can be minutes:
-		// a crash meanwhile leaves the verdict so far and the pending state.
-		run.Diagnosis = &results.Diagnosis{Metrics: results.MetricsPending, Signals: []string{}, Buckets: []results.Bucket{}}
-		if err := w.Save(run); err != nil {
+		// Save what the clients saw before the wait, which can be minutes.
+		// A crash meanwhile leaves a record that says so: still running,
+		// and no pass until the metrics are read.
+		if err := w.Save(pendingMetrics(run)); err != nil {
 			return nil, fmt.Errorf("save run record: %w", err)
 		}
 		plan := metricsPlan{
@@ -262,18 +262,14 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		if sc.Load.Sessions.Cookies {
 			sessions = sc.Load.Sessions.Count
 		}
-		diagnose(run, got, plan, sessions)
+		diagnose(run, got, plan, sessions, loadEnd)
 		judgeDiagnosis(&run.Verdict, run)
 		if ctx.Err() != nil {
+			// The load and the cutover are over and the rollback was
+			// decided on what the clients saw; an interrupt now only ends
+			// the wait, it does not undo a cutover that held.
 			run.State = results.StateAborted
 			run.Verdict.Reasons = append([]string{"run aborted while waiting for the platform's metrics"}, run.Verdict.Reasons...)
-			if cut != nil && !restored && restoreErr == nil {
-				if ok, why := shouldRestore(sc.Rollback, true, false); ok {
-					restoreErr = cut.restore(ctx, why)
-					restored = restoreErr == nil
-					noteCutover()
-				}
-			}
 		}
 	}
 	run.EndedAt = now()
@@ -287,6 +283,21 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		return &Outcome{Run: run, Dir: dir}, fmt.Errorf("save partial run record: %w", saveErr)
 	}
 	return &Outcome{Run: run, Dir: dir}, nil
+}
+
+// pendingMetrics returns the record as saved while the run waits for the
+// platform's metrics: still running, and a pass not yet a pass.
+func pendingMetrics(run *results.Run) *results.Run {
+	c := *run
+	c.State = results.StateRunning
+	c.EndedAt = time.Time{}
+	c.Diagnosis = &results.Diagnosis{Metrics: results.MetricsPending, Signals: []string{}, Buckets: []results.Bucket{}}
+	const why = "metrics pending: the record was saved before the platform's metrics were read"
+	c.Verdict.Reasons = append([]string{why}, run.Verdict.Reasons...)
+	if c.Verdict.Status == results.StatusPass {
+		c.Verdict.Status = results.StatusInconclusive
+	}
+	return &c
 }
 
 // recorder holds the record in flight; windows arrive from the load

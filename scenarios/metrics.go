@@ -74,7 +74,9 @@ const (
 func resolveMetrics(s *Scenario, set func(path string) bool) {
 	m := &s.Metrics
 	if !set("metrics.enabled") {
-		m.Enabled = s.Target.Platform != ""
+		// A metrics section on a plain load test is a mistake to report
+		// (Validate: metrics need a platform), not something to ignore.
+		m.Enabled = s.Target.Platform != "" || set("metrics")
 	}
 	if !m.Enabled {
 		return
@@ -140,7 +142,7 @@ func (v *validator) metrics(s *Scenario) {
 		v.addf("metrics.period", "%s: Cloud Monitoring aligns to at least 60s", m.Period)
 	}
 	if s.Target.Platform == "" {
-		v.addf("metrics.enabled", "metrics need a platform: set target.platform with project, region and service, or add a localcloud section")
+		v.addf("metrics", "metrics need a platform: set target.platform with project, region and service, or add a localcloud section")
 	}
 	names := map[string]bool{}
 	for i, q := range m.Extra {

@@ -94,7 +94,9 @@ func TestMetricsInvalid(t *testing.T) {
 		{"period under Google's minimum", "target: {platform: cloudrun, project: p, region: r, service: s}\nmetrics: {period: 30s}\n",
 			[]string{"metrics.period: 30s: Cloud Monitoring aligns to at least 60s"}},
 		{"metrics without a platform", "target: {url: http://127.0.0.1:1}\nmetrics: {enabled: true}\n",
-			[]string{"metrics.enabled: metrics need a platform"}},
+			[]string{"m.yaml:8:1: metrics: metrics need a platform"}},
+		{"a metrics section without a platform", "target: {url: http://127.0.0.1:1}\nmetrics: {settle: 1m}\n",
+			[]string{"m.yaml:8:1: metrics: metrics need a platform"}},
 		{"bad extra queries", lcMetricsCloud + `metrics:
   extra:
     - {type: router.googleapis.com/nat/port_usage}

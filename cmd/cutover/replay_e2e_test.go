@@ -245,7 +245,7 @@ localcloud:
 		t.Fatal(err)
 	}
 	if run.Totals.Errors != 0 || run.Verdict.Status != results.StatusInconclusive ||
-		!strings.HasPrefix(run.Verdict.Reasons[0], "metrics missing: not covered after waiting") {
+		!strings.HasPrefix(run.Verdict.Reasons[0], "metrics missing: not covered") {
 		t.Errorf("errors %d, verdict %s %q; want an error-free run made inconclusive by the missing metrics",
 			run.Totals.Errors, run.Verdict.Status, run.Verdict.Reasons)
 	}

@@ -212,7 +212,7 @@ func printPlan(ctx context.Context, w io.Writer, sc *scenarios.Scenario, platfor
 	}
 	if m := sc.Metrics; m.Enabled {
 		fmt.Fprintf(w, "metrics: after the load, wait %s, then query every %s until covered (at most %s); NAT gateway %s\n",
-			sc.Wall(m.Settle), sc.Wall(m.Period), sc.Wall(m.MaxWait), cmp.Or(m.NAT.Gateway, "(every gateway)"))
+			sc.Wall(m.Settle), sc.Wall(m.Period), sc.Wall(m.MaxWait), cmp.Or(m.NAT.Gateway, "(every gateway in the region)"))
 	}
 	fmt.Fprintln(w, "dry run: nothing was changed and no load was sent")
 	return ExitPass, nil

@@ -273,7 +273,7 @@ func (d *diagnosis) affinityBroken() []candidate {
 	if e, ok := d.firstAfterDeploy(EventTrafficApplied, EventRevisionReady); ok {
 		at = e.At
 	}
-	ev := []string{fmt.Sprintf("%s of %s sessions with an affinity cookie (%s) were re-pinned to another instance at the cutover, when the new revision took traffic at %s: affinity is best effort and a revision switch breaks it.",
+	ev := []string{fmt.Sprintf("%s of %s sessions with an affinity cookie (%s) were re-pinned to another instance during the run (their X-Instance changed); the new revision took traffic at %s: affinity is best effort and a revision switch breaks it.",
 		num(float64(d.in.AffinityRepins)), num(float64(d.in.Sessions)), pct(share), d.at(at))}
 	conf := ConfidenceLow
 	if explained > 0 {
