@@ -27,7 +27,8 @@ import (
 
 // plan is how long and how often each part runs.
 type plan struct {
-	// rounds of interleaved pairs per load; medians are over these.
+	// rounds per load, each of two runs of each side in ABBA order;
+	// medians are over these.
 	rounds int
 	// pairDuration is the length of every run of the CPU comparison.
 	pairDuration time.Duration
@@ -37,13 +38,13 @@ type plan struct {
 	impossibleDuration time.Duration
 }
 
-// fullPlan takes about five minutes of wall time on a 2-core machine:
-// rounds × (3 pairs × 2 + 1) runs of pairDuration, then the two RSS runs.
+// fullPlan takes about six minutes of wall time on a 2-core machine:
+// rounds × (3 loads × 4 + 1) runs of pairDuration, then the two RSS runs.
 // An even number of rounds puts each side first equally often. shortPlan
-// (go test -short) checks the harness in about half a minute; its numbers
-// are too noisy to read.
+// (go test -short) checks the harness in about a minute; its numbers are
+// too noisy to read.
 var (
-	fullPlan  = plan{rounds: 6, pairDuration: 5 * time.Second, rssShort: 10 * time.Second, rssLong: 60 * time.Second, impossibleDuration: 5 * time.Second}
+	fullPlan  = plan{rounds: 4, pairDuration: 5 * time.Second, rssShort: 10 * time.Second, rssLong: 60 * time.Second, impossibleDuration: 5 * time.Second}
 	shortPlan = plan{rounds: 1, pairDuration: 2 * time.Second, rssShort: 2 * time.Second, rssLong: 6 * time.Second, impossibleDuration: 2 * time.Second}
 )
 
@@ -125,19 +126,23 @@ type harness struct {
 	url              string
 	out              io.Writer
 	cutoverScenarios int
+	vegetaRuns       int
 }
 
 // BenchmarkCutoverVsVegeta is issue 2's `make bench` comparison: the real
 // `cutover run` binary against the same attack made with the vegeta library
 // (keep-alive, 30 s timeout, 10 initial and 128 maximum workers or a fixed
-// closed-loop concurrency, 1 KiB body cap, no proxy) with its results
-// consumed in-process, each a child process measured by its own rusage,
-// against one target server process on 127.0.0.1.
+// closed-loop concurrency, 1 KiB body cap, no proxy, no attack name) with
+// its results consumed in-process as cutover consumes its own: each encoded
+// with vegeta's encoder into a buffered, finally synced file, and
+// aggregated (vegeta.Metrics). Each side is a child process measured by its
+// own rusage, against one target server process on 127.0.0.1.
 //
 //  1. CPU per request at 2,000/s, 5,000/s and closed-loop (concurrency 32):
-//     rounds of interleaved pairs, alternating which side goes first.
-//     Target ≤ 1.05.
-//  2. The closed-loop rate, from the same closed pairs. Target ≥ 0.95.
+//     rounds of two interleaved pairs in ABBA order (cutover, vegeta,
+//     vegeta, cutover, or the reverse, alternating by round), each side's
+//     two runs summed. Target ≤ 1.05.
+//  2. The closed-loop rate, from the same closed rounds. Target ≥ 0.95.
 //  3. Peak RSS of a 60 s against a 10 s run at 2,000/s. Target: flat
 //     within 20%.
 //  4. 50,000/s, more than the machine can do, once per round right after
@@ -146,10 +151,14 @@ type harness struct {
 //     that round's closed-loop max (the better of the two sides). vegeta's
 //     unbounded workers at the same ask are shown once for contrast.
 //
-// The machine is shared, so its speed drifts between rounds: every ratio is
-// the median over rounds of the ratio within a round (its pair), which
-// cancels the drift; the per-side medians are shown next to it. Missed
-// performance targets are reported (MISSED), not failed.
+// The machine is shared, so its speed drifts between runs and rounds:
+// every ratio is the median over rounds of the ratio within a round, which
+// cancels the drift between rounds, and the ABBA order within a round
+// cancels a steady drift inside it and the advantage of going first or
+// second (a single pair, AB, leaves both in every ratio: on this machine
+// single closed-loop pairs of the same binary differ by up to ±20%). The
+// per-side medians are shown next to the ratios. Missed performance
+// targets are reported (MISSED), not failed.
 func BenchmarkCutoverVsVegeta(b *testing.B) {
 	if runtime.GOOS != "linux" {
 		b.Skip("needs Linux rusage (peak RSS in KiB)")
@@ -162,7 +171,7 @@ func BenchmarkCutoverVsVegeta(b *testing.B) {
 	h := &harness{b: b, dir: b.TempDir(), out: os.Stdout}
 	h.build(ctx)
 	h.url = startTarget(ctx, b, filepath.Join(h.dir, "target"))
-	fmt.Fprintf(h.out, "cutover vs vegeta library: target %s (own process), GOMAXPROCS %d, %d rounds of %s pairs\n",
+	fmt.Fprintf(h.out, "cutover vs vegeta library: target %s (own process), GOMAXPROCS %d, %d rounds of ABBA-ordered %s runs\n",
 		h.url, runtime.GOMAXPROCS(0), p.rounds, p.pairDuration)
 
 	// Fixed cost of one process (start, set up, write, exit), for reading
@@ -179,22 +188,27 @@ func BenchmarkCutoverVsVegeta(b *testing.B) {
 	}
 	const closed = 2 // index of the closed model in specs
 	impossible := loadSpec{rate: impossibleRate, maxWorkers: load.DefaultMaxWorkers, duration: p.impossibleDuration}
-	pairs := make([][2][]sample, len(specs)) // [spec][0 cutover, 1 vegeta][round]
+	pairs := make([][2][]sample, len(specs)) // [spec][0 cutover, 1 vegeta][round], both runs combined
 	var sat []sample
 	for r := range p.rounds {
 		for i, spec := range specs {
 			cutoverFirst := (r+i)%2 == 0
-			for k := range 2 {
+			var runs [2][]sample
+			for k := range 4 {
+				// ABBA: the first side runs first and last.
 				var s sample
-				if (k == 0) == cutoverFirst {
+				if (k == 0 || k == 3) == cutoverFirst {
 					s = h.runCutover(ctx, spec)
 					h.wantCompleted(s)
-					pairs[i][0] = append(pairs[i][0], s)
+					runs[0] = append(runs[0], s)
 				} else {
 					s = h.runVegeta(ctx, spec)
-					pairs[i][1] = append(pairs[i][1], s)
+					runs[1] = append(runs[1], s)
 				}
 				fmt.Fprintf(h.out, "  round %d  %s\n", r+1, s)
+			}
+			for side := range runs {
+				pairs[i][side] = append(pairs[i][side], combine(runs[side]))
 			}
 		}
 		s := h.runCutover(ctx, impossible)
@@ -266,7 +280,7 @@ func BenchmarkCutoverVsVegeta(b *testing.B) {
 	if err := tw.Flush(); err != nil {
 		b.Fatalf("print table: %v", err)
 	}
-	fmt.Fprintln(h.out, "ratios are medians over rounds of the within-round ratio; cutover/vegeta columns are per-side medians")
+	fmt.Fprintln(h.out, "ratios are medians over rounds of the within-round ratio (ABBA, each side's two runs summed); cutover/vegeta columns are per-side medians over rounds")
 }
 
 // wantSaturated fails the benchmark unless s, a run asked for more than
@@ -326,7 +340,10 @@ func (h *harness) runCutover(ctx context.Context, spec loadSpec) sample {
 // runVegeta runs the library attacker for spec.
 func (h *harness) runVegeta(ctx context.Context, spec loadSpec) sample {
 	h.b.Helper()
-	args := []string{"-url", h.url, "-duration", spec.duration.String(), "-timeout", requestTimeout.String(),
+	h.vegetaRuns++
+	out := filepath.Join(h.dir, fmt.Sprintf("vegeta-results-%d.bin", h.vegetaRuns))
+	defer os.Remove(out)
+	args := []string{"-url", h.url, "-out", out, "-duration", spec.duration.String(), "-timeout", requestTimeout.String(),
 		"-keepalive=true", "-max-body", strconv.Itoa(load.MaxBody)}
 	if spec.rate > 0 {
 		args = append(args, "-rate", strconv.Itoa(spec.rate),
@@ -456,6 +473,24 @@ func startTarget(ctx context.Context, b *testing.B, bin string) string {
 		b.Fatal(ctx.Err())
 	}
 	return ""
+}
+
+// combine sums runs of one side and load into one sample: the CPU and
+// requests added up (so CPU per request is over all of them), the rate
+// their mean, the peak RSS their maximum.
+func combine(runs []sample) sample {
+	c := runs[0]
+	c.rate = 0
+	for i, s := range runs {
+		if i > 0 {
+			c.cpu += s.cpu
+			c.requests += s.requests
+			c.errors += s.errors
+			c.maxRSS = max(c.maxRSS, s.maxRSS)
+		}
+		c.rate += s.rate / float64(len(runs))
+	}
+	return c
 }
 
 // values returns key of every sample.

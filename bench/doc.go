@@ -8,4 +8,9 @@
 //	go test -run '^$' -bench . -benchtime 1x -timeout 30m ./bench/
 //
 // Without -bench, `go test` runs nothing here.
+//
+// To see where either side's CPU goes, profile the two processes on the
+// same attack: `CUTOVER_CPUPROFILE=c.prof cutover run scenario.yaml` (a
+// hidden switch of the binary) and `go run ./bench/internal/vegetalib
+// -cpuprofile v.prof ...`, then compare with `go tool pprof -top -cum`.
 package bench

@@ -1,8 +1,12 @@
 // Command vegetalib makes one attack directly with the vegeta library and
-// consumes its results in-process (vegeta.Metrics.Add), the baseline the
-// cutover-vs-vegeta benchmark compares `cutover run` with. It sets the
-// options cutover's load engine sets: keep-alive, the request timeout, the
-// initial and maximum workers, the response body cap, no proxy.
+// consumes its results in-process, the baseline the cutover-vs-vegeta
+// benchmark compares `cutover run` with. It does the work cutover's load
+// engine does, the vegeta way: it sets the options cutover sets (keep-alive,
+// the request timeout, the initial and maximum workers, the response body
+// cap, no proxy, no attack name header), encodes every result with vegeta's
+// own encoder (vegeta.NewEncoder, what `vegeta attack` writes) through a
+// 256 KiB buffer into a file, syncs and closes that file at the end (as
+// cutover's results.bin is), and aggregates every result (vegeta.Metrics).
 //
 // Open model: -rate N/s with -workers initial and -max-workers bound (0:
 // vegeta's unbounded default). Closed model: -rate 0 with -workers N, which
@@ -13,19 +17,27 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
+// resultsBuffer is the buffer in front of the results file, as large as
+// the one in front of cutover's results.bin.
+const resultsBuffer = 256 << 10
+
 // options is one attack's configuration.
 type options struct {
 	url        string
+	out        string
 	rate       int
 	workers    uint64
 	maxWorkers uint64
@@ -46,6 +58,7 @@ type summary struct {
 func main() {
 	var o options
 	flag.StringVar(&o.url, "url", "", "target URL (a loopback address)")
+	flag.StringVar(&o.out, "out", "", "file the encoded results are written to (required)")
 	flag.IntVar(&o.rate, "rate", 0, "requests per second; 0 is the closed model with -workers clients")
 	flag.Uint64Var(&o.workers, "workers", vegeta.DefaultWorkers, "initial workers (closed model: the concurrency)")
 	flag.Uint64Var(&o.maxWorkers, "max-workers", 0, "maximum workers of the open model; 0 is unbounded")
@@ -53,19 +66,54 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", vegeta.DefaultTimeout, "request timeout")
 	flag.BoolVar(&o.keepAlive, "keepalive", true, "reuse connections")
 	flag.Int64Var(&o.maxBody, "max-body", 1024, "bytes of each response body read")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole process to this file")
 	flag.Parse()
-	if o.url == "" {
-		fmt.Fprintln(os.Stderr, "vegetalib: -url is required")
+	if o.url == "" || o.out == "" {
+		fmt.Fprintln(os.Stderr, "vegetalib: -url and -out are required")
 		os.Exit(2)
 	}
-	if err := attack(o, os.Stdout); err != nil {
+	if err := profiled(*cpuProfile, func() error { return attack(o, os.Stdout) }); err != nil {
 		fmt.Fprintln(os.Stderr, "vegetalib:", err)
 		os.Exit(1)
 	}
 }
 
+// profiled runs f, with a CPU profile written to path unless path is "".
+func profiled(path string, f func() error) (err error) {
+	if path == "" {
+		return f()
+	}
+	file, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(file); err != nil {
+		_ = file.Close()
+		return fmt.Errorf("start CPU profile: %w", err)
+	}
+	defer func() {
+		pprof.StopCPUProfile()
+		if cerr := file.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close CPU profile: %w", cerr))
+		}
+	}()
+	return f()
+}
+
 // attack runs the attack described by o and writes its summary to out.
-func attack(o options, out io.Writer) error {
+func attack(o options, out io.Writer) (err error) {
+	f, err := os.OpenFile(o.out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create results file: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close results file: %w", cerr)
+		}
+	}()
+	buf := bufio.NewWriterSize(f, resultsBuffer)
+	enc := vegeta.NewEncoder(buf)
+
 	opts := []func(*vegeta.Attacker){
 		vegeta.KeepAlive(o.keepAlive),
 		vegeta.Timeout(o.timeout),
@@ -89,15 +137,31 @@ func attack(o options, out io.Writer) error {
 
 	var m vegeta.Metrics
 	var errs uint64
+	var encErr error
 	start := time.Now()
-	for r := range atk.Attack(tr, pacer, o.duration, "vegetalib") {
+	// No attack name: cutover sends none, so no X-Vegeta-Attack header.
+	for r := range atk.Attack(tr, pacer, o.duration, "") {
 		if r.Error != "" {
 			errs++
+		}
+		if encErr == nil {
+			if encErr = enc.Encode(r); encErr != nil {
+				atk.Stop()
+			}
 		}
 		m.Add(r)
 	}
 	elapsed := time.Since(start)
 	m.Close()
+	if encErr != nil {
+		return fmt.Errorf("write results: %w", encErr)
+	}
+	if err := buf.Flush(); err != nil {
+		return fmt.Errorf("flush results file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync results file: %w", err)
+	}
 
 	s := summary{Requests: m.Requests, Errors: errs, Elapsed: elapsed.Seconds()}
 	if secs := min(elapsed, o.duration).Seconds(); secs > 0 {
