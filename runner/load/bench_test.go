@@ -264,7 +264,7 @@ func BenchmarkConsumerAdd(b *testing.B) {
 			c := consumer{atk: vegeta.NewAttacker()}
 			if encode {
 				c.buf = bufio.NewWriterSize(io.Discard, 64<<10)
-				c.enc = vegeta.NewEncoder(c.buf)
+				c.enc = newResultEncoder(c.buf)
 			}
 			c.agg = newAggregator(t0, time.Second, 0, 30*time.Second, "X-Revision", c.windowClosed)
 			hdr := http.Header{"Content-Type": {"text/plain"}, "Content-Length": {"2"}, "X-Revision": {"api-00042"}, "Date": {"Mon, 02 Jan 2025 03:04:05 GMT"}}

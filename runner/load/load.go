@@ -91,10 +91,13 @@ type Options struct {
 	Load scenarios.Load
 	// BaseURL is the scenario's target.url; request paths resolve against it.
 	BaseURL string
-	// Results receives every result, vegeta gob encoding (vegeta.NewEncoder),
-	// as it arrives; buffered, flushed at each window close and at the end.
-	// Bodies of ok results are dropped; others keep up to MaxBody bytes.
-	// nil writes nothing.
+	// Results receives every result, vegeta gob encoding (what
+	// vegeta.NewEncoder writes), as it arrives; buffered, flushed at each
+	// window close and at the end. A *bufio.Writer is written to directly
+	// and flushed (so each window's results reach what it buffers); any
+	// other writer gets a 64 KiB buffer in front of it. Bodies of ok
+	// results are dropped; others keep up to MaxBody bytes. nil writes
+	// nothing.
 	Results io.Writer
 	// OnWindow is called, in time order from one goroutine, as each window
 	// closes; it should return quickly. nil is fine.
@@ -197,8 +200,8 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 
 	c := consumer{atk: atk, onWindow: opts.OnWindow, sessions: sessionIDs, keep: keptHeaders(l.RevisionHeader)}
 	if opts.Results != nil {
-		c.buf = bufio.NewWriterSize(opts.Results, 64<<10)
-		c.enc = vegeta.NewEncoder(c.buf)
+		c.buf = resultsBuffer(opts.Results)
+		c.enc = newResultEncoder(c.buf)
 	}
 
 	start := now()
@@ -345,13 +348,25 @@ func newTransport(l scenarios.Load, timeout time.Duration, opts Options) *http.T
 	return tr
 }
 
+// resultsBuffer returns the buffered writer results are encoded into: w
+// itself when it is one already (results.Writer's is), whatever its size, so
+// that each result is copied once on its way to the file and a window's
+// flush reaches the file. (bufio.NewWriterSize alone reuses only a buffer of
+// at least the size asked.)
+func resultsBuffer(w io.Writer) *bufio.Writer {
+	if b, ok := w.(*bufio.Writer); ok {
+		return b
+	}
+	return bufio.NewWriterSize(w, 64<<10)
+}
+
 // consumer reads vegeta's results channel: it is the one goroutine that
 // classifies, encodes and aggregates.
 type consumer struct {
 	atk      *vegeta.Attacker
 	agg      *aggregator
 	buf      *bufio.Writer
-	enc      vegeta.Encoder
+	enc      *resultEncoder
 	onWindow func(results.Window)
 	sessions [][]string // SessionHeader value per session; nil: no sessions
 	keep     []string   // the response headers a result keeps (canonical names)
@@ -367,18 +382,36 @@ type consumer struct {
 }
 
 // consume drains res, ticking the aggregator's clock rules meanwhile.
+//
+// vegeta's results channel is unbuffered: a worker cannot start its next
+// request before this goroutine took its last result, so the receive is on
+// every request's path. It is a plain receive whenever a result is waiting
+// (the common case under load), and a select over the results and the
+// ticker, which costs more, only when none is.
 func (c *consumer) consume(res <-chan *vegeta.Result, tgt *targeter, width time.Duration, now func() time.Time) {
 	ticker := time.NewTicker(min(width/4, closeGrace))
 	defer ticker.Stop()
 	for {
+		var r *vegeta.Result
+		var ok bool
 		select {
-		case r, ok := <-res:
-			if !ok {
-				return
+		case r, ok = <-res:
+		default:
+			select {
+			case r, ok = <-res:
+			case <-ticker.C:
+				c.agg.tick(now(), tgt.dispatched())
+				continue
 			}
-			c.add(r)
+		}
+		if !ok {
+			return
+		}
+		c.add(r)
+		select {
 		case <-ticker.C:
 			c.agg.tick(now(), tgt.dispatched())
+		default:
 		}
 	}
 }
@@ -409,7 +442,7 @@ func (c *consumer) add(r *vegeta.Result) {
 		}
 	}
 	if c.enc != nil && c.err == nil {
-		if err := c.enc.Encode(r); err != nil {
+		if err := c.enc.encode(r); err != nil {
 			c.fail(err)
 		}
 	}

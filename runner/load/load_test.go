@@ -1,6 +1,7 @@
 package load
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -327,6 +328,46 @@ func TestCancelStopsAndSummarizes(t *testing.T) {
 	}
 	if sum.Load.Saturated {
 		t.Errorf("a cancelled run is not saturated: %s", sum.Load.SaturationReason)
+	}
+}
+
+// TestBufferedResultsReachTheWriterAtEachWindow: a *bufio.Writer given as
+// Results (as results.Writer's is) is encoded into directly, with no buffer
+// of the engine's own in between, and flushed as each window closes, so every
+// result of a closed window has reached what it buffers by the time OnWindow
+// hears of the window.
+func TestBufferedResultsReachTheWriterAtEachWindow(t *testing.T) {
+	t.Parallel()
+	srv, _ := server(t, okHandler)
+	l := testLoad()
+	l.Rate = perSecond(200)
+	l.Duration = scenarios.Duration(time.Second)
+	l.Window = scenarios.Duration(200 * time.Millisecond)
+	var file bytes.Buffer
+	// Smaller than the engine's own buffer would be, larger than a window's
+	// results: only the window's flush can empty it.
+	buf := bufio.NewWriterSize(&file, 32<<10)
+	var closed int64
+	windows := 0
+	sum, err := Run(context.Background(), Options{Load: l, BaseURL: srv.URL, Results: buf, OnWindow: func(w results.Window) {
+		windows++
+		closed += w.Requests
+		if got := int64(len(decodeAll(t, bytes.NewReader(file.Bytes())))); got < closed {
+			t.Errorf("window %d closed: %d results reached the file, want at least the %d of the closed windows", windows, got, closed)
+		}
+	}})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	checkSummary(t, sum)
+	if windows != 5 || closed == 0 {
+		t.Errorf("saw %d windows with %d requests, want 5 windows", windows, closed)
+	}
+	if buf.Buffered() != 0 {
+		t.Errorf("%d bytes left in the buffer after Run", buf.Buffered())
+	}
+	if n := len(decodeAll(t, bytes.NewReader(file.Bytes()))); int64(n) != sum.Totals.Requests {
+		t.Errorf("streamed %d results, counted %d", n, sum.Totals.Requests)
 	}
 }
 
