@@ -38,13 +38,15 @@ type plan struct {
 	impossibleDuration time.Duration
 }
 
-// fullPlan takes about six minutes of wall time on a 2-core machine:
+// fullPlan takes about eight minutes of wall time on a 2-core machine:
 // rounds × (3 loads × 4 + 1) runs of pairDuration, then the two RSS runs.
-// An even number of rounds puts each side first equally often. shortPlan
+// An even number of rounds puts each side first equally often. Six rounds,
+// not four: a 5 s pair at 2,000/s swings ±10% on a shared machine, and the
+// median of four round ratios still moved by ±5% from one bench to the next. shortPlan
 // (go test -short) checks the harness in about a minute; its numbers are
 // too noisy to read.
 var (
-	fullPlan  = plan{rounds: 4, pairDuration: 5 * time.Second, rssShort: 10 * time.Second, rssLong: 60 * time.Second, impossibleDuration: 5 * time.Second}
+	fullPlan  = plan{rounds: 6, pairDuration: 5 * time.Second, rssShort: 10 * time.Second, rssLong: 60 * time.Second, impossibleDuration: 5 * time.Second}
 	shortPlan = plan{rounds: 1, pairDuration: 2 * time.Second, rssShort: 2 * time.Second, rssLong: 6 * time.Second, impossibleDuration: 2 * time.Second}
 )
 
