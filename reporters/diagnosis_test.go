@@ -104,6 +104,21 @@ func TestTextFindings(t *testing.T) {
 			t.Errorf("findings line of %d characters: %q", n, line)
 		}
 	}
+	// A terminal is read from the bottom: the report ends with the top
+	// finding, its first evidence and its remedies, after the timeline.
+	concl := strings.LastIndex(text, "\nCONCLUSION: FAIL · nat-port-exhaustion (high confidence) — explains 74 of 90 errors\n")
+	if concl < strings.LastIndex(text, "\nTIMELINE") || concl < 0 {
+		t.Fatalf("no conclusion after the timeline:\n%s", text)
+	}
+	tail := text[concl:]
+	for _, want := range []string{"  - Cloud NAT dropped 2,530 packets", "  Remedies:\n  - Connect to Cloud SQL", "on 127.0.0.1", "(1 more finding(s) above, under FINDINGS)\n"} {
+		if !strings.Contains(tail, want) {
+			t.Errorf("conclusion lacks %q:\n%s", want, tail)
+		}
+	}
+	if pass := render(t, func(w *bytes.Buffer) error { return Text(w, passRun()) }); strings.Contains(pass, "CONCLUSION") {
+		t.Error("a run without findings has a conclusion")
+	}
 }
 
 func TestTextDiagnosisTable(t *testing.T) {

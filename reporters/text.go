@@ -135,7 +135,42 @@ func (v *view) text(w *errWriter) error {
 			return err
 		}
 	}
-	return t.Render()
+	if err := t.Render(); err != nil {
+		return err
+	}
+	v.textConclusion(w)
+	return nil
+}
+
+// conclusionEvidence is how many of the top finding's evidence sentences
+// the conclusion repeats.
+const conclusionEvidence = 2
+
+// textConclusion ends a report with findings the way a terminal user reads
+// it, from the bottom: the verdict and the top finding with its first
+// evidence and every remedy (FINDINGS above has the rest).
+func (v *view) textConclusion(w *errWriter) {
+	if len(v.findings) == 0 {
+		return
+	}
+	f := v.findings[0]
+	w.printf("\nCONCLUSION: %s · %s\n", v.status, findingTitle(f, v.run.Totals.Errors))
+	for _, ev := range f.Evidence[:min(conclusionEvidence, len(f.Evidence))] {
+		for _, line := range wrap(ev, textWidth, "  - ", "    ") {
+			w.printf("%s\n", line)
+		}
+	}
+	if len(f.Remedy) > 0 {
+		w.printf("  Remedies:\n")
+		for _, rem := range f.Remedy {
+			for _, line := range wrap(rem, textWidth, "  - ", "    ") {
+				w.printf("%s\n", line)
+			}
+		}
+	}
+	if n := len(v.findings) - 1; n > 0 {
+		w.printf("  (%d more finding(s) above, under FINDINGS)\n", n)
+	}
 }
 
 // textWidth is where the text report wraps prose (evidence, remedies), and

@@ -219,6 +219,13 @@ func checkDemo(t *testing.T, run *results.Run, report string) {
 			t.Errorf("report.txt lacks %q", want)
 		}
 	}
+	// The report ends with the finding: drops, overlap and remedies last.
+	end := report[max(strings.LastIndex(report, "\nTIMELINE"), 0):]
+	for _, want := range []string{"CONCLUSION: FAIL · nat-port-exhaustion (high confidence)", "OUT_OF_RESOURCES", "fell in periods with drops", "Remedies:", "private IP"} {
+		if !strings.Contains(end, want) {
+			t.Errorf("the end of report.txt lacks %q:\n%s", want, end)
+		}
+	}
 }
 
 // Metrics that never arrive (a local cloud with a day of ingestion lag)
