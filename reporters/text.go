@@ -155,19 +155,7 @@ func (v *view) textConclusion(w *errWriter) {
 	}
 	f := v.findings[0]
 	w.printf("\nCONCLUSION: %s · %s\n", v.status, findingTitle(f, v.run.Totals.Errors))
-	for _, ev := range f.Evidence[:min(conclusionEvidence, len(f.Evidence))] {
-		for _, line := range wrap(ev, textWidth, "  - ", "    ") {
-			w.printf("%s\n", line)
-		}
-	}
-	if len(f.Remedy) > 0 {
-		w.printf("  Remedies:\n")
-		for _, rem := range f.Remedy {
-			for _, line := range wrap(rem, textWidth, "  - ", "    ") {
-				w.printf("%s\n", line)
-			}
-		}
-	}
+	textFinding(w, f.Evidence[:min(conclusionEvidence, len(f.Evidence))], f.Remedy, "  ")
 	if n := len(v.findings) - 1; n > 0 {
 		w.printf("  (%d more finding(s) above, under FINDINGS)\n", n)
 	}
@@ -202,19 +190,24 @@ func (v *view) textFindings(w *errWriter) {
 			w.printf("\n")
 		}
 		w.printf("  %d. %s\n", i+1, findingTitle(f, v.run.Totals.Errors))
-		for _, ev := range f.Evidence {
-			for _, line := range wrap(ev, textWidth, "     - ", "       ") {
+		textFinding(w, f.Evidence, f.Remedy, "     ")
+	}
+}
+
+// textFinding writes a finding's evidence and remedies as wrapped bullets
+// indented by indent.
+func textFinding(w *errWriter, evidence, remedy []string, indent string) {
+	bullets := func(items []string) {
+		for _, item := range items {
+			for _, line := range wrap(item, textWidth, indent+"- ", indent+"  ") {
 				w.printf("%s\n", line)
 			}
 		}
-		if len(f.Remedy) > 0 {
-			w.printf("     Remedies:\n")
-			for _, rem := range f.Remedy {
-				for _, line := range wrap(rem, textWidth, "     - ", "       ") {
-					w.printf("%s\n", line)
-				}
-			}
-		}
+	}
+	bullets(evidence)
+	if len(remedy) > 0 {
+		w.printf("%sRemedies:\n", indent)
+		bullets(remedy)
 	}
 }
 

@@ -267,20 +267,7 @@ func TestMarkdownHasNoHTML(t *testing.T) {
 	if !strings.HasPrefix(md, "## cutover: nat-exhaustion — **FAIL**\n") {
 		t.Errorf("title = %q", strings.SplitN(md, "\n", 2)[0])
 	}
-	// Every table row has as many cells as its header.
-	cols := 0
-	for _, line := range strings.Split(md, "\n") {
-		if !strings.HasPrefix(line, "|") {
-			cols = 0
-			continue
-		}
-		n := len(regexp.MustCompile(`(^|[^\\])\|`).FindAllString(line, -1)) - 1
-		if cols == 0 {
-			cols = n
-		} else if n != cols {
-			t.Errorf("row has %d cells, header %d: %q", n, cols, line)
-		}
-	}
+	checkMarkdownTables(t, md)
 }
 
 type junitDoc struct {
