@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/localcloud/localcloudtest"
 	"github.com/cutover-dev/cutover/runner"
 	"github.com/cutover-dev/cutover/scenarios"
 	"go.uber.org/goleak"
@@ -79,28 +80,7 @@ func start(t *testing.T, edit ...func(*scenarios.CloudService)) *env {
 	lc.UnpullableImages = []string{brokenImage}
 	lc.Services = []scenarios.CloudService{svc}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cloud, err := localcloud.Start(ctx, lc, localcloud.Options{})
-	if err != nil {
-		t.Fatalf("start local cloud: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := cloud.Close(ctx); err != nil {
-			t.Errorf("close local cloud: %v", err)
-		}
-	})
-	plane, err := localcloud.StartControlPlane(ctx, cloud)
-	if err != nil {
-		t.Fatalf("start control plane: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := plane.Close(); err != nil {
-			t.Errorf("close control plane: %v", err)
-		}
-	})
+	cloud, plane := localcloudtest.Start(t, lc)
 	e := &env{cloud: cloud, plane: plane, c: connect(t, cloud, plane)}
 	st, err := cloud.Service("api")
 	if err != nil {

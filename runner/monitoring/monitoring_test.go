@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/localcloud/localcloudtest"
 	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner"
 	"github.com/cutover-dev/cutover/scenarios"
@@ -81,28 +82,7 @@ func startEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatalf("parse scenario: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cloud, err := localcloud.Start(ctx, sc.LocalCloud, localcloud.Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatalf("start local cloud: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := cloud.Close(ctx); err != nil {
-			t.Errorf("close local cloud: %v", err)
-		}
-	})
-	plane, err := localcloud.StartControlPlane(ctx, cloud)
-	if err != nil {
-		t.Fatalf("start control plane: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := plane.Close(); err != nil {
-			t.Errorf("close control plane: %v", err)
-		}
-	})
+	cloud, plane := localcloudtest.Start(t, sc.LocalCloud)
 	if !strings.HasPrefix(plane.Addr(), "127.0.0.1:") {
 		t.Fatalf("control plane on %q, want loopback", plane.Addr())
 	}
