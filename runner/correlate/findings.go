@@ -134,42 +134,33 @@ func (d *diagnosis) natCauses() []natCause {
 	drops, dropsOK := d.dropSignal(ReasonOutOfResources)
 	conflict, conflictOK := d.dropSignal(ReasonEndpointConflict)
 
+	// In order of specificity: an allocation failure explains the drops
+	// it causes, so the periods a cause claims are not counted again.
+	causes := []struct {
+		sig      signal
+		ok       bool
+		cause    string
+		evidence func(natCause) []string
+		remedy   []string
+	}{
+		{alloc, allocOK, CauseNATAllocationFailure, func(c natCause) []string { return d.allocationEvidence(alloc, drops, dropsOK, c) }, remedyNATAllocation},
+		{drops, dropsOK, CauseNATPortExhaustion, func(c natCause) []string { return d.dropEvidence(drops, ReasonOutOfResources, c) }, remedyNATPorts},
+		{conflict, conflictOK, CauseNATEndpointConflict, func(c natCause) []string { return d.dropEvidence(conflict, ReasonEndpointConflict, c) }, remedyNATConflict},
+	}
 	var out []natCause
 	claimed := make(mask, len(d.buckets))
-	if allocOK {
-		if c, ok := d.natCause(alloc, claimed); ok {
-			c.cand.f = results.Finding{
-				Cause:    CauseNATAllocationFailure,
-				Evidence: d.allocationEvidence(alloc, drops, dropsOK, c),
-				Remedy:   remedyNATAllocation,
-			}
-			c.cand.f.Confidence, _ = c.confidence()
-			out = append(out, c)
-			claimed = claimed.or(c.hits.dilate(1))
+	for _, k := range causes {
+		if !k.ok {
+			continue
 		}
-	}
-	if dropsOK {
-		if c, ok := d.natCause(drops, claimed); ok {
-			c.cand.f = results.Finding{
-				Cause:    CauseNATPortExhaustion,
-				Evidence: d.dropEvidence(drops, ReasonOutOfResources, c),
-				Remedy:   remedyNATPorts,
-			}
-			c.cand.f.Confidence, _ = c.confidence()
-			out = append(out, c)
-			claimed = claimed.or(c.hits.dilate(1))
+		c, ok := d.natCause(k.sig, claimed)
+		if !ok {
+			continue
 		}
-	}
-	if conflictOK {
-		if c, ok := d.natCause(conflict, claimed); ok {
-			c.cand.f = results.Finding{
-				Cause:    CauseNATEndpointConflict,
-				Evidence: d.dropEvidence(conflict, ReasonEndpointConflict, c),
-				Remedy:   remedyNATConflict,
-			}
-			c.cand.f.Confidence, _ = c.confidence()
-			out = append(out, c)
-		}
+		c.cand.f = results.Finding{Cause: k.cause, Evidence: k.evidence(c), Remedy: k.remedy}
+		c.cand.f.Confidence, _ = c.confidence()
+		out = append(out, c)
+		claimed = claimed.or(c.hits.dilate(1))
 	}
 	return out
 }
