@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cutover-dev/cutover/results"
@@ -34,6 +36,8 @@ type Platform interface {
 	// SetTraffic replaces the service's traffic split and returns once it is
 	// served.
 	SetTraffic(ctx context.Context, split []TrafficTarget) error
+	// Claimer keeps one cutover per service at a time.
+	Claimer
 }
 
 // Waiter is the optional behaviour of a Platform that can wait for a
@@ -53,6 +57,9 @@ type Service struct {
 	LatestCreatedRevision string
 	// Traffic is the split as configured.
 	Traffic []TrafficTarget
+	// Claim is the cutover run that holds the service, if any (see
+	// Claimer); its RunID is empty when none does.
+	Claim Claim
 }
 
 // TrafficTarget is one entry of a traffic split.
@@ -92,4 +99,100 @@ type Event struct {
 
 func (e Event) record() results.Event {
 	return results.Event{Kind: e.Kind, At: e.At, Details: e.Details}
+}
+
+// Claims: one cutover per service at a time. A run claims every service it
+// changes before its first change and releases them at the end; the claim
+// lives on the service itself (on Cloud Run, annotations written with the
+// etag), so every process that reads the service sees it.
+
+// Claim is a run's hold on a service.
+type Claim struct {
+	// RunID is the run that holds the service.
+	RunID string
+	// Since is when it took the claim; Expires when the claim lapses
+	// without a release (a run killed with -9 never releases).
+	Since, Expires time.Time
+	// Traffic is the split the holder's last write left, as FormatSplit
+	// renders it: a restore puts traffic back only over this.
+	Traffic string
+}
+
+// Live reports whether the claim still holds at now.
+func (c Claim) Live(now time.Time) bool { return c.RunID != "" && now.Before(c.Expires) }
+
+// ClaimedError is returned when a service is held by another run: by Claim
+// when another run's claim is live, by a write when the claim this
+// platform took was taken over.
+type ClaimedError struct {
+	// Service is the service's name; Holder the claim found on it.
+	Service string
+	Holder  Claim
+}
+
+func (e *ClaimedError) Error() string {
+	return fmt.Sprintf("service %s is held by cutover run %s since %s (until %s); another cutover is in progress — wait for it, or take over with --force",
+		e.Service, e.Holder.RunID, e.Holder.Since.UTC().Format(time.RFC3339), e.Holder.Expires.UTC().Format(time.RFC3339))
+}
+
+// ConflictError is returned by Restore when the service no longer serves
+// what the run left: someone else changed it since, and putting the run's
+// split back would clobber their change.
+type ConflictError struct {
+	Service string
+	// Reason says what changed and who changed it.
+	Reason string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("refusing to restore service %s: %s; use --force to restore anyway", e.Service, e.Reason)
+}
+
+// ErrUnreachable is matched (errors.Is) by errors that mean the platform's
+// API could not be reached at all; such calls are worth retrying.
+var ErrUnreachable = errors.New("platform API unreachable")
+
+// UnreachableError says which API could not be reached.
+type UnreachableError struct {
+	// API names it for people ("the Cloud Run API"); Host is where.
+	API, Host string
+	Err       error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("%s at %s is unreachable: %v", e.API, e.Host, e.Err)
+}
+func (e *UnreachableError) Unwrap() error        { return e.Err }
+func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+// RestoreSpec is a guarded write of a split a run recorded.
+type RestoreSpec struct {
+	// RunID is the run whose split is put back: the service must still
+	// carry its claim, and serve the split that claim says it left.
+	RunID string
+	// Split is what to put back.
+	Split []TrafficTarget
+	// Force skips both checks.
+	Force bool
+}
+
+// Claimer is the part of a Platform that keeps one cutover per service.
+type Claimer interface {
+	// Claim marks the service as held by runID until ttl from now, in one
+	// write that also fails when the service changed since it was read. A
+	// live claim of another run is a *ClaimedError unless force; an
+	// expired one is taken over. After it, every write this platform makes
+	// (Deploy, SetTraffic) first checks that the claim still holds, fails
+	// with a *ClaimedError when it was taken over, and records the split it
+	// leaves in the claim.
+	Claim(ctx context.Context, runID string, ttl time.Duration, force bool) error
+	// Release removes runID's claim; a claim of another run is left alone
+	// and reported as a *ClaimedError.
+	Release(ctx context.Context, runID string) error
+	// Restore puts spec.Split back, in one guarded write, and releases
+	// spec.RunID's claim in the same write. Unless spec.Force, a service that
+	// carries no claim of spec.RunID, or whose split is not the one that
+	// claim recorded, is a *ConflictError that names who holds it or how the
+	// split differs.
+	Restore(ctx context.Context, spec RestoreSpec) error
 }
