@@ -96,6 +96,25 @@ const (
 	StateRunning  = "running"
 	StateComplete = "complete"
 	StateAborted  = "aborted"
+	// StateFailed: the tool could not carry the run through (the disk
+	// filled, the platform's API failed); Run.Error says why.
+	StateFailed = "failed"
+)
+
+// What a run left its services as (Cutover.Left).
+const (
+	// LeftUnchanged: the run changed no service's traffic or template.
+	LeftUnchanged = "unchanged"
+	// LeftRestored: every service was put back to RestoreTo.
+	LeftRestored = "restored"
+	// LeftAsSet: the rollback policy kept what the actions set.
+	LeftAsSet = "as-set"
+	// LeftNotRestored: a restore was due and did not happen (a second
+	// interrupt, a failing API, a crash); `cutover restore` does it.
+	LeftNotRestored = "not-restored"
+	// LeftInFlight: the record was saved while the run was still changing
+	// the services (what a kill -9 leaves).
+	LeftInFlight = "in-flight"
 )
 
 // Run is the whole record of one run, as stored in run.json.
@@ -108,6 +127,8 @@ type Run struct {
 	State       string    `json:"state"`
 	StartedAt   time.Time `json:"started_at"`
 	EndedAt     time.Time `json:"ended_at,omitzero"`
+	// Error says why a run in StateFailed failed ("disk full: …").
+	Error string `json:"error,omitempty"`
 
 	Load     LoadInfo `json:"load"`
 	Totals   Totals   `json:"totals"`
@@ -233,6 +254,48 @@ type Cutover struct {
 	Rollback     string `json:"rollback"`
 	Restored     bool   `json:"restored"`
 	RestoreError string `json:"restore_error,omitempty"`
+	// Target is how to reach the platform again, for `cutover restore`.
+	Target PlatformTarget `json:"target"`
+	// Services is what a restore puts back, per service, as data.
+	Services []ServiceRestore `json:"services"`
+	// Left says how the run left the services: one of the Left* values.
+	Left string `json:"left"`
+	// RestoreCommand puts the split back when Left is not-restored or
+	// in-flight.
+	RestoreCommand string `json:"restore_command,omitempty"`
+}
+
+// PlatformTarget names the platform a cutover changed.
+type PlatformTarget struct {
+	Platform string `json:"platform"`
+	Project  string `json:"project,omitempty"`
+	Region   string `json:"region,omitempty"`
+	// Endpoint is the API endpoint the run used; empty for the cloud's
+	// own. LocalCloud is true when the run started its own local cloud,
+	// which ended with it: nothing is left to restore then.
+	Endpoint   string `json:"endpoint,omitempty"`
+	LocalCloud bool   `json:"local_cloud,omitempty"`
+}
+
+// ServiceRestore is one service a cutover touched and the split a restore
+// puts back on it.
+type ServiceRestore struct {
+	// Name is the short service name; Resource the full one.
+	Name     string `json:"name"`
+	Resource string `json:"resource"`
+	// Split is the traffic before the run, LATEST pinned to the revision
+	// it served.
+	Split []TrafficTarget `json:"split"`
+	// Changed is true once the run has started its first change to it.
+	Changed bool `json:"changed"`
+}
+
+// TrafficTarget is one entry of a traffic split.
+type TrafficTarget struct {
+	Latest   bool   `json:"latest,omitempty"`
+	Revision string `json:"revision,omitempty"`
+	Percent  int    `json:"percent"`
+	Tag      string `json:"tag,omitempty"`
 }
 
 // LoadInfo describes the load as asked and as achieved.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cutover-dev/cutover/results"
@@ -16,10 +18,6 @@ import (
 // DefaultRollbackTimeout bounds restoring the traffic split, which runs
 // under a context of its own so that it also happens after Ctrl-C.
 const DefaultRollbackTimeout = 2 * time.Minute
-
-// ErrRestoreFailed is wrapped by the error Run returns when the traffic
-// split recorded before the run could not be put back.
-var ErrRestoreFailed = errors.New("restore the traffic split")
 
 // FormatSplit renders a split for people and records: "api-00001-abc=90%,
 // api-00002-xyz=10% (tag canary)", with LATEST for latest-ready targets.
@@ -53,12 +51,34 @@ type cutover struct {
 	before map[string]Service
 	// deployed is the revision of the latest deploy action on the target.
 	deployed string
+	// beforeChange runs before every change to a service; an error stops
+	// the change.
+	beforeChange func(service string) error
+	// claimed lists the services this run holds, in claim order.
+	claimed []string
+	// failed is the error of the action that failed, if one did.
+	failed error
+	// begun is set once the first action starts.
+	begun atomic.Bool
+
+	// rmu serializes restores: the first one runs, later callers get its
+	// outcome.
+	rmu sync.Mutex
+	rs  restoreState
 }
 
-// newCutover reads every service the actions touch (preflight).
-func newCutover(ctx context.Context, sc *scenarios.Scenario, platforms map[string]Platform, now func() time.Time, rec *recorder) (*cutover, error) {
-	c := &cutover{platforms: platforms, target: sc.Target.Service, sc: sc, now: now, rec: rec, before: map[string]Service{}}
-	for _, name := range c.services() {
+// newCutover prepares the actions on the services read at preflight.
+func newCutover(sc *scenarios.Scenario, platforms map[string]Platform, before map[string]Service, now func() time.Time, rec *recorder) *cutover {
+	return &cutover{platforms: platforms, target: sc.Target.Service, sc: sc, now: now, rec: rec, before: before}
+}
+
+// Preflight reads every service the scenario's actions touch and checks
+// what the scenario names in them: a service that cannot be read, or a
+// literal revision name the service has not got and no deploy of the run
+// will make, stops the run before anything changes.
+func Preflight(ctx context.Context, sc *scenarios.Scenario, platforms map[string]Platform) (map[string]Service, error) {
+	before := map[string]Service{}
+	for _, name := range actionServices(sc) {
 		p, ok := platforms[name]
 		if !ok {
 			return nil, fmt.Errorf("no platform for service %q", name)
@@ -67,21 +87,96 @@ func newCutover(ctx context.Context, sc *scenarios.Scenario, platforms map[strin
 		if err != nil {
 			return nil, fmt.Errorf("read service %q: %w", name, err)
 		}
-		c.before[name] = svc
+		before[name] = svc
 	}
-	return c, nil
+	if err := checkRevisions(ctx, sc, platforms[sc.Target.Service]); err != nil {
+		return nil, err
+	}
+	return before, nil
 }
 
-// services lists the services the actions change: the target first.
-func (c *cutover) services() []string {
-	names := []string{c.target}
-	for _, a := range c.sc.Actions {
+// checkRevisions checks the literal revision names of the traffic actions
+// against the target's revisions and the names the run's deploys give.
+func checkRevisions(ctx context.Context, sc *scenarios.Scenario, p Platform) error {
+	var literal []string
+	for _, a := range sc.Actions {
+		if a.Traffic == nil {
+			continue
+		}
+		refs := []string{a.Traffic.Revision}
+		for _, sp := range a.Traffic.Split {
+			refs = append(refs, sp.Revision)
+		}
+		for _, ref := range refs {
+			if ref != "" && !strings.HasPrefix(ref, "@") && ref != scenarios.RevisionLatest && !slices.Contains(literal, ref) {
+				literal = append(literal, ref)
+			}
+		}
+	}
+	lister, ok := p.(RevisionLister)
+	if len(literal) == 0 || !ok {
+		return nil
+	}
+	have, err := lister.Revisions(ctx)
+	if err != nil {
+		return fmt.Errorf("list the revisions of %s: %w", sc.Target.Service, err)
+	}
+	for _, a := range sc.Actions {
+		if d := a.Deploy; d != nil && d.RevisionSuffix != "" && (d.Service == "" || d.Service == sc.Target.Service) {
+			have = append(have, sc.Target.Service+"-"+d.RevisionSuffix)
+		}
+	}
+	var missing []string
+	for _, ref := range literal {
+		if !slices.Contains(have, ref) {
+			missing = append(missing, fmt.Sprintf("%q", ref))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("service %s has no revision %s, and no deploy of this scenario names one so (it has %s)",
+			sc.Target.Service, strings.Join(missing, ", "), strings.Join(have, ", "))
+	}
+	return nil
+}
+
+// actionServices lists the services a scenario's actions change: the
+// target first.
+func actionServices(sc *scenarios.Scenario) []string {
+	names := []string{sc.Target.Service}
+	for _, a := range sc.Actions {
 		if a.Deploy != nil && a.Deploy.Service != "" && !slices.Contains(names, a.Deploy.Service) {
 			names = append(names, a.Deploy.Service)
 		}
 	}
 	return names
 }
+
+// record is the cutover part of the run record as preflight leaves it.
+func (c *cutover) record(target results.PlatformTarget, restoreCommand string) *results.Cutover {
+	before := c.before[c.target]
+	rc := &results.Cutover{
+		Service:          before.Name,
+		BaselineRevision: before.LatestReadyRevision,
+		TrafficBefore:    FormatSplit(before.Traffic),
+		RestoreTo:        c.restoreSplits(),
+		Rollback:         c.sc.Rollback,
+		Target:           target,
+		Left:             results.LeftUnchanged,
+		RestoreCommand:   restoreCommand,
+	}
+	for _, name := range c.services() {
+		rc.Services = append(rc.Services, results.ServiceRestore{
+			Name: name, Resource: c.before[name].Name, Split: pinned(c.before[name]),
+		})
+	}
+	return rc
+}
+
+// started reports whether the first action has started.
+func (c *cutover) started() bool { return c.begun.Load() }
+
+// services lists the services the actions change: the target first.
+func (c *cutover) services() []string { return actionServices(c.sc) }
 
 // event records a platform event on the timeline.
 func (c *cutover) event(kind string, details map[string]string) {
@@ -95,6 +190,7 @@ func (c *cutover) run(ctx context.Context, start time.Time) error {
 		if err := sleepUntil(ctx, c.now, start.Add(a.At.D())); err != nil {
 			return nil // the run is over or aborted: nothing failed
 		}
+		c.begun.Store(true)
 		if err := c.do(ctx, a); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -102,7 +198,8 @@ func (c *cutover) run(ctx context.Context, start time.Time) error {
 			msg := fmt.Sprintf("actions[%d] (%s at %s): %v", i, kindOf(a), a.At, err)
 			c.event(EventActionFailed, map[string]string{"action": fmt.Sprint(i), "error": err.Error()})
 			c.rec.setFailedAction(msg)
-			return errors.New(msg)
+			c.failed = errors.New(msg)
+			return c.failed
 		}
 	}
 	return nil
@@ -154,6 +251,9 @@ func (c *cutover) deploy(ctx context.Context, d *scenarios.DeployAction) error {
 	}
 	if d.RevisionSuffix != "" {
 		details["revision_suffix"] = d.RevisionSuffix
+	}
+	if err := c.beforeChange(service); err != nil {
+		return err
 	}
 	c.event(EventDeployStart, details)
 	report := func(e Event) {
@@ -267,6 +367,9 @@ func (c *cutover) traffic(ctx context.Context, t *scenarios.TrafficAction) error
 }
 
 func (c *cutover) setTraffic(ctx context.Context, split []TrafficTarget) error {
+	if err := c.beforeChange(c.target); err != nil {
+		return err
+	}
 	if err := c.platforms[c.target].SetTraffic(ctx, split); err != nil {
 		return err
 	}
@@ -295,26 +398,6 @@ func (c *cutover) restoreSplits() string {
 		parts = append(parts, fmt.Sprintf("%s: %s", name, FormatSplit(pinned(c.before[name]))))
 	}
 	return strings.Join(parts, "; ")
-}
-
-// restore puts back what every touched service served at preflight, under
-// a context of its own so that it runs after the run's context is
-// cancelled. It tries every service, and reports each one that failed.
-func (c *cutover) restore(ctx context.Context, why string) error {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultRollbackTimeout)
-	defer cancel()
-	c.event(EventRollbackStart, map[string]string{"reason": why, "traffic": c.restoreSplits()})
-	var errs []error
-	for _, name := range c.services() {
-		split := pinned(c.before[name])
-		if err := c.platforms[name].SetTraffic(rctx, split); err != nil {
-			c.event(EventRollbackFailed, map[string]string{"service": name, "error": err.Error(), "traffic": FormatSplit(split)})
-			errs = append(errs, fmt.Errorf("%w of %s to %s: %w", ErrRestoreFailed, c.before[name].Name, FormatSplit(split), err))
-			continue
-		}
-		c.event(EventRollbackDone, map[string]string{"service": name, "traffic": FormatSplit(split)})
-	}
-	return errors.Join(errs...)
 }
 
 // shouldRestore applies the rollback policy to how the run ended.

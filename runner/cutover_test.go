@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/scenarios"
@@ -22,6 +23,12 @@ type fakePlatform struct {
 	setErr   func(split []TrafficTarget) error
 	applied  [][]TrafficTarget
 	deployed []DeploySpec
+	// claimErr fails Claim; claims and releases count the calls; restores
+	// records every Restore, which setErr also fails.
+	claimErr         error
+	claims, releases int
+	restores         []RestoreSpec
+	revisions        []string
 }
 
 var _ Platform = (*fakePlatform)(nil)
@@ -49,6 +56,47 @@ func (f *fakePlatform) SetTraffic(ctx context.Context, split []TrafficTarget) er
 	}
 	f.applied = append(f.applied, split)
 	return nil
+}
+
+func (f *fakePlatform) Claim(ctx context.Context, runID string, ttl time.Duration, force bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.claimErr != nil {
+		return f.claimErr
+	}
+	f.claims++
+	f.svc.Claim = Claim{RunID: runID, Expires: time.Now().Add(ttl)}
+	return nil
+}
+
+func (f *fakePlatform) Release(ctx context.Context, runID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.releases++
+	if f.svc.Claim.RunID == runID {
+		f.svc.Claim = Claim{}
+	}
+	return nil
+}
+
+func (f *fakePlatform) Restore(ctx context.Context, spec RestoreSpec) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.restores = append(f.restores, spec)
+	if f.setErr != nil {
+		if err := f.setErr(spec.Split); err != nil {
+			return err
+		}
+	}
+	f.applied = append(f.applied, spec.Split)
+	f.svc.Claim = Claim{}
+	return nil
+}
+
+func (f *fakePlatform) Revisions(ctx context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string{f.svc.LatestReadyRevision}, f.revisions...), nil
 }
 
 func okDeploy(rev string) func(DeploySpec, func(Event)) (string, error) {
@@ -120,10 +168,11 @@ func TestFailedRestoreIsAnError(t *testing.T) {
 	p := &fakePlatform{svc: baseline(), deploy: okDeploy("api-00002-xyz"),
 		setErr: func([]TrafficTarget) error { return errors.New("permission denied") }}
 	out, err := runWith(t, context.Background(), scenarioWith(t, okServer(t), "actions: [{at: 100ms, deploy: {}}]\nrollback: always\n"), p)
-	if !errors.Is(err, ErrRestoreFailed) {
-		t.Fatalf("err = %v, want ErrRestoreFailed", err)
+	if !errors.Is(err, ErrNotRestored) {
+		t.Fatalf("err = %v, want ErrNotRestored", err)
 	}
-	if out == nil || out.Run.Cutover.Restored || !strings.Contains(out.Run.Cutover.RestoreError, "permission denied") ||
+	if out == nil || out.Run.Cutover.Restored || out.Run.Cutover.Left != results.LeftNotRestored ||
+		!strings.Contains(out.Run.Cutover.RestoreError, "permission denied") ||
 		out.Run.Cutover.RestoreTo != "api: api-00001-abc=100%" {
 		t.Errorf("cutover record %+v", out.Run.Cutover)
 	}

@@ -62,14 +62,10 @@ type Service struct {
 	Claim Claim
 }
 
-// TrafficTarget is one entry of a traffic split.
-type TrafficTarget struct {
-	// Latest routes to the latest ready revision; Revision is then empty.
-	Latest   bool   `json:"latest,omitempty"`
-	Revision string `json:"revision,omitempty"`
-	Percent  int    `json:"percent"`
-	Tag      string `json:"tag,omitempty"`
-}
+// TrafficTarget is one entry of a traffic split: Latest routes to the
+// latest ready revision (Revision is then empty). The record stores the
+// same type.
+type TrafficTarget = results.TrafficTarget
 
 // DeploySpec is the change a deploy makes to the service's template.
 type DeploySpec struct {
@@ -195,4 +191,12 @@ type Claimer interface {
 	// claim recorded, is a *ConflictError that names who holds it or how the
 	// split differs.
 	Restore(ctx context.Context, spec RestoreSpec) error
+}
+
+// RevisionLister is the optional behaviour of a Platform that can list the
+// service's revisions, so that preflight can check the revision names a
+// scenario gives.
+type RevisionLister interface {
+	// Revisions returns the short names of the service's revisions.
+	Revisions(ctx context.Context) ([]string, error)
 }

@@ -85,17 +85,23 @@ func compare(actual float64, op string, want float64) bool {
 // Judge computes the verdict of a run from its totals, latency and load
 // health, under the scenario's verdict rules.
 //
-// Precedence: a saturated generator or too few requests make the run
-// inconclusive, because then errors may be the client's own and a pass would
-// rest on nothing; otherwise errors above max_errors or a broken threshold
-// fail it; otherwise it passes.
+// Precedence (the README has it as a table): errors the server answered
+// (every status class) above max_errors, or a broken threshold, fail the
+// run whatever the request count — a 5xx is proof, however few requests
+// there were. A saturated generator makes the run inconclusive only when
+// what failed may be the client's own doing: transport errors (the
+// generator's own sockets may have failed them) or latency (measured on a
+// starved client); a failure that holds on the server's answers alone is
+// still a fail. Too few requests, or a saturated generator, make a
+// would-be pass inconclusive: a pass would rest on too little.
 func Judge(v scenarios.Verdict, t results.Totals, l results.Latency, info results.LoadInfo) (results.Verdict, error) {
 	out := results.Verdict{
 		Status:           results.StatusPass,
 		Reasons:          []string{},
 		ErrorRateUpper95: ErrorRateUpper95(t.Errors, t.Requests),
 	}
-	var fails, unsure []string
+	server := serverOnly(t)
+	var fails, unproven, unsure []string
 	for _, th := range v.Thresholds {
 		actual, err := metricValue(th.Metric, t, l)
 		if err != nil {
@@ -103,12 +109,26 @@ func Judge(v scenarios.Verdict, t results.Totals, l results.Latency, info result
 		}
 		pass := compare(actual, th.Op, th.Value)
 		out.Thresholds = append(out.Thresholds, results.ThresholdResult{Expr: th.Expr, Actual: actual, Pass: pass})
-		if !pass {
-			fails = append(fails, fmt.Sprintf("threshold %q broken: actual %s", th.Expr, formatActual(th.Metric, actual)))
+		if pass {
+			continue
 		}
+		reason := fmt.Sprintf("threshold %q broken: actual %s", th.Expr, formatActual(th.Metric, actual))
+		if info.Saturated && !brokenByServer(th, server) {
+			unproven = append(unproven, reason)
+			continue
+		}
+		fails = append(fails, reason)
 	}
 	if t.Errors > v.MaxErrors {
-		fails = append([]string{fmt.Sprintf("%d errors in %d requests (max_errors %d)", t.Errors, t.Requests, v.MaxErrors)}, fails...)
+		reason := fmt.Sprintf("%d errors in %d requests (max_errors %d)", t.Errors, t.Requests, v.MaxErrors)
+		switch {
+		case !info.Saturated:
+			fails = append([]string{reason}, fails...)
+		case server.Errors > v.MaxErrors:
+			fails = append([]string{fmt.Sprintf("%s, %d of them answered by the server", reason, server.Errors)}, fails...)
+		default:
+			unproven = append([]string{reason + ", all at the transport level"}, unproven...)
+		}
 	}
 	if info.Saturated {
 		reason := "load generator saturated"
@@ -121,17 +141,45 @@ func Judge(v scenarios.Verdict, t results.Totals, l results.Latency, info result
 		unsure = append(unsure, fmt.Sprintf("too few requests: %d < min_requests %d", t.Requests, v.MinRequests))
 	}
 	switch {
-	case len(unsure) > 0:
-		out.Status = results.StatusInconclusive
-		out.Reasons = append(unsure, fails...)
 	case len(fails) > 0:
 		out.Status = results.StatusFail
-		out.Reasons = fails
+		out.Reasons = append(append(fails, unproven...), unsure...)
+	case len(unsure) > 0:
+		out.Status = results.StatusInconclusive
+		out.Reasons = append(unsure, unproven...)
 	default:
 		out.Reasons = []string{fmt.Sprintf("errors %d ≤ max_errors %d, requests %d ≥ min_requests %d, %d of %d thresholds held",
 			t.Errors, v.MaxErrors, t.Requests, v.MinRequests, len(v.Thresholds), len(v.Thresholds))}
 	}
 	return out, nil
+}
+
+// serverOnly is t without the transport errors: what the server answered.
+func serverOnly(t results.Totals) results.Totals {
+	s := results.Totals{Requests: t.Requests, Errors: t.Errors, ByClass: map[string]int64{}}
+	for c, n := range t.ByClass {
+		switch {
+		case results.IsTransport(c):
+			s.Errors -= n
+			s.Requests -= n
+		case c == results.FetchFailed:
+		default:
+			s.ByClass[c] = n
+		}
+	}
+	return s
+}
+
+// brokenByServer reports whether a broken threshold stays broken on the
+// server's answers alone; latency never does (a starved client measures
+// its own delays).
+func brokenByServer(th scenarios.Threshold, server results.Totals) bool {
+	switch th.Metric {
+	case "p50", "p90", "p95", "p99", "max", "mean", results.FetchFailed:
+		return false
+	}
+	actual, err := metricValue(th.Metric, server, results.Latency{})
+	return err == nil && !compare(actual, th.Op, th.Value)
 }
 
 func formatActual(metric string, v float64) string {

@@ -131,6 +131,16 @@ type Verdict struct {
 	MinRequests int64 `yaml:"min_requests" json:"min_requests"`
 	// Thresholds are expressions over the totals, parsed at load time.
 	Thresholds []Threshold `yaml:"thresholds" json:"thresholds,omitempty"`
+	// TEMP until the schema lands.
+	Abort             *AbortRule `yaml:"-" json:"abort,omitempty"`
+	ObserveAfterAbort Duration   `yaml:"-" json:"observe_after_abort"`
+}
+
+// AbortRule TEMP.
+type AbortRule struct {
+	ErrorRate   float64
+	For         Duration
+	MinRequests int
 }
 
 // Rate is a number of events per unit of time, written "500/s" or "30/m".
@@ -168,4 +178,5 @@ type Threshold struct {
 	// Value is in the metric's unit: milliseconds for latencies, a fraction
 	// (0.001 for "0.1%") for error_rate, a count otherwise.
 	Value float64
+	Abort bool
 }
