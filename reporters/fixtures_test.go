@@ -144,6 +144,10 @@ func failRun() *results.Run {
 			DeployedRevisions: []string{"web-00002-xyz"},
 			Rollback:          "on-failure",
 			Restored:          true,
+			Left:              results.LeftRestored,
+			Target:            results.PlatformTarget{Platform: "cloudrun", Project: "demo", Region: "asia-northeast1"},
+			Services: []results.ServiceRestore{{Name: "web", Resource: "projects/demo/locations/asia-northeast1/services/web",
+				Split: []results.TrafficTarget{{Revision: "web-00001-abc", Percent: 100}}, Changed: true}},
 		},
 		Events: []results.Event{
 			{Kind: "deploy-start", At: at(12 * time.Second), Details: map[string]string{"image": "api:v2", "revision_suffix": "v2"}},
@@ -330,6 +334,7 @@ func missingRun() *results.Run {
 			RestoreTo:         "web: web-00007-def=100%",
 			DeployedRevisions: []string{"web-00008-ghi"},
 			Rollback:          "never",
+			Left:              results.LeftAsSet,
 		},
 		Events: []results.Event{
 			{Kind: "deploy-start", At: at(time.Minute), Details: map[string]string{"image": "web:v8"}},

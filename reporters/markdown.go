@@ -33,6 +33,12 @@ func (v *view) markdown(w *errWriter) {
 	r := v.run
 	w.printf("## cutover: %s — **%s**\n\n", mdText(v.name), v.status)
 	w.printf("**%s** · %s\n", v.status, mdText(v.headline))
+	if notice := restoreNotice(r); len(notice) > 0 {
+		w.printf("\n> **%s**\n", mdText(notice[0]))
+		for _, line := range notice[1:] {
+			w.printf(">\n> %s\n", mdText(strings.TrimSpace(line)))
+		}
+	}
 	if len(r.Verdict.Reasons) > 0 {
 		w.printf("\n")
 		for _, reason := range r.Verdict.Reasons {

@@ -38,6 +38,12 @@ func (v *view) text(w *errWriter) error {
 	r := v.run
 	w.printf("cutover · %s · run %s · started %s · duration %s · %s\n\n",
 		v.name, r.RunID, fmtTime(r.StartedAt), runDuration(r), stateLabel(r.State))
+	if notice := restoreNotice(r); len(notice) > 0 {
+		for _, line := range notice {
+			w.printf("%s\n", line)
+		}
+		w.printf("\n")
+	}
 
 	w.printf("VERDICT: %s · %s\n", v.status, v.headline)
 	for _, reason := range r.Verdict.Reasons {
@@ -333,13 +339,48 @@ func cutoverLines(c *results.Cutover) [][2]string {
 	if c.FailedAction != "" {
 		lines = append(lines, [2]string{"FAILED", c.FailedAction})
 	}
-	rollback := c.Rollback + ": traffic left as the actions set it"
-	switch {
-	case c.RestoreError != "":
-		rollback = fmt.Sprintf("%s: RESTORE FAILED (%s); restore by hand to %s", c.Rollback, c.RestoreError, c.RestoreTo)
-	case c.Restored:
+	var rollback string
+	switch c.Left {
+	case results.LeftRestored:
 		rollback = fmt.Sprintf("%s: restored to %s", c.Rollback, c.RestoreTo)
+	case results.LeftUnchanged:
+		rollback = c.Rollback + ": nothing to restore, the run changed no service's traffic"
+	case results.LeftNotRestored:
+		rollback = fmt.Sprintf("%s: NOT RESTORED (%s); put back %s", c.Rollback, c.RestoreError, c.RestoreTo)
+	case results.LeftInFlight:
+		rollback = fmt.Sprintf("%s: the run ended while changing the service; NOT RESTORED; put back %s", c.Rollback, c.RestoreTo)
+	default:
+		rollback = c.Rollback + ": traffic left as the actions set it"
 	}
 	lines = append(lines, [2]string{"rollback", rollback})
+	return lines
+}
+
+// restoreNotice is what a reader of a record whose services were left
+// changed must see first: what to put back and the command that does it.
+// It is empty when the run left nothing to undo.
+func restoreNotice(r *results.Run) []string {
+	c := r.Cutover
+	if c == nil {
+		return nil
+	}
+	var why string
+	switch {
+	case c.Left == results.LeftNotRestored:
+		why = "the run changed the traffic and did not put it back"
+		if c.RestoreError != "" {
+			why += " (" + c.RestoreError + ")"
+		}
+	case c.Left == results.LeftInFlight || (r.State == results.StateRunning && c.Left != results.LeftUnchanged && c.Left != ""):
+		why = "the run ended while it was changing the traffic (the process was killed or crashed); the record is incomplete"
+	default:
+		return nil
+	}
+	lines := []string{"NOT RESTORED: " + why + ".", "  put back: " + c.RestoreTo}
+	if c.RestoreCommand != "" {
+		lines = append(lines, "  command:  "+c.RestoreCommand)
+	} else if c.Target.LocalCloud {
+		lines = append(lines, "  (the run's own local cloud ended with it: nothing is left to restore)")
+	}
 	return lines
 }

@@ -349,3 +349,40 @@ func TestJUnitCounts(t *testing.T) {
 		})
 	}
 }
+
+// A record a killed run left, or one whose restore did not happen, says
+// first what to put back and the command that does it, in every format a
+// person reads.
+func TestIncompleteRecordShowsTheRestoreFirst(t *testing.T) {
+	for _, tt := range []struct {
+		name, state, left string
+	}{
+		{"killed mid-shift", results.StateRunning, results.LeftInFlight},
+		{"restore abandoned", results.StateAborted, results.LeftNotRestored},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			run := failRun()
+			run.State = tt.state
+			run.Cutover.Left, run.Cutover.Restored = tt.left, false
+			run.Cutover.RestoreCommand = "cutover restore runs/20261203-x"
+			text := render(t, func(w *bytes.Buffer) error { return Text(w, run) })
+			lines := strings.Split(text, "\n")
+			if len(lines) < 5 || !strings.HasPrefix(lines[2], "NOT RESTORED:") ||
+				!strings.Contains(lines[3], "put back: web: web-00001-abc=100%") ||
+				!strings.Contains(lines[4], "command:  cutover restore runs/20261203-x") {
+				t.Errorf("text report does not start with the restore:\n%s", strings.Join(lines[:min(6, len(lines))], "\n"))
+			}
+			if strings.Contains(text, "traffic left as the actions set it") {
+				t.Errorf("the report says the traffic was left as set:\n%s", text)
+			}
+			md := render(t, func(w *bytes.Buffer) error { return Markdown(w, run) })
+			if !strings.Contains(md, "> **NOT RESTORED:") || !strings.Contains(md, "cutover restore runs/20261203-x") {
+				t.Errorf("markdown lacks the restore notice:\n%s", md)
+			}
+		})
+	}
+	clean := failRun()
+	if text := render(t, func(w *bytes.Buffer) error { return Text(w, clean) }); strings.Contains(text, "NOT RESTORED") {
+		t.Errorf("a restored run reports NOT RESTORED:\n%s", text)
+	}
+}
