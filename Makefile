@@ -37,6 +37,6 @@ bench:
 demo:
 	$(GO) run ./cmd/cutover run nat-exhaustion
 
-## clean: remove built binaries and run records
+## clean: remove built binaries and run records (untracked output only)
 clean:
-	rm -rf bin results
+	rm -rf bin runs

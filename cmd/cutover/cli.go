@@ -17,6 +17,9 @@ type Env struct {
 	Getenv func(string) string
 	// Interactive is true when progress can redraw one line on a terminal.
 	Interactive bool
+	// Abandon closes when the user insists on stopping now (a second
+	// interrupt): a restore in progress is given up.
+	Abandon <-chan struct{}
 }
 
 // cli is the command line, one field per subcommand.
@@ -24,6 +27,7 @@ type cli struct {
 	Run        runCmd        `cmd:"" help:"Run a scenario: drive load, judge it, write the record and reports."`
 	Validate   validateCmd   `cmd:"" help:"Check scenario files and print every problem with its position."`
 	Report     reportCmd     `cmd:"" help:"Render the record of a run directory again."`
+	Restore    restoreCmd    `cmd:"" help:"Put back the traffic split a run recorded (after a crash, kill -9 or NOT RESTORED)."`
 	Scenarios  scenariosCmd  `cmd:"" help:"List the built-in scenarios."`
 	Localcloud localcloudCmd `cmd:"" help:"Start the local cloud a scenario describes and serve until interrupted."`
 	Version    versionCmd    `cmd:"" help:"Print the version."`
@@ -76,6 +80,8 @@ func run(ctx context.Context, args []string, env Env) (code int) {
 		cmd = &c.Validate
 	case "report <run-dir>":
 		cmd = &c.Report
+	case "restore <run-dir>":
+		cmd = &c.Restore
 	case "scenarios":
 		cmd = &c.Scenarios
 	case "localcloud <scenario>":

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 
+	"github.com/cutover-dev/cutover/runner"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
@@ -13,7 +14,8 @@ const (
 	ExitInvalidInput = 2   // usage error or invalid scenario
 	ExitInconclusive = 3   // the run cannot support a verdict
 	ExitHarness      = 4   // the tool, the target's platform or the disk failed
-	ExitAborted      = 130 // stopped by the user, after the record was saved
+	ExitNotRestored  = 5   // the run changed a service and did NOT put it back
+	ExitAborted      = 130 // stopped by the user, after the restore and the record
 )
 
 // usageError marks an error in the command line itself.
@@ -29,6 +31,8 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitPass
+	case errors.Is(err, runner.ErrNotRestored):
+		return ExitNotRestored
 	case errors.As(err, &problems), errors.As(err, &usage):
 		return ExitInvalidInput
 	default:

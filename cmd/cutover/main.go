@@ -29,23 +29,30 @@ func main() {
 	}
 	stopProfile := startCPUProfile(os.Getenv("CUTOVER_CPUPROFILE"))
 	ctx, cancel := context.WithCancel(context.Background())
-	signals := make(chan os.Signal, 2)
+	abandon := make(chan struct{})
+	signals := make(chan os.Signal, 3)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		// First signal: stop gracefully, finalize the record, report.
-		// Second signal: exit now.
+		// First signal: stop the load, put the traffic back, finish the
+		// record. Second: give up the restore; the run then says NOT
+		// RESTORED, with the split and the command, and exits 5. Third:
+		// exit at once.
 		<-signals
-		fmt.Fprintln(os.Stderr, "\ncutover: stopping; finishing the record (press Ctrl-C again to exit now)")
+		fmt.Fprintln(os.Stderr, "\ncutover: stopping; putting the traffic back and finishing the record (press Ctrl-C again to give up the restore)")
 		cancel()
 		<-signals
-		fmt.Fprintln(os.Stderr, "cutover: exiting now")
-		os.Exit(ExitAborted)
+		fmt.Fprintln(os.Stderr, "cutover: giving up the restore; the record will say what to put back (press Ctrl-C again to exit at once)")
+		close(abandon)
+		<-signals
+		fmt.Fprintln(os.Stderr, "cutover: exiting at once: NOT RESTORED; run.json's restore_to says what to put back, `cutover restore RUN_DIR` does it")
+		os.Exit(ExitNotRestored)
 	}()
 	code := run(ctx, os.Args[1:], Env{
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		Getenv:      os.Getenv,
 		Interactive: term.IsTerminal(int(os.Stderr.Fd())),
+		Abandon:     abandon,
 	})
 	cancel()
 	stopProfile()

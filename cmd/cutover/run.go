@@ -25,9 +25,10 @@ import (
 // runCmd is `cutover run SCENARIO`.
 type runCmd struct {
 	Scenario string `arg:"" help:"Scenario file, or the name of a built-in scenario (see 'cutover scenarios')."`
-	Out      string `default:"results" placeholder:"DIR" help:"Directory under which the run's record directory is created."`
+	Out      string `default:"runs" placeholder:"DIR" help:"Directory under which the run's record directory is created."`
 	Format   string `enum:"text,json,markdown,junit" default:"text" help:"Report printed to stdout: text, json, markdown or junit."`
 	DryRun   bool   `name:"dry-run" help:"Validate, read the service and print the plan; change nothing, send no load."`
+	Force    bool   `help:"Take over a service that another cutover run holds (its claim); see 'cutover restore'."`
 }
 
 // reportFiles are the reports written into every run directory.
@@ -62,6 +63,9 @@ func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
 		Progress:    prog.update,
 		Platforms:   tgt.platforms,
 		Metrics:     tgt.metrics,
+		Target:      platformTarget(sc),
+		Abandon:     env.Abandon,
+		Force:       c.Force,
 	})
 	prog.done()
 	if out != nil {
@@ -74,13 +78,34 @@ func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
 		fmt.Fprintf(env.Stderr, "record: %s\n", out.Dir)
 	}
 	if err != nil {
-		if errors.Is(err, runner.ErrRestoreFailed) && out != nil && out.Run.Cutover != nil {
-			fmt.Fprintf(env.Stderr, "cutover: RESTORE FAILED. Put the traffic back by hand to: %s\n",
-				out.Run.Cutover.RestoreTo)
+		if errors.Is(err, runner.ErrNotRestored) && out != nil && out.Run.Cutover != nil {
+			printNotRestored(env.Stderr, out.Run.Cutover)
 		}
 		return 0, err
 	}
 	return verdictCode(out.Run), nil
+}
+
+// printNotRestored tells the user, last and loud, what the run left changed
+// and how to put it back.
+func printNotRestored(w io.Writer, c *results.Cutover) {
+	fmt.Fprintf(w, "cutover: NOT RESTORED: the run changed the traffic and did not put it back")
+	if c.RestoreError != "" {
+		fmt.Fprintf(w, " (%s)", c.RestoreError)
+	}
+	fmt.Fprintf(w, ".\n  put back: %s\n", c.RestoreTo)
+	if c.RestoreCommand != "" {
+		fmt.Fprintf(w, "  command:  %s\n", c.RestoreCommand)
+	}
+}
+
+// platformTarget records how the run reached its platform, for `cutover
+// restore`.
+func platformTarget(sc *scenarios.Scenario) results.PlatformTarget {
+	return results.PlatformTarget{
+		Platform: sc.Target.Platform, Project: sc.Target.Project, Region: sc.Target.Region,
+		Endpoint: sc.Target.Endpoint, LocalCloud: sc.LocalCloud.Enabled(),
+	}
 }
 
 // target is where a run's load goes and what its actions change: the
@@ -196,13 +221,21 @@ func metricQueries(sc *scenarios.Scenario) []monitoring.Query {
 func printPlan(ctx context.Context, w io.Writer, sc *scenarios.Scenario, platforms map[string]runner.Platform) (int, error) {
 	fmt.Fprintf(w, "scenario %s: valid\n", sc.Name)
 	fmt.Fprintf(w, "load: %s for %s against %s\n", describeLoad(sc.Load), sc.Load.Duration, sc.Target.URL)
-	for _, name := range slices.Sorted(maps.Keys(platforms)) {
-		svc, err := platforms[name].Service(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("read service %s: %w", name, err)
+	services := map[string]runner.Service{}
+	if len(sc.Actions) > 0 {
+		var err error
+		if services, err = runner.Preflight(ctx, sc, platforms); err != nil {
+			return 0, fmt.Errorf("preflight: %w", err)
 		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(services)) {
+		svc := services[name]
 		fmt.Fprintf(w, "service: %s\n  latest ready revision: %s\n  traffic now: %s\n",
 			svc.Name, svc.LatestReadyRevision, runner.FormatSplit(svc.Traffic))
+		if svc.Claim.RunID != "" {
+			fmt.Fprintf(w, "  held by cutover run %s since %s (until %s)\n", svc.Claim.RunID,
+				svc.Claim.Since.UTC().Format(time.RFC3339), svc.Claim.Expires.UTC().Format(time.RFC3339))
+		}
 	}
 	for i, a := range sc.Actions {
 		fmt.Fprintf(w, "action %d at +%s: %s\n", i, a.At, describeAction(a))
