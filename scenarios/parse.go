@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -15,12 +14,13 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// LoadFile reads the scenario file at path and parses it with Parse. (It is
-// not called Load because Load is the type of the scenario's load section.)
+// LoadFile reads the scenario file at path with ReadFile and parses it with
+// Parse. (It is not called Load because Load is the type of the scenario's
+// load section.)
 func LoadFile(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read scenario: %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
 }
