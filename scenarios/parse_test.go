@@ -461,6 +461,11 @@ func TestProblemString(t *testing.T) {
 		{Problem{File: "a.yaml", Path: "name", Msg: "required"}, "a.yaml: name: required"},
 		{Problem{Line: 2, Col: 1, Path: "name", Msg: "required"}, "2:1: name: required"},
 		{Problem{Path: "name", Msg: "required"}, "name: required"},
+		// One problem is one line, whatever the file held.
+		{Problem{File: "a.yaml", Line: 7, Col: 9, Path: "load.requests[0].headers.X-A\r\nX-B", Msg: "\"X-A\\r\\nX-B\": not a valid header name"},
+			`a.yaml:7:9: load.requests[0].headers.X-A\r\nX-B: "X-A\r\nX-B": not a valid header name`},
+		{Problem{File: "evil\x1b[2J.yaml", Line: 1, Msg: "tab\there, bidi \u202e, bad \xff, nul \x00, fine … é \ufffd"},
+			`evil\x1b[2J.yaml:1: tab\there, bidi \u202e, bad \xff, nul \x00, fine … é ` + "\ufffd"},
 	}
 	for _, tt := range tests {
 		if got := tt.p.String(); got != tt.want {
