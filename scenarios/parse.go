@@ -106,27 +106,45 @@ type decoder struct {
 	// written maps a field path to where it was written: the key of a
 	// mapping entry, or the node of a list item.
 	written map[string]*yaml.Node
-	// failed are the paths of the problems found while decoding.
-	failed []string
+	// failed holds the paths of the problems found while decoding, and
+	// failedUnder every strict ancestor of those paths, so that failedNear
+	// takes time in the depth of a path, not in the number of problems.
+	failed, failedUnder map[string]bool
 }
 
 func (d *decoder) addf(n *yaml.Node, path, format string, args ...any) {
 	d.problems = append(d.problems, Problem{
 		File: d.file, Line: n.Line, Col: n.Column, Path: path, Msg: fmt.Sprintf(format, args...),
 	})
-	d.failed = append(d.failed, path)
+	if d.failed == nil {
+		d.failed, d.failedUnder = map[string]bool{}, map[string]bool{}
+	}
+	d.failed[path] = true
+	for p := path; p != ""; {
+		p = parentPath(p)
+		if d.failedUnder[p] {
+			break
+		}
+		d.failedUnder[p] = true
+	}
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // parseYAML parses data into a node tree and returns its root, or records
-// the syntax problem and returns nil.
+// the problem and returns nil: text that is not YAML, a syntax error, an
+// empty file, a second document, or a tree that is too large with its
+// aliases expanded (checked here, before anything is decoded).
 func (d *decoder) parseYAML(data []byte) *yaml.Node {
+	if line, col, msg := checkText(data); msg != "" {
+		d.problems = append(d.problems, Problem{File: d.file, Line: line, Col: col, Msg: "invalid YAML: " + msg})
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	err := dec.Decode(&doc)
 	if errors.Is(err, io.EOF) || err == nil && len(doc.Content) == 0 {
-		d.problems = append(d.problems, Problem{File: d.file, Msg: "empty scenario; start with version: 1"})
+		d.problems = append(d.problems, Problem{File: d.file, Line: 1, Msg: "empty scenario; start with version: 1"})
 		return nil
 	}
 	if err != nil {
@@ -144,26 +162,26 @@ func (d *decoder) parseYAML(data []byte) *yaml.Node {
 			Msg: "a second YAML document; a scenario file holds exactly one (remove the ---)"})
 		return nil
 	}
+	if at, msg := checkTreeSize(doc.Content[0]); at != nil {
+		d.problems = append(d.problems, Problem{File: d.file, Line: at.Line, Col: at.Column, Msg: msg})
+		return nil
+	}
 	d.root = doc.Content[0]
 	return d.root
 }
 
-// syntaxProblem records a YAML syntax error with the line yaml.v3 gives.
+// syntaxProblem records a YAML syntax error with the line yaml.v3 gives,
+// or line 1 when it gives none: every problem of a file has a line.
 func (d *decoder) syntaxProblem(data []byte, err error) {
-	line, msg := 0, strings.TrimPrefix(err.Error(), "yaml: ")
+	line, msg := 1, strings.TrimPrefix(err.Error(), "yaml: ")
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
-	} else if err2 := yaml.Unmarshal(append([]byte("\n"), data...), new(yaml.Node)); err2 != nil &&
-		yamlLine.MatchString(err2.Error()) {
-		// yaml.v3 leaves out the line when it is the first one; shifted
-		// down by one line, the same error has one.
-		line = 1
 	}
 	if strings.Contains(msg, "cannot start any token") && bytes.ContainsRune(data, '\t') {
 		msg += " (tabs cannot indent YAML; use spaces)"
 	}
-	d.problems = append(d.problems, Problem{File: d.file, Line: line, Msg: "invalid YAML: " + msg})
+	d.problems = append(d.problems, Problem{File: d.file, Line: max(line, 1), Msg: "invalid YAML: " + msg})
 }
 
 // locate returns where path, or failing that its nearest written ancestor,
@@ -186,12 +204,17 @@ func (d *decoder) locate(path string) (line, col int) {
 // failedNear reports whether decoding failed at path, inside it, or at one
 // of its ancestors.
 func (d *decoder) failedNear(path string) bool {
-	for _, f := range d.failed {
-		if f == path || isInside(f, path) || isInside(path, f) {
+	if d.failedUnder[path] {
+		return true
+	}
+	for p := path; ; p = parentPath(p) {
+		if d.failed[p] {
 			return true
 		}
+		if p == "" {
+			return false
+		}
 	}
-	return false
 }
 
 // parentPath returns "load" for "load.rate" and "load.requests" for
@@ -202,14 +225,6 @@ func parentPath(path string) string {
 		return ""
 	}
 	return path[:i]
-}
-
-// isInside reports whether path is strictly inside ancestor.
-func isInside(path, ancestor string) bool {
-	if ancestor == "" {
-		return path != ""
-	}
-	return strings.HasPrefix(path, ancestor+".") || strings.HasPrefix(path, ancestor+"[")
 }
 
 func joinPath(path, key string) string {

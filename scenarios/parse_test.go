@@ -230,7 +230,7 @@ var invalidFixtures = map[string][]string{
 		`four-problems.yaml:14:3: load.timeout: duplicate key; first set on line 13`,
 	},
 	"empty.yaml": {
-		`empty.yaml: empty scenario; start with version: 1`,
+		`empty.yaml:1: empty scenario; start with version: 1`,
 	},
 	"load-models.yaml": {
 		`load-models.yaml:9:3: load.stages: cannot be combined with load.rate; use rate for a constant load or stages for a ramp`,
