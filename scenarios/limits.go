@@ -2,6 +2,8 @@ package scenarios
 
 import (
 	"fmt"
+	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -126,4 +128,127 @@ func (w *treeSize) walk(n *yaml.Node) bool {
 		}
 	}
 	return true
+}
+
+// Bounds of the values, chosen from what the load engine and one machine can
+// do (and what a scenario plausibly means); Validate names the bound in
+// each problem.
+const (
+	maxRequests = 1000   // load.requests
+	maxWeight   = 10_000 // a request's weight
+	maxHeaders  = 100    // headers of one request
+	maxStages   = 1000   // load.stages
+
+	// maxRatePerSecond is the most one generator sends; its period is at
+	// least minRatePer (vegeta's pacer sleeps between hits).
+	maxRatePerSecond = 100_000
+	minRatePer       = time.Millisecond
+	maxRatePer       = 24 * time.Hour
+
+	maxConcurrency = 10_000  // load.concurrency (goroutines and sockets)
+	maxWorkers     = 10_000  // load.max_workers
+	maxConnections = 10_000  // load.connections
+	maxSessions    = 100_000 // load.sessions.count (a cookie jar each)
+
+	maxLoadDuration = 24 * time.Hour
+	minStageFor     = 100 * time.Millisecond
+	minTimeout      = time.Millisecond
+	maxTimeout      = 10 * time.Minute
+	minWindow       = 100 * time.Millisecond
+	maxWindow       = time.Minute
+	// maxWindows bounds the timeline kept in memory and in the record (24h
+	// of one-second windows); maxOpenWindows the windows open at once, each
+	// with a latency histogram of about 190 KB, timeout/window of them.
+	maxWindows     = 86_400
+	maxOpenWindows = 600
+
+	// maxCount bounds counts of requests: no run sends more than 100,000/s
+	// for 24 hours (8.64·10⁹).
+	maxCount      = 10_000_000_000
+	maxThresholds = 100
+	// maxLatency is the largest latency the histograms record.
+	maxLatency = time.Hour
+
+	defaultAbortMinRequests  = 20
+	defaultObserveAfterAbort = 30 * time.Second
+	maxObserveAfterAbort     = 10 * time.Minute
+
+	maxActions     = 100
+	maxSplits      = 100
+	maxEnv         = 1000 // Cloud Run's limit of environment variables
+	minEvery       = time.Millisecond
+	maxEvery       = 24 * time.Hour
+	maxSettle      = time.Hour
+	maxMaxWait     = 2 * time.Hour
+	maxPeriod      = time.Hour
+	maxExtraQuery  = 50
+	maxGroupBy     = 10
+	maxServices    = 50
+	maxInstances   = 1000
+	maxCalls       = 20
+	maxSYNs        = 20
+	maxUnpullable  = 100
+	maxSimulated   = 24 * time.Hour // any local cloud delay, in simulated time
+	minScaleEvery  = time.Second    // a ticker: at time_scale 1000 still 1 ms of wall time
+	minCloudPeriod = time.Second
+	maxRetention   = 7 * 24 * time.Hour
+	maxPoints      = 100_000 // retention / period: points kept per series
+)
+
+// durationIn adds a problem when d is outside [lo, hi].
+func (v *validator) durationIn(path string, d Duration, lo, hi time.Duration) {
+	switch {
+	case lo == 0 && d < 0:
+		v.addf(path, "must not be negative, got %s", d)
+	case lo == 0 && d.D() > hi:
+		v.addf(path, "must be at most %s, got %s", Duration(hi), d)
+	case d.D() < lo || d.D() > hi:
+		v.addf(path, "must be between %s and %s, got %s", Duration(lo), Duration(hi), d)
+	}
+}
+
+// intIn adds a problem when n is outside [lo, hi]; note, when not empty,
+// is added in parentheses (what 0 means).
+func (v *validator) intIn(path string, n, lo, hi int64, note string) {
+	if note != "" {
+		note = " (" + note + ")"
+	}
+	switch {
+	case lo == 0 && n < 0:
+		v.addf(path, "must not be negative, got %d%s", n, note)
+	case lo == 0 && n > hi:
+		v.addf(path, "must be at most %d, got %d%s", hi, n, note)
+	case n < lo || n > hi:
+		v.addf(path, "must be between %d and %d, got %d%s", lo, hi, n, note)
+	}
+}
+
+// listMax adds a problem when a list at path has more than hi items.
+func (v *validator) listMax(path string, n, hi int, what string) {
+	if n > hi {
+		v.addf(path, "at most %d %s, got %d", hi, what, n)
+	}
+}
+
+// rate adds a problem when r, a rate that is set, is faster than one
+// generator sends or has a period outside [minRatePer, maxRatePer]. zeroOK
+// allows 0/s (the end of a ramp).
+func (v *validator) rate(path string, r Rate, zeroOK bool) {
+	switch {
+	case r.Freq < 0 || r.Per <= 0 || r.Freq == 0 && !zeroOK:
+		if zeroOK {
+			v.addf(path, "%q: rate must not be negative", r)
+		} else {
+			v.addf(path, "%q: rate must be positive", r)
+		}
+	case r.Per < minRatePer:
+		v.addf(path, "%q: the time after / must be at least %s", r, Duration(minRatePer))
+	case r.Per > maxRatePer:
+		v.addf(path, "%q: the time after / must be at most %s", r, Duration(maxRatePer))
+	case r.PerSecond() > maxRatePerSecond && r.Per == time.Second:
+		v.addf(path, "%q: at most %d/s, the most one generator sends", r, maxRatePerSecond)
+	case r.PerSecond() > maxRatePerSecond:
+		v.addf(path, "%q is %s/s: at most %d/s, the most one generator sends", r,
+			strconv.FormatFloat(r.PerSecond(), 'f', 0, 64), maxRatePerSecond)
+	}
 }

@@ -84,7 +84,7 @@ func defaultScenario() *Scenario {
 			Window:         Duration(time.Second),
 			RevisionHeader: "X-Revision",
 		},
-		Verdict:  Verdict{MaxErrors: 0},
+		Verdict:  Verdict{MaxErrors: 0, ObserveAfterAbort: Duration(defaultObserveAfterAbort)},
 		Rollback: RollbackOnFailure,
 	}
 	return s
@@ -243,6 +243,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		return
 	}
+	if t, ok := v.Addr().Interface().(*Threshold); ok && n.Kind == yaml.MappingNode {
+		d.decodeThresholdMapping(n, t, path)
+		return
+	}
 	if u, ok := v.Addr().Interface().(yaml.Unmarshaler); ok {
 		if err := u.UnmarshalYAML(n); err != nil {
 			d.addf(n, path, "%s", err)
@@ -306,10 +310,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 type field struct {
 	key   string
 	index int
+	// fraction marks a float64 written as a percentage (5%) or a
+	// fraction (0.05): the tag option ",fraction".
+	fraction bool
 }
 
 // yamlFields lists the keys of struct type t in declaration order, from the
-// yaml tags; `yaml:"-"` and unexported fields are not keys.
+// yaml tags; `yaml:"-"` and unexported fields are not keys. The one tag
+// option read is ",fraction".
 func yamlFields(t reflect.Type) []field {
 	var fields []field
 	for i := range t.NumField() {
@@ -317,14 +325,14 @@ func yamlFields(t reflect.Type) []field {
 		if !f.IsExported() {
 			continue
 		}
-		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		key, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		switch key {
 		case "-":
 			continue
 		case "":
 			key = strings.ToLower(f.Name)
 		}
-		fields = append(fields, field{key, i})
+		fields = append(fields, field{key: key, index: i, fraction: opts == "fraction"})
 	}
 	return fields
 }
@@ -345,10 +353,15 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	}
 	d.eachEntry(n, path, func(k, val *yaml.Node, kpath string) {
 		for _, f := range fields {
-			if f.key == k.Value {
+			switch {
+			case f.key != k.Value:
+				continue
+			case f.fraction:
+				d.decodeFraction(val, v.Field(f.index), kpath)
+			default:
 				d.decode(val, v.Field(f.index), kpath)
-				return
 			}
+			return
 		}
 		if k.ShortTag() == "!!merge" {
 			d.addf(k, kpath, "merge keys (<<) are not supported; write the keys out")
@@ -410,6 +423,62 @@ func (d *decoder) decodeList(n *yaml.Node, v reflect.Value, path string) {
 		list = reflect.Append(list, e)
 	}
 	v.Set(list)
+}
+
+// decodeFraction stores a percentage (5%) or a fraction (0.05) into the
+// float64 v as a fraction.
+func (d *decoder) decodeFraction(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		return
+	case n.Kind != yaml.ScalarNode:
+		d.addf(n, path, "expected a percentage such as 5%%, got %s", describe(n))
+		return
+	}
+	f, err := parseFraction(n.Value)
+	if err != nil {
+		d.addf(n, path, "%s", err)
+		return
+	}
+	v.SetFloat(f)
+}
+
+// decodeThresholdMapping decodes the long form of a threshold,
+// {expr: "status_504 == 0", abort: true}, as strictly as any mapping.
+func (d *decoder) decodeThresholdMapping(n *yaml.Node, t *Threshold, path string) {
+	var m thresholdMapping
+	d.decodeStruct(n, reflect.ValueOf(&m).Elem(), path)
+	if _, set := d.written[path+".expr"]; !set {
+		d.addf(n, path+".expr", "required; the expression, e.g. expr: \"status_504 == 0\"")
+		return
+	}
+	if d.failedNear(path) {
+		return
+	}
+	parsed, err := ParseThreshold(m.Expr)
+	if err != nil {
+		d.addf(valueOf(n, "expr"), path+".expr", "%s", err)
+		return
+	}
+	parsed.Abort = m.Abort
+	*t = parsed
+}
+
+// valueOf returns the value of key in mapping n, or n when there is none.
+func valueOf(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			v := n.Content[i+1]
+			if v.Kind == yaml.AliasNode {
+				return v.Alias
+			}
+			return v
+		}
+	}
+	return n
 }
 
 // describe names what n is, for "expected X, got Y" messages.
