@@ -80,10 +80,10 @@ func (b *brake) checkRule() *trip {
 		return nil
 	}
 	rate := float64(errs) / float64(req)
-	if rate < b.rule.ErrorRate {
+	if rate <= b.rule.ErrorRate {
 		return nil
 	}
-	return &trip{why: fmt.Sprintf("error rate %.1f%% over the last %s (%d of %d requests) ≥ %.3g%%",
+	return &trip{why: fmt.Sprintf("error rate %.1f%% over the last %s (%d of %d requests) > %.3g%%",
 		100*rate, b.rule.For, errs, req, 100*b.rule.ErrorRate)}
 }
 

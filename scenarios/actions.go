@@ -168,6 +168,7 @@ func (v *validator) actions(s *Scenario) {
 	default:
 		v.addf("rollback", "%q: one of %s, %s, %s, %s", s.Rollback, RollbackOnFailure, RollbackOnAbort, RollbackAlways, RollbackNever)
 	}
+	v.listMax("actions", len(s.Actions), maxActions, "actions")
 	deployed := false
 	var last Duration
 	for i, a := range s.Actions {
@@ -223,6 +224,7 @@ func (v *validator) deploy(p string, d *DeployAction, lc *LocalCloud) {
 	if d.Tag != "" && !tagPattern.MatchString(d.Tag) {
 		v.addf(p+".tag", "%q: a tag is lower case letters, digits and dashes, starting with a letter", d.Tag)
 	}
+	v.listMax(p+".env", len(d.Env), maxEnv, "environment variables")
 	if d.RevisionSuffix != "" && !suffixPattern.MatchString(d.RevisionSuffix) {
 		v.addf(p+".revision_suffix", "%q: lower case letters, digits and dashes", d.RevisionSuffix)
 	}
@@ -243,6 +245,7 @@ func (v *validator) traffic(p string, t *TrafficAction, deployed bool) {
 	case len(t.Split) > 0 && (len(t.Steps) > 0 || t.Revision != ""):
 		v.addf(p, "either split, or revision with steps; not both")
 	case len(t.Split) > 0:
+		v.listMax(p+".split", len(t.Split), maxSplits, "entries")
 		sum := 0
 		for i, s := range t.Split {
 			sp := fmt.Sprintf("%s.split[%d]", p, i)
@@ -267,8 +270,11 @@ func (v *validator) traffic(p string, t *TrafficAction, deployed bool) {
 			}
 			prev = s
 		}
-		if len(t.Steps) > 1 && t.Every <= 0 {
+		switch {
+		case len(t.Steps) > 1 && t.Every == 0:
 			v.addf(p+".every", "required with more than one step, e.g. every: 30s")
+		case len(t.Steps) > 1 || t.Every != 0:
+			v.durationIn(p+".every", t.Every, minEvery, maxEvery)
 		}
 	default:
 		v.addf(p, "give a split ([{revision: %s, percent: 100}]) or a revision with steps ([10, 50, 100])", RevisionDeployed)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -44,15 +43,17 @@ func BuiltinNames() []string {
 // or, when arg has no path separator, no .yaml or .yml suffix and no such
 // file exists, the built-in scenario of that name. It returns the name to
 // parse the scenario under (the path, or "builtin/NAME.yaml") and its YAML.
+// A file is read with ReadFile, so a file that is not regular or is too
+// large is a *Problems.
 func Resolve(arg string) (name string, data []byte, err error) {
-	data, err = os.ReadFile(arg)
+	data, err = ReadFile(arg)
 	if err == nil {
 		return arg, data, nil
 	}
 	looksLikeName := !strings.ContainsRune(arg, '/') && !strings.ContainsRune(arg, filepath.Separator) &&
 		!strings.HasSuffix(arg, ".yaml") && !strings.HasSuffix(arg, ".yml")
 	if !looksLikeName || !errors.Is(err, fs.ErrNotExist) {
-		return "", nil, fmt.Errorf("read scenario: %w", err)
+		return "", nil, err
 	}
 	if data, ok := Builtin(arg); ok {
 		return "builtin/" + arg + ".yaml", data, nil

@@ -363,11 +363,13 @@ func (v *validator) localCloud(p string, lc *LocalCloud) {
 	if !labelRE.MatchString(lc.Region) {
 		v.addf(p+".region", "%q: a region is lower-case letters, digits and dashes, e.g. asia-northeast1", lc.Region)
 	}
+	v.listMax(p+".unpullable_images", len(lc.UnpullableImages), maxUnpullable, "images")
 	for i, img := range lc.UnpullableImages {
 		if strings.TrimSpace(img) == "" {
 			v.addf(fmt.Sprintf("%s.unpullable_images[%d]", p, i), "must not be empty")
 		}
 	}
+	v.listMax(p+".services", len(lc.Services), maxServices, "services")
 	names := map[string]bool{}
 	for i := range lc.Services {
 		names[lc.Services[i].Name] = true
@@ -383,24 +385,31 @@ func (v *validator) localCloud(p string, lc *LocalCloud) {
 		v.cloudService(sp, s, names)
 	}
 	v.cloudNAT(p+".nat", lc.NAT)
-	v.positive(p+".external_api.latency", lc.ExternalAPI.Latency, true)
-	v.positive(p+".database.latency", lc.Database.Latency, true)
-	v.positive(p+".metrics.period", lc.Metrics.Period, false)
-	v.positive(p+".metrics.lag_nat", lc.Metrics.LagNAT, true)
-	v.positive(p+".metrics.lag_run", lc.Metrics.LagRun, true)
-	if lc.Metrics.Retention < lc.Metrics.Period {
-		v.addf(p+".metrics.retention", "must be at least one period (%s), got %s", lc.Metrics.Period, lc.Metrics.Retention)
+	v.durationIn(p+".external_api.latency", lc.ExternalAPI.Latency, 0, maxSimulated)
+	v.durationIn(p+".database.latency", lc.Database.Latency, 0, maxSimulated)
+	m := lc.Metrics
+	v.durationIn(p+".metrics.period", m.Period, minCloudPeriod, maxPeriod)
+	v.durationIn(p+".metrics.lag_nat", m.LagNAT, 0, maxSimulated)
+	v.durationIn(p+".metrics.lag_run", m.LagRun, 0, maxSimulated)
+	switch {
+	case m.Retention < m.Period:
+		v.addf(p+".metrics.retention", "must be at least one period (%s), got %s", m.Period, m.Retention)
+	case m.Retention.D() > maxRetention:
+		v.addf(p+".metrics.retention", "must be at most %s, got %s", Duration(maxRetention), m.Retention)
+	case m.Period.D() >= minCloudPeriod && m.Retention.D()/m.Period.D() > maxPoints:
+		v.addf(p+".metrics.retention", "%s of %s periods is %d points per series; at most %d",
+			m.Retention, m.Period, m.Retention.D()/m.Period.D(), maxPoints)
 	}
 }
 
-// positive adds a problem when d is negative, or zero and !zeroOK.
-func (v *validator) positive(path string, d Duration, zeroOK bool) {
-	switch {
-	case d < 0:
-		v.addf(path, "must not be negative, got %s", d)
-	case d == 0 && !zeroOK:
-		v.addf(path, "must be positive")
+// delay adds a problem when a simulated duration of the local cloud is
+// negative, zero and !zeroOK, or longer than maxSimulated.
+func (v *validator) delay(path string, d Duration, zeroOK bool) {
+	lo := time.Duration(0)
+	if !zeroOK {
+		lo = time.Millisecond
 	}
+	v.durationIn(path, d, lo, maxSimulated)
 }
 
 func (v *validator) cloudService(p string, s *CloudService, names map[string]bool) {
@@ -413,35 +422,35 @@ func (v *validator) cloudService(p string, s *CloudService, names map[string]boo
 	if strings.TrimSpace(s.Image) == "" {
 		v.addf(p+".image", "required, e.g. image: gcr.io/demo/api:v1")
 	}
-	if s.MinInstances < 0 {
+	switch {
+	case s.MinInstances < 0:
 		v.addf(p+".min_instances", "must not be negative, got %d", s.MinInstances)
-	}
-	if s.MaxInstances < 1 {
-		v.addf(p+".max_instances", "must be at least 1, got %d", s.MaxInstances)
-	} else if s.MinInstances > s.MaxInstances {
+	case s.MaxInstances >= 1 && s.MinInstances > s.MaxInstances:
 		v.addf(p+".min_instances", "%d is more than max_instances (%d)", s.MinInstances, s.MaxInstances)
 	}
+	v.intIn(p+".max_instances", int64(s.MaxInstances), 1, maxInstances, "")
 	if s.Concurrency < 1 || s.Concurrency > 1000 {
 		v.addf(p+".concurrency", "must be between 1 and 1000, got %d", s.Concurrency)
 	}
 	if s.TargetUtilization < 1 || s.TargetUtilization > 100 {
 		v.addf(p+".target_utilization", "a percentage between 1 and 100, got %d", s.TargetUtilization)
 	}
-	v.positive(p+".scale_interval", s.ScaleInterval, false)
-	v.positive(p+".scale_out_delay", s.ScaleOutDelay, true)
-	v.positive(p+".cold_start", s.ColdStart, true)
-	v.positive(p+".idle_retention", s.IdleRetention, true)
-	v.positive(p+".shutdown_grace", s.ShutdownGrace, true)
-	v.positive(p+".request_timeout", s.RequestTimeout, false)
-	v.positive(p+".queue_timeout", s.QueueTimeout, true)
-	v.positive(p+".egress_ready_delay", s.EgressReadyDelay, true)
+	v.durationIn(p+".scale_interval", s.ScaleInterval, minScaleEvery, 10*time.Minute)
+	v.delay(p+".scale_out_delay", s.ScaleOutDelay, true)
+	v.delay(p+".cold_start", s.ColdStart, true)
+	v.delay(p+".idle_retention", s.IdleRetention, true)
+	v.delay(p+".shutdown_grace", s.ShutdownGrace, true)
+	v.delay(p+".request_timeout", s.RequestTimeout, false)
+	v.delay(p+".queue_timeout", s.QueueTimeout, true)
+	v.delay(p+".egress_ready_delay", s.EgressReadyDelay, true)
 	if s.Egress != EgressAllTraffic && s.Egress != EgressPrivateRangesOnly {
 		v.addf(p+".egress", "%q: must be %s or %s", s.Egress, EgressAllTraffic, EgressPrivateRangesOnly)
 	}
 	a := s.App
-	v.positive(p+".app.server_time", a.ServerTime, true)
-	v.positive(p+".app.connect_timeout", a.ConnectTimeout, false)
-	v.positive(p+".app.keepalive_timeout", a.KeepAliveTimeout, false)
+	v.delay(p+".app.server_time", a.ServerTime, true)
+	v.delay(p+".app.connect_timeout", a.ConnectTimeout, false)
+	v.delay(p+".app.keepalive_timeout", a.KeepAliveTimeout, false)
+	v.listMax(p+".app.calls", len(a.Calls), maxCalls, "calls")
 	for i, c := range a.Calls {
 		v.cloudCall(fmt.Sprintf("%s.app.calls[%d]", p, i), c, names)
 	}
@@ -508,14 +517,15 @@ func (v *validator) cloudNAT(p string, n CloudNAT) {
 	case n.Dynamic && (!isPow2(maxP) || maxP <= minP || maxP > 65536):
 		v.addf(p+".max_ports_per_vm", "must be a power of two above min_ports_per_vm (%d) and at most 65536, got %d", minP, maxP)
 	}
-	v.positive(p+".dynamic_double_delay", n.DynamicDoubleDelay, true)
-	v.positive(p+".tcp_time_wait", n.TCPTimeWait, true)
-	v.positive(p+".block_release", n.BlockRelease, true)
+	v.delay(p+".dynamic_double_delay", n.DynamicDoubleDelay, true)
+	v.delay(p+".tcp_time_wait", n.TCPTimeWait, true)
+	v.delay(p+".block_release", n.BlockRelease, true)
+	v.listMax(p+".syn_schedule", len(n.SYNSchedule), maxSYNs, "retransmissions")
 	for i, d := range n.SYNSchedule {
 		ip := fmt.Sprintf("%s.syn_schedule[%d]", p, i)
 		switch {
-		case d <= 0:
-			v.addf(ip, "must be positive, got %s", d)
+		case d <= 0 || d.D() > maxSimulated:
+			v.addf(ip, "must be positive and at most %s, got %s", Duration(maxSimulated), d)
 		case i > 0 && d <= n.SYNSchedule[i-1]:
 			v.addf(ip, "must be later than the retransmission before it (%s)", n.SYNSchedule[i-1])
 		}

@@ -128,9 +128,11 @@ func (v *validator) metrics(s *Scenario) {
 		// A plain load test (or metrics: {enabled: false}) reads nothing.
 		return
 	}
-	v.positive("metrics.settle", m.Settle, true)
-	v.positive("metrics.max_wait", m.MaxWait, true)
-	v.positive("metrics.period", m.Period, false)
+	v.durationIn("metrics.settle", m.Settle, 0, maxSettle)
+	v.durationIn("metrics.max_wait", m.MaxWait, 0, maxMaxWait)
+	if m.Period <= 0 || m.Period.D() > maxPeriod {
+		v.addf("metrics.period", "must be positive and at most %s, got %s", Duration(maxPeriod), m.Period)
+	}
 	if m.MaxWait < m.Settle {
 		v.addf("metrics.max_wait", "%s is shorter than metrics.settle (%s); the wait is at least the settle", m.MaxWait, m.Settle)
 	}
@@ -144,6 +146,7 @@ func (v *validator) metrics(s *Scenario) {
 	if s.Target.Platform == "" {
 		v.addf("metrics", "metrics need a platform: set target.platform with project, region and service, or add a localcloud section")
 	}
+	v.listMax("metrics.extra", len(m.Extra), maxExtraQuery, "queries")
 	names := map[string]bool{}
 	for i, q := range m.Extra {
 		p := fmt.Sprintf("metrics.extra[%d]", i)
@@ -162,6 +165,7 @@ func (v *validator) metrics(s *Scenario) {
 		case !metricTypeRE.MatchString(q.Type):
 			v.addf(p+".type", "%q: not a metric type; write it as SERVICE/PATH, e.g. router.googleapis.com/nat/port_usage", q.Type)
 		}
+		v.listMax(p+".group_by", len(q.GroupBy), maxGroupBy, "labels")
 		for j, g := range q.GroupBy {
 			if !groupByRE.MatchString(g) {
 				v.addf(fmt.Sprintf("%s.group_by[%d]", p, j), "%q: a label is metric.label.NAME or resource.label.NAME", g)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -15,12 +14,13 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// LoadFile reads the scenario file at path and parses it with Parse. (It is
-// not called Load because Load is the type of the scenario's load section.)
+// LoadFile reads the scenario file at path with ReadFile and parses it with
+// Parse. (It is not called Load because Load is the type of the scenario's
+// load section.)
 func LoadFile(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read scenario: %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
 }
@@ -84,7 +84,7 @@ func defaultScenario() *Scenario {
 			Window:         Duration(time.Second),
 			RevisionHeader: "X-Revision",
 		},
-		Verdict:  Verdict{MaxErrors: 0},
+		Verdict:  Verdict{MaxErrors: 0, ObserveAfterAbort: Duration(defaultObserveAfterAbort)},
 		Rollback: RollbackOnFailure,
 	}
 	return s
@@ -106,27 +106,45 @@ type decoder struct {
 	// written maps a field path to where it was written: the key of a
 	// mapping entry, or the node of a list item.
 	written map[string]*yaml.Node
-	// failed are the paths of the problems found while decoding.
-	failed []string
+	// failed holds the paths of the problems found while decoding, and
+	// failedUnder every strict ancestor of those paths, so that failedNear
+	// takes time in the depth of a path, not in the number of problems.
+	failed, failedUnder map[string]bool
 }
 
 func (d *decoder) addf(n *yaml.Node, path, format string, args ...any) {
 	d.problems = append(d.problems, Problem{
 		File: d.file, Line: n.Line, Col: n.Column, Path: path, Msg: fmt.Sprintf(format, args...),
 	})
-	d.failed = append(d.failed, path)
+	if d.failed == nil {
+		d.failed, d.failedUnder = map[string]bool{}, map[string]bool{}
+	}
+	d.failed[path] = true
+	for p := path; p != ""; {
+		p = parentPath(p)
+		if d.failedUnder[p] {
+			break
+		}
+		d.failedUnder[p] = true
+	}
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // parseYAML parses data into a node tree and returns its root, or records
-// the syntax problem and returns nil.
+// the problem and returns nil: text that is not YAML, a syntax error, an
+// empty file, a second document, or a tree that is too large with its
+// aliases expanded (checked here, before anything is decoded).
 func (d *decoder) parseYAML(data []byte) *yaml.Node {
+	if line, col, msg := checkText(data); msg != "" {
+		d.problems = append(d.problems, Problem{File: d.file, Line: line, Col: col, Msg: "invalid YAML: " + msg})
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	err := dec.Decode(&doc)
 	if errors.Is(err, io.EOF) || err == nil && len(doc.Content) == 0 {
-		d.problems = append(d.problems, Problem{File: d.file, Msg: "empty scenario; start with version: 1"})
+		d.problems = append(d.problems, Problem{File: d.file, Line: 1, Msg: "empty scenario; start with version: 1"})
 		return nil
 	}
 	if err != nil {
@@ -144,26 +162,26 @@ func (d *decoder) parseYAML(data []byte) *yaml.Node {
 			Msg: "a second YAML document; a scenario file holds exactly one (remove the ---)"})
 		return nil
 	}
+	if at, msg := checkTreeSize(doc.Content[0]); at != nil {
+		d.problems = append(d.problems, Problem{File: d.file, Line: at.Line, Col: at.Column, Msg: msg})
+		return nil
+	}
 	d.root = doc.Content[0]
 	return d.root
 }
 
-// syntaxProblem records a YAML syntax error with the line yaml.v3 gives.
+// syntaxProblem records a YAML syntax error with the line yaml.v3 gives,
+// or line 1 when it gives none: every problem of a file has a line.
 func (d *decoder) syntaxProblem(data []byte, err error) {
-	line, msg := 0, strings.TrimPrefix(err.Error(), "yaml: ")
+	line, msg := 1, strings.TrimPrefix(err.Error(), "yaml: ")
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
-	} else if err2 := yaml.Unmarshal(append([]byte("\n"), data...), new(yaml.Node)); err2 != nil &&
-		yamlLine.MatchString(err2.Error()) {
-		// yaml.v3 leaves out the line when it is the first one; shifted
-		// down by one line, the same error has one.
-		line = 1
 	}
 	if strings.Contains(msg, "cannot start any token") && bytes.ContainsRune(data, '\t') {
 		msg += " (tabs cannot indent YAML; use spaces)"
 	}
-	d.problems = append(d.problems, Problem{File: d.file, Line: line, Msg: "invalid YAML: " + msg})
+	d.problems = append(d.problems, Problem{File: d.file, Line: max(line, 1), Msg: "invalid YAML: " + msg})
 }
 
 // locate returns where path, or failing that its nearest written ancestor,
@@ -186,12 +204,17 @@ func (d *decoder) locate(path string) (line, col int) {
 // failedNear reports whether decoding failed at path, inside it, or at one
 // of its ancestors.
 func (d *decoder) failedNear(path string) bool {
-	for _, f := range d.failed {
-		if f == path || isInside(f, path) || isInside(path, f) {
+	if d.failedUnder[path] {
+		return true
+	}
+	for p := path; ; p = parentPath(p) {
+		if d.failed[p] {
 			return true
 		}
+		if p == "" {
+			return false
+		}
 	}
-	return false
 }
 
 // parentPath returns "load" for "load.rate" and "load.requests" for
@@ -202,14 +225,6 @@ func parentPath(path string) string {
 		return ""
 	}
 	return path[:i]
-}
-
-// isInside reports whether path is strictly inside ancestor.
-func isInside(path, ancestor string) bool {
-	if ancestor == "" {
-		return path != ""
-	}
-	return strings.HasPrefix(path, ancestor+".") || strings.HasPrefix(path, ancestor+"[")
 }
 
 func joinPath(path, key string) string {
@@ -226,6 +241,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		n = n.Alias
 	}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return
+	}
+	if t, ok := v.Addr().Interface().(*Threshold); ok && n.Kind == yaml.MappingNode {
+		d.decodeThresholdMapping(n, t, path)
 		return
 	}
 	if u, ok := v.Addr().Interface().(yaml.Unmarshaler); ok {
@@ -291,10 +310,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 type field struct {
 	key   string
 	index int
+	// fraction marks a float64 written as a percentage (5%) or a
+	// fraction (0.05): the tag option ",fraction".
+	fraction bool
 }
 
 // yamlFields lists the keys of struct type t in declaration order, from the
-// yaml tags; `yaml:"-"` and unexported fields are not keys.
+// yaml tags; `yaml:"-"` and unexported fields are not keys. The one tag
+// option read is ",fraction".
 func yamlFields(t reflect.Type) []field {
 	var fields []field
 	for i := range t.NumField() {
@@ -302,14 +325,14 @@ func yamlFields(t reflect.Type) []field {
 		if !f.IsExported() {
 			continue
 		}
-		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		key, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		switch key {
 		case "-":
 			continue
 		case "":
 			key = strings.ToLower(f.Name)
 		}
-		fields = append(fields, field{key, i})
+		fields = append(fields, field{key: key, index: i, fraction: opts == "fraction"})
 	}
 	return fields
 }
@@ -330,10 +353,15 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	}
 	d.eachEntry(n, path, func(k, val *yaml.Node, kpath string) {
 		for _, f := range fields {
-			if f.key == k.Value {
+			switch {
+			case f.key != k.Value:
+				continue
+			case f.fraction:
+				d.decodeFraction(val, v.Field(f.index), kpath)
+			default:
 				d.decode(val, v.Field(f.index), kpath)
-				return
 			}
+			return
 		}
 		if k.ShortTag() == "!!merge" {
 			d.addf(k, kpath, "merge keys (<<) are not supported; write the keys out")
@@ -395,6 +423,62 @@ func (d *decoder) decodeList(n *yaml.Node, v reflect.Value, path string) {
 		list = reflect.Append(list, e)
 	}
 	v.Set(list)
+}
+
+// decodeFraction stores a percentage (5%) or a fraction (0.05) into the
+// float64 v as a fraction.
+func (d *decoder) decodeFraction(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		return
+	case n.Kind != yaml.ScalarNode:
+		d.addf(n, path, "expected a percentage such as 5%%, got %s", describe(n))
+		return
+	}
+	f, err := parseFraction(n.Value)
+	if err != nil {
+		d.addf(n, path, "%s", err)
+		return
+	}
+	v.SetFloat(f)
+}
+
+// decodeThresholdMapping decodes the long form of a threshold,
+// {expr: "status_504 == 0", abort: true}, as strictly as any mapping.
+func (d *decoder) decodeThresholdMapping(n *yaml.Node, t *Threshold, path string) {
+	var m thresholdMapping
+	d.decodeStruct(n, reflect.ValueOf(&m).Elem(), path)
+	if _, set := d.written[path+".expr"]; !set {
+		d.addf(n, path+".expr", "required; the expression, e.g. expr: \"status_504 == 0\"")
+		return
+	}
+	if d.failedNear(path) {
+		return
+	}
+	parsed, err := ParseThreshold(m.Expr)
+	if err != nil {
+		d.addf(valueOf(n, "expr"), path+".expr", "%s", err)
+		return
+	}
+	parsed.Abort = m.Abort
+	*t = parsed
+}
+
+// valueOf returns the value of key in mapping n, or n when there is none.
+func valueOf(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			v := n.Content[i+1]
+			if v.Kind == yaml.AliasNode {
+				return v.Alias
+			}
+			return v
+		}
+	}
+	return n
 }
 
 // describe names what n is, for "expected X, got Y" messages.

@@ -94,7 +94,7 @@ description: every default overridden
 target:
   url: http://127.0.0.1:8080/base/
 load:
-  requests: [{path: items, method: DELETE}]
+  requests: [{path: /items, method: DELETE}]
   concurrency: 20
   duration: 2m
   timeout: 5s
@@ -114,7 +114,7 @@ verdict:
 				s.Description = "every default overridden"
 				s.Target.URL = "http://127.0.0.1:8080/base/"
 				s.Load = Load{
-					Requests:       []Request{{Method: "DELETE", Path: "items", Weight: 1}},
+					Requests:       []Request{{Method: "DELETE", Path: "/items", Weight: 1}},
 					Concurrency:    20,
 					Duration:       Duration(2 * time.Minute),
 					Timeout:        Duration(5 * time.Second),
@@ -124,11 +124,61 @@ verdict:
 					Window:         Duration(5 * time.Second),
 					RevisionHeader: "X-Served-By",
 				}
-				s.Verdict = Verdict{MaxErrors: 3, MinRequests: 1000, Thresholds: []Threshold{
+				s.Verdict = Verdict{MaxErrors: 3, MinRequests: 1000, ObserveAfterAbort: Duration(30 * time.Second), Thresholds: []Threshold{
 					{Expr: "p99 < 800ms", Metric: "p99", Op: "<", Value: 800},
 					{Expr: "error_rate <= 0.1%", Metric: "error_rate", Op: "<=", Value: 0.001},
 					{Expr: "status_504 == 0", Metric: "status_504", Op: "==", Value: 0},
 				}}
+			}),
+		},
+		{
+			name: "abort",
+			yaml: `
+version: 1
+name: abort
+target: {url: "http://127.0.0.1:8080"}
+load:
+  requests: [{path: /}]
+  rate: 100/s
+  duration: 5m
+verdict:
+  abort: {error_rate: 5%, for: 10s}
+  observe_after_abort: 1m
+  thresholds:
+    - "p99 < 800ms"
+    - {expr: "status_504 == 0", abort: true}
+    - {expr: "errors < 10"}
+`,
+			want: withDefaults("abort", func(s *Scenario) {
+				s.Target.URL = "http://127.0.0.1:8080"
+				s.Load.Requests = []Request{getRoot()}
+				s.Load.Rate = Rate{100, time.Second}
+				s.Load.Duration = Duration(5 * time.Minute)
+				s.Verdict.Abort = &AbortRule{ErrorRate: 0.05, For: Duration(10 * time.Second), MinRequests: 20}
+				s.Verdict.ObserveAfterAbort = Duration(time.Minute)
+				s.Verdict.Thresholds = []Threshold{
+					{Expr: "p99 < 800ms", Metric: "p99", Op: "<", Value: 800},
+					{Expr: "status_504 == 0", Metric: "status_504", Op: "==", Value: 0, Abort: true},
+					{Expr: "errors < 10", Metric: "errors", Op: "<", Value: 10},
+				}
+			}),
+		},
+		{
+			name: "abort-fraction",
+			yaml: `
+version: 1
+name: abort-fraction
+target: {url: "http://127.0.0.1:8080"}
+load: {requests: [{path: /}], rate: 100/s, duration: 1m, window: 5s}
+verdict: {abort: {error_rate: 0.5, for: 1m, min_requests: 100}}
+`,
+			want: withDefaults("abort-fraction", func(s *Scenario) {
+				s.Target.URL = "http://127.0.0.1:8080"
+				s.Load.Requests = []Request{getRoot()}
+				s.Load.Rate = Rate{100, time.Second}
+				s.Load.Duration = Duration(time.Minute)
+				s.Load.Window = Duration(5 * time.Second)
+				s.Verdict.Abort = &AbortRule{ErrorRate: 0.5, For: Duration(time.Minute), MinRequests: 100}
 			}),
 		},
 		{
@@ -214,7 +264,7 @@ verdict:
 		`"load":{"requests":[{"method":"GET","path":"/","weight":1}],"start_rate":"5/s",` +
 		`"stages":[{"for":"15m","rate":"10/500ms"}],"duration":"15m","timeout":"30s","keepalive":true,"http2":true,` +
 		`"sessions":{},"max_workers":128,"window":"1s","revision_header":"X-Revision"},` +
-		`"verdict":{"max_errors":0,"min_requests":0,"thresholds":["p99 < 1.5s"]},"rollback":"on-failure"}`
+		`"verdict":{"max_errors":0,"min_requests":0,"thresholds":["p99 < 1.5s"],"observe_after_abort":"30s"},"rollback":"on-failure"}`
 	if got != want {
 		t.Errorf("json.Marshal:\n got %s\nwant %s", got, want)
 	}
@@ -229,8 +279,68 @@ var invalidFixtures = map[string][]string{
 		`four-problems.yaml:12:13: load.duration: "30 seconds": not a duration; write a Go duration such as 30s, 1m30s or 500ms`,
 		`four-problems.yaml:14:3: load.timeout: duplicate key; first set on line 13`,
 	},
+	"bounds.yaml": {
+		`bounds.yaml:6:24: load.requests[0].weight: must be between 1 and 10000, got 100000`,
+		`bounds.yaml:7:3: load.rate: "1000000000000/s": at most 100000/s, the most one generator sends`,
+		`bounds.yaml:8:3: load.duration: must be between 1ms and 24h, got 100000h`,
+		`bounds.yaml:9:3: load.timeout: must be between 1ms and 10m, got 1ns`,
+		`bounds.yaml:10:3: load.window: must be between 100ms and 1m, got 1ns`,
+		`bounds.yaml:11:3: load.max_workers: must be between 1 and 10000, got 1000000`,
+		`bounds.yaml:12:3: load.connections: must be at most 10000, got 20000 (0 means no bound)`,
+		`bounds.yaml:14:5: load.sessions.count: must be at most 100000, got 1000000000`,
+		`bounds.yaml:16:3: verdict.max_errors: must be at most 10000000000, got 100000000000`,
+		`bounds.yaml:17:16: verdict.thresholds[0]: "p99 < 2h": 2h is beyond the latencies measured; at most 1h`,
+		`bounds.yaml:17:28: verdict.thresholds[1]: "requests > 1e12": 1e12 is not a count a run can reach; at most 10000000000`,
+		`bounds.yaml:18:3: verdict.observe_after_abort: must be at most 10m, got 1h`,
+	},
+	"load-bounds.yaml": {
+		`load-bounds.yaml:5:1: load.duration: must be between 1ms and 24h, got 25h1m0.000000001s`,
+		`load-bounds.yaml:7:3: load.start_rate: "10/1ns": the time after / must be at least 1ms`,
+		`load-bounds.yaml:9:8: load.stages[0].for: must be between 100ms and 24h, got 1ns`,
+		`load-bounds.yaml:9:18: load.stages[0].rate: "200000/s": at most 100000/s, the most one generator sends`,
+		`load-bounds.yaml:10:8: load.stages[1].for: must be between 100ms and 24h, got 25h`,
+		`load-bounds.yaml:10:18: load.stages[1].rate: "0/1ns": the time after / must be at least 1ms`,
+		`load-bounds.yaml:11:17: load.stages[2].rate: "1/48h": the time after / must be at most 24h`,
+	},
+	"closed-bounds.yaml": {
+		`closed-bounds.yaml:7:3: load.concurrency: must be at most 10000, got 100000000`,
+		`closed-bounds.yaml:10:3: load.window: 100ms over a load of 24h is 864000 windows; at most 86400 (widen the window to 1s)`,
+		`closed-bounds.yaml:10:3: load.window: 100ms with a timeout of 2m keeps up to 1200 windows open; at most 600 (widen the window to 200ms or shorten the timeout)`,
+	},
+	"paths.yaml": {
+		`paths.yaml:9:7: load.requests[0].path: "items": must start with /, e.g. /items`,
+		`paths.yaml:10:7: load.requests[1].path: "./items": must start with /, e.g. /items`,
+		`paths.yaml:11:7: load.requests[2].path: "/a/../../etc/passwd": has a .. segment; write the path it means`,
+		`paths.yaml:12:7: load.requests[3].path: "/a/%2e%2e/b": has a .. segment; write the path it means`,
+		`paths.yaml:13:7: load.requests[4].path: "/a/.%2E/b": has a .. segment; write the path it means`,
+		`paths.yaml:15:7: load.requests[6].path: "?q=1": must start with /, e.g. /?q=1`,
+		`paths.yaml:16:7: load.requests[7].url: "http://127.0.0.1:8080/x/../y": the path has a .. segment; write the path it means`,
+		"paths.yaml:19:9: load.requests[8].headers.X-A\\r\\nX-B: \"X-A\\r\\nX-B\": not a valid header name (letters, digits and !#$%&'*+-.^_`|~)",
+		`paths.yaml:20:9: load.requests[8].headers.X-C: "a\r\nInjected: yes": the value must not contain line breaks or other control characters`,
+		"paths.yaml:22:9: load.requests[8].headers.X-\\x1b[2J: \"X-\\x1b[2J\": not a valid header name (letters, digits and !#$%&'*+-.^_`|~)",
+	},
+	"abort.yaml": {
+		`abort.yaml:10:23: verdict.abort.error_rate: error rate 150% is out of range; write 0% to 100%, or a fraction from 0 to 1`,
+		`abort.yaml:10:29: verdict.abort.for: must be between the load window (1s) and the load duration (1m), got 2m`,
+		`abort.yaml:10:38: verdict.abort.min_requests: must be between 1 and 10000000000, got 0`,
+		`abort.yaml:14:14: verdict.thresholds[2].expr: "p999 < 1s": unknown metric "p999" (did you mean "p99"?); metrics are ` + allMetrics,
+		`abort.yaml:15:7: verdict.thresholds[3].expr: required; the expression, e.g. expr: "status_504 == 0"`,
+		`abort.yaml:16:36: verdict.thresholds[4].abort: expected true or false, got "yes"`,
+		`abort.yaml:16:41: verdict.thresholds[4].stop: unknown key; allowed keys are expr, abort`,
+		`abort.yaml:17:14: verdict.thresholds[5].expr: expected a string, got a list`,
+		`abort.yaml:18:3: verdict.observe_after_abort: must not be negative, got -1s`,
+	},
+	"abort-required.yaml": {
+		`abort-required.yaml:10:3: verdict.abort.error_rate: required, above 0%: the error rate that stops the run, e.g. error_rate: 5%`,
+		`abort-required.yaml:10:3: verdict.abort.for: required; how long the error rate must stay above it, e.g. for: 10s`,
+	},
+	"abort-types.yaml": {
+		`abort-types.yaml:11:23: verdict.abort.error_rate: lots is not an error rate; write a percentage (0.1%) or a fraction (0.001)`,
+		`abort-types.yaml:11:29: verdict.abort.for: must be between the load window (5s) and the load duration (1m), got 1s`,
+		`abort-types.yaml:11:38: verdict.abort.extra: unknown key; allowed keys are error_rate, for, min_requests`,
+	},
 	"empty.yaml": {
-		`empty.yaml: empty scenario; start with version: 1`,
+		`empty.yaml:1: empty scenario; start with version: 1`,
 	},
 	"load-models.yaml": {
 		`load-models.yaml:9:3: load.stages: cannot be combined with load.rate; use rate for a constant load or stages for a ramp`,
@@ -247,10 +357,10 @@ var invalidFixtures = map[string][]string{
 	},
 	"ranges.yaml": {
 		`ranges.yaml:7:3: load.concurrency: must not be negative, got -4`,
-		`ranges.yaml:8:3: load.duration: must be positive, got -1m`,
-		`ranges.yaml:9:3: load.timeout: must be positive, got 0s`,
-		`ranges.yaml:10:3: load.window: must be positive, got -1s`,
-		`ranges.yaml:11:3: load.max_workers: must be at least 1, got 0`,
+		`ranges.yaml:8:3: load.duration: must be between 1ms and 24h, got -1m`,
+		`ranges.yaml:9:3: load.timeout: must be between 1ms and 10m, got 0s`,
+		`ranges.yaml:10:3: load.window: must be between 100ms and 1m, got -1s`,
+		`ranges.yaml:11:3: load.max_workers: must be between 1 and 10000, got 0`,
 		`ranges.yaml:12:3: load.connections: must not be negative, got -1 (0 means no bound)`,
 		`ranges.yaml:14:5: load.sessions.count: must not be negative, got -1`,
 		`ranges.yaml:15:5: load.sessions.cookies: needs sessions.count of at least 1: each session has its own cookie jar`,
@@ -274,8 +384,8 @@ var invalidFixtures = map[string][]string{
 		`requests.yaml:11:7: load.requests[3].path: needs target.url to resolve against (or write an absolute url instead)`,
 		`requests.yaml:12:7: load.requests[4].url: "ftp://127.0.0.1/file": must be an absolute http:// or https:// URL`,
 		`requests.yaml:13:7: load.requests[4].method: "GET /": not a valid HTTP method`,
-		`requests.yaml:14:7: load.requests[4].weight: must be at least 1, got 0`,
-		`requests.yaml:17:9: load.requests[5].headers.Bad Header: "Bad Header": not a valid header name`,
+		`requests.yaml:14:7: load.requests[4].weight: must be between 1 and 10000, got 0`,
+		"requests.yaml:17:9: load.requests[5].headers.Bad Header: \"Bad Header\": not a valid header name (letters, digits and !#$%&'*+-.^_`|~)",
 		`requests.yaml:19:9: load.requests[5].headers.X-Ok: duplicate key; first set on line 18`,
 	},
 	"syntax-first-line.yaml": {
@@ -461,6 +571,11 @@ func TestProblemString(t *testing.T) {
 		{Problem{File: "a.yaml", Path: "name", Msg: "required"}, "a.yaml: name: required"},
 		{Problem{Line: 2, Col: 1, Path: "name", Msg: "required"}, "2:1: name: required"},
 		{Problem{Path: "name", Msg: "required"}, "name: required"},
+		// One problem is one line, whatever the file held.
+		{Problem{File: "a.yaml", Line: 7, Col: 9, Path: "load.requests[0].headers.X-A\r\nX-B", Msg: "\"X-A\\r\\nX-B\": not a valid header name"},
+			`a.yaml:7:9: load.requests[0].headers.X-A\r\nX-B: "X-A\r\nX-B": not a valid header name`},
+		{Problem{File: "evil\x1b[2J.yaml", Line: 1, Msg: "tab\there, bidi \u202e, bad \xff, nul \x00, fine … é \ufffd"},
+			`evil\x1b[2J.yaml:1: tab\there, bidi \u202e, bad \xff, nul \x00, fine … é ` + "\ufffd"},
 	}
 	for _, tt := range tests {
 		if got := tt.p.String(); got != tt.want {

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Problem is one thing wrong with a scenario, located where it was found.
@@ -21,11 +23,14 @@ type Problem struct {
 }
 
 // String formats p as "FILE:LINE:COL: PATH: MESSAGE", leaving out the parts
-// that are not known.
+// that are not known. Control characters, other unprintable runes and bytes
+// that are not UTF-8 are escaped as in a Go string literal (a newline in a
+// header name becomes \n), so a problem is always one line and never
+// carries a terminal escape; this is the one place that escapes.
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.File != "" {
-		b.WriteString(p.File)
+		b.WriteString(escapeUnprintable(p.File))
 		b.WriteString(":")
 	}
 	if p.Line > 0 {
@@ -38,10 +43,39 @@ func (p Problem) String() string {
 		b.WriteString(" ")
 	}
 	if p.Path != "" {
-		b.WriteString(p.Path)
+		b.WriteString(escapeUnprintable(p.Path))
 		b.WriteString(": ")
 	}
-	b.WriteString(p.Msg)
+	b.WriteString(escapeUnprintable(p.Msg))
+	return b.String()
+}
+
+// escapeUnprintable returns s with every rune strconv.IsPrint refuses
+// written as strconv.Quote writes it, without the quotes, and every byte
+// that is not UTF-8 as \xNN.
+func escapeUnprintable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		bad := r == utf8.RuneError && size == 1
+		if b.Len() == 0 && (bad || !strconv.IsPrint(r)) {
+			b.Grow(len(s) + 8)
+			b.WriteString(s[:i])
+		}
+		switch {
+		case bad:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case !strconv.IsPrint(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		case b.Len() > 0:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	if b.Len() == 0 {
+		return s // nothing needed escaping
+	}
 	return b.String()
 }
 

@@ -129,18 +129,35 @@ type Verdict struct {
 	// MinRequests is the smallest request count a verdict can rest on;
 	// fewer makes the run inconclusive.
 	MinRequests int64 `yaml:"min_requests" json:"min_requests"`
-	// Thresholds are expressions over the totals, parsed at load time.
+	// Thresholds are expressions over the totals, parsed at load time. A
+	// list item is the expression ("p99 < 800ms") or a mapping
+	// {expr: "status_504 == 0", abort: true}; with abort the threshold is
+	// also evaluated live and stops the run when broken.
 	Thresholds []Threshold `yaml:"thresholds" json:"thresholds,omitempty"`
-	// TEMP until the schema lands.
-	Abort             *AbortRule `yaml:"-" json:"abort,omitempty"`
-	ObserveAfterAbort Duration   `yaml:"-" json:"observe_after_abort"`
+	// Abort, when set, is the error-rate brake evaluated live during the
+	// load: the run is stopped once the error rate stays above it.
+	Abort *AbortRule `yaml:"abort" json:"abort,omitempty"`
+	// ObserveAfterAbort is how long the run keeps observing (the load
+	// stopped, the rollback under way) after an abort (default 30s).
+	ObserveAfterAbort Duration `yaml:"observe_after_abort" json:"observe_after_abort"`
 }
 
-// AbortRule TEMP.
+// AbortRule stops a run early: when, over the last For of the load, at least
+// MinRequests requests were judged and more than ErrorRate of them were
+// errors.
 type AbortRule struct {
-	ErrorRate   float64
-	For         Duration
-	MinRequests int
+	// ErrorRate is a fraction above 0 and at most 1, written as a
+	// percentage (5%) or a fraction (0.05).
+	ErrorRate float64 `yaml:"error_rate,fraction" json:"error_rate"`
+	// For is how long the error rate must stay above ErrorRate: at least
+	// one load window, at most the load's duration.
+	For Duration `yaml:"for" json:"for"`
+	// MinRequests is the fewest requests an evaluation rests on (default 20).
+	MinRequests int `yaml:"min_requests" json:"min_requests"`
+}
+
+func (a *AbortRule) setDefaults() {
+	a.MinRequests = defaultAbortMinRequests
 }
 
 // Rate is a number of events per unit of time, written "500/s" or "30/m".
@@ -178,5 +195,7 @@ type Threshold struct {
 	// Value is in the metric's unit: milliseconds for latencies, a fraction
 	// (0.001 for "0.1%") for error_rate, a count otherwise.
 	Value float64
+	// Abort makes the threshold a brake too: evaluated live during the
+	// load, and the run stopped when it is broken.
 	Abort bool
 }

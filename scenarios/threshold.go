@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -149,27 +150,39 @@ func parseThresholdValue(m ThresholdMetric, value string) (float64, error) {
 		if math.IsNaN(ms) || math.IsInf(ms, 0) || ms < 0 {
 			return 0, fmt.Errorf("%s is not a latency; it must be a finite duration, not negative", value)
 		}
+		if ms > float64(maxLatency/time.Millisecond) {
+			return 0, fmt.Errorf("%s is beyond the latencies measured; at most %s", value, Duration(maxLatency))
+		}
 		return ms, nil
 	case UnitFraction:
-		num, pct := strings.CutSuffix(value, "%")
-		f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return 0, fmt.Errorf("%s is not an error rate; write a percentage (0.1%%) or a fraction (0.001)", value)
-		}
-		if pct {
-			f /= 100
-		}
-		if f < 0 || f > 1 {
-			return 0, fmt.Errorf("error rate %s is out of range; write 0%% to 100%%, or a fraction from 0 to 1", value)
-		}
-		return f, nil
+		return parseFraction(value)
 	default:
 		f, err := strconv.ParseFloat(value, 64)
 		if err != nil || f < 0 || f != math.Trunc(f) || math.IsInf(f, 0) {
 			return 0, fmt.Errorf("%s is not a count; write a whole number, 0 or more", value)
 		}
+		if f > maxCount {
+			return 0, fmt.Errorf("%s is not a count a run can reach; at most %d", value, int64(maxCount))
+		}
 		return f, nil
 	}
+}
+
+// parseFraction parses an error rate written as a percentage (0.1%) or a
+// fraction (0.001), from 0 to 1.
+func parseFraction(value string) (float64, error) {
+	num, pct := strings.CutSuffix(strings.TrimSpace(value), "%")
+	f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("%s is not an error rate; write a percentage (0.1%%) or a fraction (0.001)", value)
+	}
+	if pct {
+		f /= 100
+	}
+	if f < 0 || f > 1 {
+		return 0, fmt.Errorf("error rate %s is out of range; write 0%% to 100%%, or a fraction from 0 to 1", value)
+	}
+	return f, nil
 }
 
 // String returns the expression as written, or one built from the parsed
@@ -185,7 +198,15 @@ func (t Threshold) String() string {
 	return t.Metric + " " + t.Op + " " + v
 }
 
-// UnmarshalYAML parses a threshold expression from a YAML string scalar.
+// thresholdMapping is the long form of a threshold list item:
+// {expr: "status_504 == 0", abort: true}.
+type thresholdMapping struct {
+	Expr  string `yaml:"expr"`
+	Abort bool   `yaml:"abort"`
+}
+
+// UnmarshalYAML parses a threshold expression from a YAML string scalar
+// (the decoder reads the long form, a mapping, itself).
 func (t *Threshold) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("expected an expression such as \"p99 < 800ms\", got %s", describe(n))
@@ -198,22 +219,44 @@ func (t *Threshold) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// MarshalJSON writes t as its expression string.
-func (t Threshold) MarshalJSON() ([]byte, error) { return jsonString(t.String()) }
+// jsonThreshold is the JSON of an abort threshold; others are written as
+// their expression string.
+type jsonThreshold struct {
+	Expr  string `json:"expr"`
+	Abort bool   `json:"abort"`
+}
 
-// UnmarshalJSON parses a threshold expression from a JSON string.
+// MarshalJSON writes t as its expression string, or, when it aborts, as
+// {"expr": …, "abort": true}, like the YAML.
+func (t Threshold) MarshalJSON() ([]byte, error) {
+	if !t.Abort {
+		return jsonString(t.String())
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(jsonThreshold{Expr: t.String(), Abort: true}); err != nil {
+		return nil, fmt.Errorf("encode threshold %q: %w", t, err)
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// UnmarshalJSON parses a threshold written as by MarshalJSON.
 func (t *Threshold) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("decode threshold: %w", err)
+	var long jsonThreshold
+	if err := json.Unmarshal(b, &long.Expr); err != nil {
+		if err := json.Unmarshal(b, &long); err != nil {
+			return fmt.Errorf("decode threshold: %w", err)
+		}
 	}
-	v, err := ParseThreshold(s)
+	v, err := ParseThreshold(long.Expr)
 	if err != nil {
 		return err
 	}
+	v.Abort = long.Abort
 	*t = v
 	return nil
 }

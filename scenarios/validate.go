@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Validate checks every rule that spans fields (one load model, requests
@@ -51,7 +53,7 @@ func validate(s *Scenario, locate func(path string) (line, col int)) []Problem {
 	v.load(&s.Load, s.Target.URL != "" || s.Target.Platform != "" || s.LocalCloud.Enabled())
 	v.target(s)
 	v.actions(s)
-	v.verdict(&s.Verdict)
+	v.verdict(&s.Verdict, &s.Load)
 	v.localCloud("localcloud", &s.LocalCloud)
 	v.metrics(s)
 	return v.problems
@@ -61,6 +63,7 @@ func (v *validator) load(l *Load, hasTarget bool) {
 	if len(l.Requests) == 0 {
 		v.addf("load.requests", "at least one request is required, e.g. requests: [{path: /}]")
 	}
+	v.listMax("load.requests", len(l.Requests), maxRequests, "requests")
 	for i, r := range l.Requests {
 		v.request(fmt.Sprintf("load.requests[%d]", i), r, hasTarget)
 	}
@@ -76,60 +79,55 @@ func (v *validator) load(l *Load, hasTarget bool) {
 		v.addf("load.concurrency", "cannot be combined with load.rate or load.stages; "+
 			"choose the open model (rate, stages) or the closed one (concurrency)")
 	}
-	if hasRate && (l.Rate.Freq <= 0 || l.Rate.Per <= 0) {
-		v.addf("load.rate", "%q: rate must be positive", l.Rate)
+	if hasRate {
+		v.rate("load.rate", l.Rate, false)
 	}
 	if !l.StartRate.IsZero() {
-		switch {
-		case !hasStages:
+		if !hasStages {
 			v.addf("load.start_rate", "only used with stages; remove it or add stages")
-		case l.StartRate.Freq < 0 || l.StartRate.Per <= 0:
-			v.addf("load.start_rate", "%q: rate must not be negative", l.StartRate)
+		} else {
+			v.rate("load.start_rate", l.StartRate, true)
 		}
 	}
+	v.listMax("load.stages", len(l.Stages), maxStages, "stages")
 	for i, st := range l.Stages {
 		p := fmt.Sprintf("load.stages[%d]", i)
-		switch {
-		case st.For == 0:
+		if st.For == 0 {
 			v.addf(p+".for", "required; how long this ramp lasts, e.g. for: 30s")
-		case st.For < 0:
-			v.addf(p+".for", "must be positive, got %s", st.For)
+		} else {
+			v.durationIn(p+".for", st.For, minStageFor, maxLoadDuration)
 		}
-		switch {
-		case st.Rate.IsZero():
+		if st.Rate.IsZero() {
 			v.addf(p+".rate", "required; the rate this stage ramps to, e.g. rate: 100/s")
-		case st.Rate.Freq < 0 || st.Rate.Per <= 0:
-			v.addf(p+".rate", "%q: rate must not be negative", st.Rate)
+		} else {
+			v.rate(p+".rate", st.Rate, true)
 		}
 	}
-	if l.Concurrency < 0 {
-		v.addf("load.concurrency", "must not be negative, got %d", l.Concurrency)
-	}
+	v.intIn("load.concurrency", int64(l.Concurrency), 0, maxConcurrency, "")
 
-	switch {
-	case l.Duration == 0:
+	if l.Duration == 0 {
 		v.addf("load.duration", "required; how long load runs, e.g. duration: 5m")
-	case l.Duration < 0:
-		v.addf("load.duration", "must be positive, got %s", l.Duration)
+	} else {
+		v.durationIn("load.duration", l.Duration, time.Millisecond, maxLoadDuration)
 	}
-	if l.Timeout <= 0 {
-		v.addf("load.timeout", "must be positive, got %s", l.Timeout)
+	v.durationIn("load.timeout", l.Timeout, minTimeout, maxTimeout)
+	v.durationIn("load.window", l.Window, minWindow, maxWindow)
+	if w := l.Window.D(); w >= minWindow && w <= maxWindow {
+		if d := l.Duration.D(); d > 0 && d <= maxLoadDuration && (d+w-1)/w > maxWindows {
+			v.addf("load.window", "%s over a load of %s is %d windows; at most %d (widen the window to %s)",
+				l.Window, l.Duration, (d+w-1)/w, maxWindows, Duration((d+maxWindows-1)/maxWindows))
+		}
+		if t := l.Timeout.D(); t > 0 && t <= maxTimeout && t/w > maxOpenWindows {
+			v.addf("load.window", "%s with a timeout of %s keeps up to %d windows open; at most %d (widen the window to %s or shorten the timeout)",
+				l.Window, l.Timeout, t/w, maxOpenWindows, Duration((t+maxOpenWindows-1)/maxOpenWindows))
+		}
 	}
-	if l.Window <= 0 {
-		v.addf("load.window", "must be positive, got %s", l.Window)
-	}
-	if l.MaxWorkers < 1 {
-		v.addf("load.max_workers", "must be at least 1, got %d", l.MaxWorkers)
-	}
-	if l.Connections < 0 {
-		v.addf("load.connections", "must not be negative, got %d (0 means no bound)", l.Connections)
-	}
+	v.intIn("load.max_workers", int64(l.MaxWorkers), 1, maxWorkers, "")
+	v.intIn("load.connections", int64(l.Connections), 0, maxConnections, "0 means no bound")
 	if l.RevisionHeader != "" && !isToken(l.RevisionHeader) {
 		v.addf("load.revision_header", "%q: not a valid header name", l.RevisionHeader)
 	}
-	if l.Sessions.Count < 0 {
-		v.addf("load.sessions.count", "must not be negative, got %d", l.Sessions.Count)
-	}
+	v.intIn("load.sessions.count", int64(l.Sessions.Count), 0, maxSessions, "")
 	if l.Sessions.Cookies && l.Sessions.Count < 1 {
 		v.addf("load.sessions.cookies", "needs sessions.count of at least 1: each session has its own cookie jar")
 	}
@@ -145,12 +143,20 @@ func (v *validator) request(p string, r Request, hasTarget bool) {
 	if r.URL != "" {
 		if msg := checkHTTPURL(r.URL); msg != "" {
 			v.addf(p+".url", "%q: %s", r.URL, msg)
+		} else if u, _ := url.Parse(r.URL); hasDotDot(u.EscapedPath()) {
+			v.addf(p+".url", "%q: the path has a .. segment; write the path it means", r.URL)
 		}
 	}
 	if r.Path != "" {
-		if u, err := url.Parse(r.Path); err != nil || u.Scheme != "" || u.Host != "" {
-			v.addf(p+".path", "%q: must be a relative URL such as /api/items; use url for an absolute one", r.Path)
-		} else if !hasTarget {
+		u, err := url.Parse(r.Path)
+		switch {
+		case err != nil || u.Scheme != "" || u.Host != "":
+			v.addf(p+".path", "%q: must be a path such as /api/items; use url for an absolute URL", r.Path)
+		case !strings.HasPrefix(r.Path, "/"):
+			v.addf(p+".path", "%q: must start with /, e.g. /%s", r.Path, strings.TrimPrefix(r.Path, "./"))
+		case hasDotDot(u.EscapedPath()):
+			v.addf(p+".path", "%q: has a .. segment; write the path it means", r.Path)
+		case !hasTarget:
 			v.addf(p+".path", "needs target.url to resolve against (or write an absolute url instead)")
 		}
 	}
@@ -160,9 +166,8 @@ func (v *validator) request(p string, r Request, hasTarget bool) {
 	case !isToken(r.Method):
 		v.addf(p+".method", "%q: not a valid HTTP method", r.Method)
 	}
-	if r.Weight < 1 {
-		v.addf(p+".weight", "must be at least 1, got %d", r.Weight)
-	}
+	v.intIn(p+".weight", int64(r.Weight), 1, maxWeight, "")
+	v.listMax(p+".headers", len(r.Headers), maxHeaders, "headers")
 	keys := make([]string, 0, len(r.Headers))
 	for k := range r.Headers {
 		keys = append(keys, k)
@@ -171,20 +176,35 @@ func (v *validator) request(p string, r Request, hasTarget bool) {
 	for _, k := range keys {
 		switch {
 		case !isToken(k):
-			v.addf(p+".headers."+k, "%q: not a valid header name", k)
-		case strings.ContainsAny(r.Headers[k], "\r\n\x00"):
-			v.addf(p+".headers."+k, "the value must not contain line breaks or NUL")
+			v.addf(p+".headers."+k, "%q: not a valid header name (letters, digits and !#$%%&'*+-.^_`|~)", k)
+		case strings.ContainsFunc(r.Headers[k], isCTL):
+			v.addf(p+".headers."+k, "%q: the value must not contain line breaks or other control characters", r.Headers[k])
 		}
 	}
 }
 
-func (v *validator) verdict(vd *Verdict) {
-	if vd.MaxErrors < 0 {
-		v.addf("verdict.max_errors", "must not be negative, got %d", vd.MaxErrors)
+// isCTL reports whether r is a control character that an HTTP field value
+// cannot hold (every one but tab).
+func isCTL(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
+
+// hasDotDot reports whether an escaped URL path has a ".." segment, also
+// when it is percent-encoded (%2e%2e).
+func hasDotDot(escaped string) bool {
+	for seg := range strings.SplitSeq(escaped, "/") {
+		if seg == ".." {
+			return true
+		}
+		if unescaped, err := url.PathUnescape(seg); err == nil && unescaped == ".." {
+			return true
+		}
 	}
-	if vd.MinRequests < 0 {
-		v.addf("verdict.min_requests", "must not be negative, got %d", vd.MinRequests)
-	}
+	return false
+}
+
+func (v *validator) verdict(vd *Verdict, l *Load) {
+	v.intIn("verdict.max_errors", vd.MaxErrors, 0, maxCount, "")
+	v.intIn("verdict.min_requests", vd.MinRequests, 0, maxCount, "")
+	v.listMax("verdict.thresholds", len(vd.Thresholds), maxThresholds, "thresholds")
 	for i, t := range vd.Thresholds {
 		p := fmt.Sprintf("verdict.thresholds[%d]", i)
 		if _, ok := lookupMetric(t.Metric); !ok {
@@ -195,6 +215,27 @@ func (v *validator) verdict(vd *Verdict) {
 			v.addf(p, "%q: unknown operator %q; %s", t, t.Op, thresholdHelp)
 		}
 	}
+	if a := vd.Abort; a != nil {
+		switch {
+		case a.ErrorRate == 0:
+			v.addf("verdict.abort.error_rate", "required, above 0%%: the error rate that stops the run, e.g. error_rate: 5%%")
+		case a.ErrorRate < 0 || a.ErrorRate > 1:
+			v.addf("verdict.abort.error_rate", "must be above 0%% and at most 100%%, got %s", formatPercent(a.ErrorRate))
+		}
+		switch {
+		case a.For == 0:
+			v.addf("verdict.abort.for", "required; how long the error rate must stay above it, e.g. for: 10s")
+		case a.For < l.Window || l.Duration > 0 && a.For > l.Duration:
+			v.addf("verdict.abort.for", "must be between the load window (%s) and the load duration (%s), got %s", l.Window, l.Duration, a.For)
+		}
+		v.intIn("verdict.abort.min_requests", int64(a.MinRequests), 1, maxCount, "")
+	}
+	v.durationIn("verdict.observe_after_abort", vd.ObserveAfterAbort, 0, maxObserveAfterAbort)
+}
+
+// formatPercent writes a fraction as a percentage: 0.05 as 5%.
+func formatPercent(f float64) string {
+	return strconv.FormatFloat(f*100, 'g', -1, 64) + "%"
 }
 
 // checkHTTPURL returns what is wrong with u as an absolute http(s) URL, or
