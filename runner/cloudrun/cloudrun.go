@@ -4,7 +4,9 @@
 // follows the long-running operations to report when a revision is created
 // and ready, and replaces the traffic split. Every change is a
 // read-modify-write guarded by the service's etag, retried when another
-// writer got there first.
+// writer got there first. A run claims the service (runner.Claimer) in
+// annotations on the service itself, so that a second run, in any process,
+// sees it; once claimed, every change checks the claim in the same write.
 //
 // It does not decide what to deploy or when, and it does not roll back:
 // the runner does, through runner.Platform. The same client talks to
@@ -17,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	run "cloud.google.com/go/run/apiv2"
@@ -54,12 +57,13 @@ type Config struct {
 	// (the local cloud's control plane). Empty: Google's endpoint with
 	// Application Default Credentials.
 	Endpoint string
-	// Now stamps the events; nil means time.Now.
+	// Now stamps the events and the claims; nil means time.Now.
 	Now func() time.Time
 }
 
 // Client is a runner.Platform (and runner.Waiter) over one Cloud Run
-// service. Its methods are safe for concurrent use; concurrent changes are
+// service, for one run: after Claim it makes its changes on behalf of that
+// run only. Its methods are safe for concurrent use; concurrent changes are
 // serialized by the service's etag, not by the client.
 type Client struct {
 	name     string // projects/P/locations/R/services/S
@@ -67,6 +71,9 @@ type Client struct {
 	now      func() time.Time
 	services *run.ServicesClient
 	revs     *run.RevisionsClient
+
+	mu    sync.Mutex
+	runID string // the run whose claim this client took; guarded by mu
 
 	pollInterval    time.Duration
 	updateAttempts  int
@@ -152,14 +159,17 @@ func (c *Client) Service(ctx context.Context) (runner.Service, error) {
 // latest ready revision; the others name revisions by their short names.
 func (c *Client) SetTraffic(ctx context.Context, split []runner.TrafficTarget) error {
 	traffic := trafficProto(split)
-	op, err := c.update(ctx, func(svc *runpb.Service) error {
+	op, err := c.update(ctx, c.guarded(func(svc *runpb.Service) error {
 		svc.Traffic = traffic
 		return nil
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("set traffic of service %q to [%s]: %w", c.name, formatSplit(split), err)
 	}
 	if _, err := c.follow(ctx, op, nil); err != nil {
+		if oe := (*operationError)(nil); errors.As(err, &oe) {
+			err = c.resync(ctx, err)
+		}
 		return fmt.Errorf("set traffic of service %q to [%s]: %w", c.name, formatSplit(split), err)
 	}
 	return nil
@@ -167,7 +177,8 @@ func (c *Client) SetTraffic(ctx context.Context, split []runner.TrafficTarget) e
 
 // WaitReady polls a revision (short or full name) until its Ready
 // condition succeeds, then reports revision-ready with the service's
-// served split; a revision that fails is an error with its reason.
+// served split; a revision that fails is an error with its reason (and,
+// after Claim, the claim records the split the failure left).
 func (c *Client) WaitReady(ctx context.Context, revision string, report func(runner.Event)) error {
 	short := shortName(revision)
 	full := c.name + "/revisions/" + short
@@ -192,7 +203,7 @@ func (c *Client) WaitReady(ctx context.Context, revision string, report func(run
 			if reason == "" {
 				reason = ready.GetReason().String()
 			}
-			return fmt.Errorf("wait for revision %q: %w", full, &revisionFailedError{revision: short, reason: reason})
+			return fmt.Errorf("wait for revision %q: %w", full, c.resync(ctx, &revisionFailedError{revision: short, reason: reason}))
 		}
 		select {
 		case <-ctx.Done():

@@ -94,13 +94,19 @@ func start(t *testing.T, edit ...func(*scenarios.CloudService)) *env {
 // fakeNow, and polling faster than by default to keep the tests short.
 func connect(t *testing.T, cloud *localcloud.Cloud, plane *localcloud.ControlPlane, opts ...option.ClientOption) *Client {
 	t.Helper()
+	return connectAt(t, cloud, plane, (&fakeNow{}).now, opts...)
+}
+
+// connectAt is connect with the clock now.
+func connectAt(t *testing.T, cloud *localcloud.Cloud, plane *localcloud.ControlPlane, now func() time.Time, opts ...option.ClientOption) *Client {
+	t.Helper()
 	if !strings.HasPrefix(plane.Addr(), "127.0.0.1:") {
 		t.Fatalf("control plane on %q, want loopback", plane.Addr())
 	}
 	c, err := New(context.Background(), Config{
 		Project: cloud.Project(), Region: cloud.Region(), Service: "api",
 		Endpoint: plane.Addr(),
-		Now:      (&fakeNow{}).now,
+		Now:      now,
 	}, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
