@@ -49,8 +49,11 @@ type ControlPlane struct {
 	wg     sync.WaitGroup // operation watchers
 
 	// updateMu serializes the API's writes, so an etag check and the change
-	// it guards are atomic with respect to other API updates.
-	updateMu sync.Mutex
+	// it guards are atomic with respect to other API updates; the API's
+	// reads of services hold it shared, so a read never sees a write half
+	// done (the new generation, and so the new etag, with the old
+	// annotations).
+	updateMu sync.RWMutex
 
 	mu      sync.Mutex
 	closed  bool

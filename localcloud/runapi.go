@@ -67,6 +67,8 @@ func (s *runServices) GetService(ctx context.Context, req *runpb.GetServiceReque
 	if err != nil {
 		return nil, err
 	}
+	s.p.updateMu.RLock()
+	defer s.p.updateMu.RUnlock()
 	st, err := s.p.c.Service(ids[0])
 	if err != nil {
 		return nil, statusOf(err)
@@ -86,6 +88,8 @@ func (s *runServices) ListServices(ctx context.Context, req *runpb.ListServicesR
 		return nil, err
 	}
 	resp := &runpb.ListServicesResponse{NextPageToken: next}
+	s.p.updateMu.RLock()
+	defer s.p.updateMu.RUnlock()
 	for _, name := range names[from:to] {
 		st, err := s.p.c.Service(name)
 		if err != nil {

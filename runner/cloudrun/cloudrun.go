@@ -4,7 +4,16 @@
 // follows the long-running operations to report when a revision is created
 // and ready, and replaces the traffic split. Every change is a
 // read-modify-write guarded by the service's etag, retried when another
-// writer got there first.
+// writer got there first. A run claims the service (runner.Claimer) in
+// annotations on the service itself, so that a second run, in any process,
+// sees it; once claimed, every change checks the claim in the same write.
+//
+// Every call gets an answer within Config.CallTimeout or fails; a call the
+// API does not answer (UNAVAILABLE, or no answer in time) is a
+// *runner.UnreachableError naming the API's host. The client makes each
+// call once (only the polls of an operation already started are tried
+// again, a few times): retrying with a backoff, and saying so, is the
+// caller's.
 //
 // It does not decide what to deploy or when, and it does not roll back:
 // the runner does, through runner.Platform. The same client talks to
@@ -17,11 +26,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/cutover-dev/cutover/runner"
+	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -40,9 +51,19 @@ const (
 	// DefaultConflictBackoff is the wait before the first retry after an
 	// etag conflict; it doubles with each further retry.
 	DefaultConflictBackoff = 100 * time.Millisecond
+	// DefaultCallTimeout bounds each call to the API: against an API that
+	// does not answer, a call fails this late at the latest.
+	DefaultCallTimeout = 10 * time.Second
 	// maxPollErrors is how many polls in a row may fail with UNAVAILABLE
 	// before following an operation gives up.
 	maxPollErrors = 5
+)
+
+// The API's name and Google's endpoint, for errors that say which API could
+// not be reached.
+const (
+	apiName        = "the Cloud Run API"
+	googleEndpoint = "run.googleapis.com:443"
 )
 
 // Config names the service a Client works on and how to reach its API.
@@ -54,20 +75,28 @@ type Config struct {
 	// (the local cloud's control plane). Empty: Google's endpoint with
 	// Application Default Credentials.
 	Endpoint string
-	// Now stamps the events; nil means time.Now.
+	// Now stamps the events and the claims; nil means time.Now.
 	Now func() time.Time
+	// CallTimeout bounds each call to the API (0: DefaultCallTimeout).
+	CallTimeout time.Duration
 }
 
 // Client is a runner.Platform (and runner.Waiter) over one Cloud Run
-// service. Its methods are safe for concurrent use; concurrent changes are
+// service, for one run: after Claim it makes its changes on behalf of that
+// run only. Its methods are safe for concurrent use; concurrent changes are
 // serialized by the service's etag, not by the client.
 type Client struct {
 	name     string // projects/P/locations/R/services/S
 	service  string // S
+	host     string // where the API is, for errors
 	now      func() time.Time
 	services *run.ServicesClient
 	revs     *run.RevisionsClient
 
+	mu    sync.Mutex
+	runID string // the run whose claim this client took; guarded by mu
+
+	callTimeout     time.Duration
 	pollInterval    time.Duration
 	updateAttempts  int
 	conflictBackoff time.Duration
@@ -97,7 +126,9 @@ func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Client,
 		return nil, fmt.Errorf("connect to cloud run service %q: %s not set", name, strings.Join(missing, ", "))
 	}
 	var all []option.ClientOption
+	host := googleEndpoint
 	if cfg.Endpoint != "" {
+		host = cfg.Endpoint
 		all = append(all,
 			option.WithEndpoint(cfg.Endpoint),
 			option.WithoutAuthentication(),
@@ -114,16 +145,31 @@ func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Client,
 		_ = services.Close()
 		return nil, fmt.Errorf("connect to cloud run service %q: revisions: %w", name, err)
 	}
+	// The generated clients retry UNAVAILABLE with a backoff until their
+	// own timeout, which they drop when ctx has a deadline: against a dead
+	// API a call then waits out the caller's whole deadline and ends with a
+	// bare "context deadline exceeded". Each call here gets one attempt
+	// under c.callTimeout instead (see call).
+	services.CallOptions.GetService = append(services.CallOptions.GetService, noRetry)
+	services.CallOptions.UpdateService = append(services.CallOptions.UpdateService, noRetry)
+	services.LROClient.CallOptions.GetOperation = append(services.LROClient.CallOptions.GetOperation, noRetry)
+	revs.CallOptions.GetRevision = append(revs.CallOptions.GetRevision, noRetry)
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
+	callTimeout := cfg.CallTimeout
+	if callTimeout <= 0 {
+		callTimeout = DefaultCallTimeout
+	}
 	return &Client{
 		name:            name,
 		service:         cfg.Service,
+		host:            host,
 		now:             now,
 		services:        services,
 		revs:            revs,
+		callTimeout:     callTimeout,
 		pollInterval:    DefaultPollInterval,
 		updateAttempts:  DefaultUpdateAttempts,
 		conflictBackoff: DefaultConflictBackoff,
@@ -140,7 +186,7 @@ func (c *Client) Name() string { return c.name }
 
 // Service reads the service as it is now.
 func (c *Client) Service(ctx context.Context) (runner.Service, error) {
-	svc, err := c.services.GetService(ctx, &runpb.GetServiceRequest{Name: c.name})
+	svc, err := c.getService(ctx)
 	if err != nil {
 		return runner.Service{}, fmt.Errorf("read service %q: %w", c.name, err)
 	}
@@ -152,14 +198,17 @@ func (c *Client) Service(ctx context.Context) (runner.Service, error) {
 // latest ready revision; the others name revisions by their short names.
 func (c *Client) SetTraffic(ctx context.Context, split []runner.TrafficTarget) error {
 	traffic := trafficProto(split)
-	op, err := c.update(ctx, func(svc *runpb.Service) error {
+	op, err := c.update(ctx, c.guarded(func(svc *runpb.Service) error {
 		svc.Traffic = traffic
 		return nil
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("set traffic of service %q to [%s]: %w", c.name, formatSplit(split), err)
 	}
 	if _, err := c.follow(ctx, op, nil); err != nil {
+		if oe := (*operationError)(nil); errors.As(err, &oe) {
+			err = c.resync(ctx, err)
+		}
 		return fmt.Errorf("set traffic of service %q to [%s]: %w", c.name, formatSplit(split), err)
 	}
 	return nil
@@ -167,14 +216,17 @@ func (c *Client) SetTraffic(ctx context.Context, split []runner.TrafficTarget) e
 
 // WaitReady polls a revision (short or full name) until its Ready
 // condition succeeds, then reports revision-ready with the service's
-// served split; a revision that fails is an error with its reason.
+// served split; a revision that fails is an error with its reason (and,
+// after Claim, the claim records the split the failure left).
 func (c *Client) WaitReady(ctx context.Context, revision string, report func(runner.Event)) error {
 	short := shortName(revision)
 	full := c.name + "/revisions/" + short
 	t := time.NewTicker(c.pollInterval)
 	defer t.Stop()
 	for {
-		r, err := c.revs.GetRevision(ctx, &runpb.GetRevisionRequest{Name: full})
+		r, err := call(ctx, c, func(ctx context.Context) (*runpb.Revision, error) {
+			return c.revs.GetRevision(ctx, &runpb.GetRevisionRequest{Name: full})
+		})
 		if err != nil {
 			return fmt.Errorf("wait for revision %q: %w", full, err)
 		}
@@ -182,7 +234,7 @@ func (c *Client) WaitReady(ctx context.Context, revision string, report func(run
 		switch ready.GetState() {
 		case runpb.Condition_CONDITION_SUCCEEDED:
 			details := map[string]string{"revision": short}
-			if svc, err := c.services.GetService(ctx, &runpb.GetServiceRequest{Name: c.name}); err == nil {
+			if svc, err := c.getService(ctx); err == nil {
 				details["traffic"] = servedSplit(svc)
 			}
 			emit(report, runner.Event{Kind: runner.EventRevisionReady, At: c.now(), Details: details})
@@ -192,7 +244,7 @@ func (c *Client) WaitReady(ctx context.Context, revision string, report func(run
 			if reason == "" {
 				reason = ready.GetReason().String()
 			}
-			return fmt.Errorf("wait for revision %q: %w", full, &revisionFailedError{revision: short, reason: reason})
+			return fmt.Errorf("wait for revision %q: %w", full, c.resync(ctx, &revisionFailedError{revision: short, reason: reason}))
 		}
 		select {
 		case <-ctx.Done():
@@ -215,7 +267,7 @@ func (c *Client) update(ctx context.Context, mutate func(*runpb.Service) error) 
 		sentEtag string // the etag the last write carried
 	)
 	for attempt := 0; ; attempt++ {
-		svc, err := c.services.GetService(ctx, &runpb.GetServiceRequest{Name: c.name})
+		svc, err := c.getService(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("read: %w", err)
 		}
@@ -231,7 +283,9 @@ func (c *Client) update(ctx context.Context, mutate func(*runpb.Service) error) 
 			c.beforeUpdate(ctx, attempt)
 		}
 		sentEtag = svc.GetEtag()
-		op, err := c.services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc})
+		op, err := call(ctx, c, func(ctx context.Context) (*run.UpdateServiceOperation, error) {
+			return c.services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc})
+		})
 		if err == nil {
 			return op, nil
 		}
@@ -286,7 +340,7 @@ func (c *Client) follow(ctx context.Context, op *run.UpdateServiceOperation, onM
 			return nil, fmt.Errorf("follow operation %q: %w", op.Name(), ctx.Err())
 		case <-t.C:
 		}
-		resp, err = op.Poll(ctx)
+		resp, err = call(ctx, c, func(ctx context.Context) (*runpb.Service, error) { return op.Poll(ctx) })
 		if err != nil && !op.Done() {
 			if status.Code(err) == codes.Unavailable && failures+1 < maxPollErrors && ctx.Err() == nil {
 				failures++
@@ -297,6 +351,39 @@ func (c *Client) follow(ctx context.Context, op *run.UpdateServiceOperation, onM
 		}
 		failures = 0
 	}
+}
+
+// noRetry turns off a generated client's own retries.
+var noRetry = gax.WithRetry(nil)
+
+// getService reads the service, once.
+func (c *Client) getService(ctx context.Context) (*runpb.Service, error) {
+	return call(ctx, c, func(ctx context.Context) (*runpb.Service, error) {
+		return c.services.GetService(ctx, &runpb.GetServiceRequest{Name: c.name})
+	})
+}
+
+// call makes one call to the API, which must answer within c.callTimeout.
+// A call the API did not answer, while ctx still allowed it, is a
+// *runner.UnreachableError: UNAVAILABLE (refused, reset, no route), or no
+// answer in time.
+func call[T any](ctx context.Context, c *Client, f func(context.Context) (T, error)) (T, error) {
+	cctx, cancel := context.WithTimeout(ctx, c.callTimeout)
+	defer cancel()
+	v, err := f(cctx)
+	if err == nil || ctx.Err() != nil {
+		return v, err
+	}
+	switch code := status.Code(err); {
+	case code == codes.Unavailable:
+	case code == codes.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded):
+		if cctx.Err() != nil {
+			err = fmt.Errorf("no answer within %v: %w", c.callTimeout, err)
+		}
+	default:
+		return v, err
+	}
+	return v, &runner.UnreachableError{API: apiName, Host: c.host, Err: err}
 }
 
 // operationError is the failure of a long-running operation.

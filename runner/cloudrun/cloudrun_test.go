@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -94,13 +95,19 @@ func start(t *testing.T, edit ...func(*scenarios.CloudService)) *env {
 // fakeNow, and polling faster than by default to keep the tests short.
 func connect(t *testing.T, cloud *localcloud.Cloud, plane *localcloud.ControlPlane, opts ...option.ClientOption) *Client {
 	t.Helper()
+	return connectAt(t, cloud, plane, (&fakeNow{}).now, opts...)
+}
+
+// connectAt is connect with the clock now.
+func connectAt(t *testing.T, cloud *localcloud.Cloud, plane *localcloud.ControlPlane, now func() time.Time, opts ...option.ClientOption) *Client {
+	t.Helper()
 	if !strings.HasPrefix(plane.Addr(), "127.0.0.1:") {
 		t.Fatalf("control plane on %q, want loopback", plane.Addr())
 	}
 	c, err := New(context.Background(), Config{
 		Project: cloud.Project(), Region: cloud.Region(), Service: "api",
 		Endpoint: plane.Addr(),
-		Now:      (&fakeNow{}).now,
+		Now:      now,
 	}, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -621,5 +628,132 @@ func TestUpdateRetriesAbortedNotOtherPreconditions(t *testing.T) {
 		if r, w := f.count("GetService"), f.count("UpdateService"); r != tc.wantReads || w != tc.wantWrite {
 			t.Errorf("%s: %d reads, %d writes, want %d and %d", tc.name, r, w, tc.wantReads, tc.wantWrite)
 		}
+	}
+}
+
+// deadEndpoint returns the address of a port on 127.0.0.1 that refuses
+// connections: it was listened on, then closed.
+func deadEndpoint(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// silentEndpoint returns the address of a port on 127.0.0.1 that accepts
+// connections and never answers, as a host behind a black hole would.
+func silentEndpoint(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		done  = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// An API that cannot be reached is named as such, within a few seconds,
+// whatever deadline the caller has; a caller that gave up is not told the
+// API is unreachable.
+func TestUnreachableAPI(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		endpoint    func(*testing.T) string
+		callTimeout time.Duration
+		// deadline is the caller's (0: none; <0: cancelled before the call).
+		deadline time.Duration
+		// want is in the error after "is unreachable: "; "" wants no
+		// UnreachableError.
+		want string
+	}{
+		{name: "refused", endpoint: deadEndpoint, want: "rpc error: code = Unavailable"},
+		// The case that waited out the caller's deadline: the generated
+		// client retried UNAVAILABLE until then.
+		{name: "refused, caller deadline", endpoint: deadEndpoint, deadline: 2 * time.Minute, want: "rpc error: code = Unavailable"},
+		{name: "no answer", endpoint: silentEndpoint, callTimeout: 300 * time.Millisecond, want: "no answer within 300ms: "},
+		{name: "no answer, caller deadline", endpoint: silentEndpoint, callTimeout: 300 * time.Millisecond, deadline: time.Minute,
+			want: "no answer within 300ms: "},
+		{name: "caller gave up", endpoint: silentEndpoint, deadline: -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr := tc.endpoint(t)
+			c, err := New(context.Background(), Config{Project: "p", Region: "r", Service: "api", Endpoint: addr, CallTimeout: tc.callTimeout})
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			t.Cleanup(func() { c.Close() })
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			switch {
+			case tc.deadline > 0:
+				ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+			case tc.deadline < 0:
+				ctx, cancel = context.WithCancel(ctx)
+				cancel()
+			}
+			defer cancel()
+			calls := []struct {
+				name string
+				do   func() error
+			}{
+				{"Service", func() error { _, err := c.Service(ctx); return err }},
+				{"SetTraffic", func() error { return c.SetTraffic(ctx, []runner.TrafficTarget{{Latest: true, Percent: 100}}) }},
+				{"Claim", func() error { return c.Claim(ctx, "run-a", time.Hour, false) }},
+				{"Restore", func() error {
+					return c.Restore(ctx, runner.RestoreSpec{RunID: "run-a", Split: []runner.TrafficTarget{{Latest: true, Percent: 100}}})
+				}},
+			}
+			for _, call := range calls {
+				began := time.Now()
+				err := call.do()
+				took := time.Since(began)
+				t.Logf("%s against %s: %v after %v", call.name, addr, err, took)
+				if took > 30*time.Second {
+					t.Errorf("%s took %v, want a few seconds at most", call.name, took)
+				}
+				if tc.want == "" {
+					if errors.Is(err, runner.ErrUnreachable) || err == nil {
+						t.Errorf("%s with a cancelled context: %v, want the cancellation, not unreachable", call.name, err)
+					}
+					continue
+				}
+				want := "the Cloud Run API at " + addr + " is unreachable: "
+				var ue *runner.UnreachableError
+				if !errors.Is(err, runner.ErrUnreachable) || !errors.As(err, &ue) || ue.Host != addr ||
+					!strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), want+tc.want) {
+					t.Errorf("%s: %v\nwant errors.Is ErrUnreachable and %q", call.name, err, want+tc.want+"…")
+				}
+			}
+		})
 	}
 }

@@ -35,6 +35,9 @@ const (
 // named SERVICE-SUFFIX, the suffix made from spec.DeployID when
 // spec.RevisionSuffix is empty. A revision that cannot become ready is an
 // error naming it and saying why, and no revision-ready is reported.
+// After Claim, the deploy is made only while the claim holds, and the claim
+// records the split the deploy leaves, in the same write; the new
+// revision comes from the template alone, not from the claim.
 func (c *Client) Deploy(ctx context.Context, spec runner.DeploySpec, report func(runner.Event)) (string, error) {
 	suffix := spec.RevisionSuffix
 	if suffix == "" && spec.NoTraffic {
@@ -45,10 +48,10 @@ func (c *Client) Deploy(ctx context.Context, spec runner.DeploySpec, report func
 		named = c.service + "-" + suffix
 	}
 	var before string // the latest created revision before this deploy
-	op, err := c.update(ctx, func(svc *runpb.Service) error {
+	op, err := c.update(ctx, c.guarded(func(svc *runpb.Service) error {
 		before = shortName(svc.GetLatestCreatedRevision())
 		return deployTo(svc, spec, named)
-	})
+	}))
 	if err != nil {
 		return "", fmt.Errorf("deploy to service %q: %w", c.name, err)
 	}
@@ -72,7 +75,8 @@ func (c *Client) Deploy(ctx context.Context, spec runner.DeploySpec, report func
 		} else if rev == "" {
 			rev = named
 		}
-		return "", fmt.Errorf("deploy to service %q: %w", c.name, &revisionFailedError{revision: rev, reason: reason, err: oe.err})
+		failed := c.resync(ctx, &revisionFailedError{revision: rev, reason: reason, err: oe.err})
+		return "", fmt.Errorf("deploy to service %q: %w", c.name, failed)
 	}
 	if err != nil {
 		return "", fmt.Errorf("deploy to service %q: %w", c.name, err)
@@ -233,17 +237,29 @@ func failure(err error) (revision, reason string) {
 
 func shortName(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }
 
-// serviceOf maps the API's service to the runner's.
+// serviceOf maps the API's service to the runner's. A claim whose
+// annotations cannot be read is no claim.
 func serviceOf(svc *runpb.Service) runner.Service {
 	out := runner.Service{
 		Name:                  svc.GetName(),
 		URL:                   svc.GetUri(),
 		LatestReadyRevision:   shortName(svc.GetLatestReadyRevision()),
 		LatestCreatedRevision: shortName(svc.GetLatestCreatedRevision()),
+		Traffic:               trafficOf(svc),
 	}
 	if out.URL == "" && len(svc.GetUrls()) > 0 {
 		out.URL = svc.GetUrls()[0]
 	}
+	if claim, ok := claimOf(svc); ok {
+		out.Claim = claim
+	}
+	return out
+}
+
+// trafficOf returns the service's split as configured, revisions by their
+// short names.
+func trafficOf(svc *runpb.Service) []runner.TrafficTarget {
+	var out []runner.TrafficTarget
 	for _, t := range svc.GetTraffic() {
 		tt := runner.TrafficTarget{Percent: int(t.GetPercent()), Tag: t.GetTag()}
 		if t.GetType() == typeLatest {
@@ -251,10 +267,10 @@ func serviceOf(svc *runpb.Service) runner.Service {
 		} else {
 			tt.Revision = shortName(t.GetRevision())
 		}
-		out.Traffic = append(out.Traffic, tt)
+		out = append(out, tt)
 	}
-	if len(out.Traffic) == 0 { // the API's default
-		out.Traffic = []runner.TrafficTarget{{Latest: true, Percent: 100}}
+	if len(out) == 0 { // the API's default
+		out = []runner.TrafficTarget{{Latest: true, Percent: 100}}
 	}
 	return out
 }
