@@ -3,6 +3,7 @@ package cloudrun
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -419,5 +420,21 @@ func TestServiceOfClaim(t *testing.T) {
 		if !got.Since.Equal(tc.want.Since) || !got.Expires.Equal(tc.want.Expires) || got.RunID != tc.want.RunID || got.Traffic != tc.want.Traffic {
 			t.Errorf("%s: claim %+v, want %+v", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestRevisionsListsEveryRevision(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	ctx := testCtx(t)
+	if _, err := e.c.Deploy(ctx, runner.DeploySpec{DeployID: "d1", RevisionSuffix: "v2", NoTraffic: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.c.Revisions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !slices.Contains(got, e.first) || !slices.Contains(got, "api-v2") {
+		t.Errorf("revisions %v, want %s and api-v2", got, e.first)
 	}
 }

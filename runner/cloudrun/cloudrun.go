@@ -33,6 +33,7 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/cutover-dev/cutover/runner"
 	"github.com/googleapis/gax-go/v2"
+	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -421,4 +422,28 @@ func readyCondition(conds []*runpb.Condition) *runpb.Condition {
 		}
 	}
 	return nil
+}
+
+var _ runner.RevisionLister = (*Client)(nil)
+
+// Revisions lists the short names of the service's revisions.
+func (c *Client) Revisions(ctx context.Context) ([]string, error) {
+	names, err := call(ctx, c, func(ctx context.Context) ([]string, error) {
+		var names []string
+		it := c.revs.ListRevisions(ctx, &runpb.ListRevisionsRequest{Parent: c.name})
+		for {
+			r, err := it.Next()
+			if errors.Is(err, iterator.Done) {
+				return names, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			names = append(names, shortName(r.GetName()))
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list revisions of service %q: %w", c.name, err)
+	}
+	return names, nil
 }
