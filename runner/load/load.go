@@ -198,7 +198,8 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 		vegeta.MaxBody(MaxBody),
 	)
 
-	c := consumer{atk: atk, onWindow: opts.OnWindow, sessions: sessionIDs, keep: keptHeaders(l.RevisionHeader)}
+	c := consumer{atk: atk, onWindow: opts.OnWindow, sessions: sessionIDs, keep: keptHeaders(l.RevisionHeader),
+		urls: newURLRedactor(tgt.targets)}
 	if opts.Results != nil {
 		c.buf = resultsBuffer(opts.Results)
 		c.enc = newResultEncoder(c.buf)
@@ -370,6 +371,8 @@ type consumer struct {
 	onWindow func(results.Window)
 	sessions [][]string // SessionHeader value per session; nil: no sessions
 	keep     []string   // the response headers a result keeps (canonical names)
+	urls     *urlRedactor
+	tags     map[string]bool // whether an X-Cutover-* tag's name is secret
 	// pins is the instance each session was last served by (X-Instance),
 	// repinned whether it has changed since; repins counts those sessions.
 	pins     []string
@@ -431,7 +434,7 @@ func (c *consumer) add(r *vegeta.Result) {
 	default:
 		m = markOf(r, cl)
 	}
-	r.Headers = filterHeaders(r.Headers, c.keep)
+	r.Headers = c.filterHeaders(r.Headers)
 	if c.sessions != nil {
 		s := r.Seq % uint64(len(c.sessions))
 		if r.Headers == nil {
@@ -442,6 +445,7 @@ func (c *consumer) add(r *vegeta.Result) {
 		}
 	}
 	if c.enc != nil && c.err == nil {
+		c.redactResult(r)
 		if err := c.enc.encode(r); err != nil {
 			c.fail(err)
 		}
@@ -485,12 +489,19 @@ func keptHeaders(revisionHeader string) []string {
 }
 
 // filterHeaders deletes from h every header but the keep ones and the
-// X-Cutover-* tags, in place: the result owns its headers, and the per-result
-// path allocates nothing for this.
-func filterHeaders(h http.Header, keep []string) http.Header {
-	for k := range h {
-		if !slices.Contains(keep, k) && !strings.HasPrefix(k, tagHeaderPrefix) {
+// X-Cutover-* tags, in place, and redacts the value of a tag with a secret
+// name (results.SensitiveKey): the result owns its headers, and the
+// per-result path allocates nothing for this.
+func (c *consumer) filterHeaders(h http.Header) http.Header {
+	for k, vs := range h {
+		switch {
+		case slices.Contains(c.keep, k):
+		case !strings.HasPrefix(k, tagHeaderPrefix):
 			delete(h, k)
+		case c.secretTag(k):
+			for i := range vs {
+				vs[i] = results.Redacted
+			}
 		}
 	}
 	return h
