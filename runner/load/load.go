@@ -92,12 +92,15 @@ type Options struct {
 	// BaseURL is the scenario's target.url; request paths resolve against it.
 	BaseURL string
 	// Results receives every result, vegeta gob encoding (what
-	// vegeta.NewEncoder writes), as it arrives; buffered, flushed at each
-	// window close and at the end. A *bufio.Writer is written to directly
-	// and flushed (so each window's results reach what it buffers); any
-	// other writer gets a 64 KiB buffer in front of it. Bodies of ok
-	// results are dropped; others keep up to MaxBody bytes. nil writes
-	// nothing.
+	// vegeta.NewEncoder writes), as it arrives, redacted (no URL password,
+	// secret query parameter or secret tag header); buffered, flushed at
+	// each window close and at the end. A writer with a Flush() error
+	// method (results.Writer's Results, a *bufio.Writer) is written to
+	// directly, one Write per whole result, and flushed (so each window's
+	// results reach what it buffers); any other writer gets a 64 KiB buffer
+	// in front of it. Bodies of ok results are dropped; others keep up to
+	// MaxBody bytes. The first write error stops the attack: Run returns it
+	// wrapped. nil writes nothing.
 	Results io.Writer
 	// OnWindow is called, in time order from one goroutine, as each window
 	// closes; it should return quickly. nil is fine.
@@ -349,14 +352,22 @@ func newTransport(l scenarios.Load, timeout time.Duration, opts Options) *http.T
 	return tr
 }
 
-// resultsBuffer returns the buffered writer results are encoded into: w
-// itself when it is one already (results.Writer's is), whatever its size, so
-// that each result is copied once on its way to the file and a window's
-// flush reaches the file. (bufio.NewWriterSize alone reuses only a buffer of
-// at least the size asked.)
-func resultsBuffer(w io.Writer) *bufio.Writer {
-	if b, ok := w.(*bufio.Writer); ok {
-		return b
+// resultSink is where results are encoded: a buffered writer that takes
+// each result in one Write, so that it can keep its file whole (results.Writer
+// cuts results.bin back to the last whole result on a failed write), and is
+// flushed as each window closes.
+type resultSink interface {
+	io.Writer
+	Flush() error
+}
+
+// resultsBuffer returns the sink results are encoded into: w itself when it
+// buffers already (results.Writer's Results and a *bufio.Writer do), so that
+// each result is copied once on its way to the file and a window's flush
+// reaches the file; otherwise w behind a 64 KiB buffer.
+func resultsBuffer(w io.Writer) resultSink {
+	if s, ok := w.(resultSink); ok {
+		return s
 	}
 	return bufio.NewWriterSize(w, 64<<10)
 }
@@ -366,7 +377,7 @@ func resultsBuffer(w io.Writer) *bufio.Writer {
 type consumer struct {
 	atk      *vegeta.Attacker
 	agg      *aggregator
-	buf      *bufio.Writer
+	buf      resultSink
 	enc      *resultEncoder
 	onWindow func(results.Window)
 	sessions [][]string // SessionHeader value per session; nil: no sessions
