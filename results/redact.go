@@ -131,17 +131,27 @@ func redactPairs(q string) string {
 	if !strings.Contains(q, "=") {
 		return q
 	}
-	parts := strings.Split(q, "&")
-	changed := false
-	for i, p := range parts {
-		if r, ok := redactPair(p); ok {
-			parts[i], changed = r, true
+	var b strings.Builder
+	done := 0 // q[:done] is in b
+	for start := 0; start <= len(q); {
+		end := strings.IndexByte(q[start:], '&')
+		if end < 0 {
+			end = len(q)
+		} else {
+			end += start
 		}
+		if r, ok := redactPair(q[start:end]); ok {
+			b.WriteString(q[done:start])
+			b.WriteString(r)
+			done = end
+		}
+		start = end + 1
 	}
-	if !changed {
+	if done == 0 {
 		return q
 	}
-	return strings.Join(parts, "&")
+	b.WriteString(q[done:])
+	return b.String()
 }
 
 // redactPair redacts one name=value pair; ok says whether it changed.

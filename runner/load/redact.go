@@ -1,6 +1,8 @@
 package load
 
 import (
+	"strings"
+
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/cutover-dev/cutover/results"
@@ -19,8 +21,9 @@ import (
 // before it uses a map.
 const maxLinearURLs = 16
 
-// maxOtherURLs bounds the cache of URLs that are not a target's.
-const maxOtherURLs = 1024
+// maxCached bounds each cache of urlRedactor beyond the targets' URLs
+// (URLs no target has, error strings) and of the consumer's tag names.
+const maxCached = 1024
 
 // urlRedactor redacts the URLs results carry, once per distinct URL: vegeta
 // sets Result.URL to the target's URL string, and a run has few targets (one
@@ -31,6 +34,9 @@ type urlRedactor struct {
 	raw, red []string          // the targets' URLs and their redacted forms
 	byRaw    map[string]string // raw → red, when there are many targets
 	other    map[string]string // URLs met that no target has; bounded
+	// errs are the error strings met, redacted: a failing target fails
+	// the same way many times (connection refused, timeouts). Bounded.
+	errs map[string]string
 }
 
 func newURLRedactor(targets []vegeta.Target) *urlRedactor {
@@ -66,8 +72,26 @@ func (u *urlRedactor) url(raw string) string {
 	if u.other == nil {
 		u.other = map[string]string{}
 	}
-	if len(u.other) < maxOtherURLs {
+	if len(u.other) < maxCached {
 		u.other[raw] = red
+	}
+	return red
+}
+
+// text returns the error s with the URLs in it redacted.
+func (u *urlRedactor) text(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	if red, ok := u.errs[s]; ok {
+		return red
+	}
+	red := results.RedactText(s)
+	if u.errs == nil {
+		u.errs = map[string]string{}
+	}
+	if len(u.errs) < maxCached {
+		u.errs[s] = red
 	}
 	return red
 }
@@ -79,7 +103,7 @@ func (c *consumer) redactResult(r *vegeta.Result) {
 		r.URL = c.urls.url(r.URL)
 	}
 	if r.Error != "" {
-		r.Error = results.RedactText(r.Error)
+		r.Error = c.urls.text(r.Error)
 	}
 }
 
@@ -92,7 +116,7 @@ func (c *consumer) secretTag(name string) bool {
 		if c.tags == nil {
 			c.tags = map[string]bool{}
 		}
-		if len(c.tags) < maxOtherURLs {
+		if len(c.tags) < maxCached {
 			c.tags[name] = secret
 		}
 	}

@@ -36,6 +36,18 @@ func TestURLRedactor(t *testing.T) {
 		if _, ok := u.other[other]; !ok {
 			t.Error("an unknown URL was not cached")
 		}
+		// Errors quote URLs; each distinct one is redacted once.
+		e := `Get "http://h/?token=t": dial tcp: connection refused`
+		want := `Get "http://h/?token=` + results.Redacted + `": dial tcp: connection refused`
+		if got := u.text(e); got != want {
+			t.Errorf("text(%q) = %q", e, got)
+		}
+		if got, ok := u.errs[e]; !ok || got != want {
+			t.Error("the error was not cached")
+		}
+		if got := u.text("503 Service Unavailable"); got != "503 Service Unavailable" || len(u.errs) != 1 {
+			t.Errorf("an error without a URL: %q, %d cached", got, len(u.errs))
+		}
 	}
 }
 
@@ -120,5 +132,28 @@ func TestSetupErrorsHoldNoSecrets(t *testing.T) {
 	_, err := Run(context.Background(), Options{Load: l, BaseURL: "http://127.0.0.1:1"})
 	if err == nil || strings.Contains(err.Error(), "PLANTED") || !strings.Contains(err.Error(), "invalid URL escape") {
 		t.Errorf("err = %v, want an invalid URL error without the secrets", err)
+	}
+}
+
+// BenchmarkRedactResult is what redaction adds to a result's encoding: a
+// target URL (with or without a secret), and a transport error quoting it.
+func BenchmarkRedactResult(b *testing.B) {
+	for _, tc := range []struct{ name, url, err string }{
+		{"plain", "http://127.0.0.1:8080/", ""},
+		{"secret", "http://127.0.0.1:8080/items?api_key=K1&page=2", ""},
+		{"status error", "http://127.0.0.1:8080/", "503 Service Unavailable"},
+		{"transport error", "http://127.0.0.1:8080/items?api_key=K1&page=2",
+			`Get "http://127.0.0.1:8080/items?api_key=K1&page=2": dial tcp 127.0.0.1:8080: connect: connection refused`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			targets := []vegeta.Target{{URL: tc.url}}
+			c := consumer{urls: newURLRedactor(targets)}
+			var r vegeta.Result
+			b.ReportAllocs()
+			for b.Loop() {
+				r.URL, r.Error = targets[0].URL, tc.err
+				c.redactResult(&r)
+			}
+		})
 	}
 }
