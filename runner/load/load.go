@@ -21,6 +21,11 @@
 // request timeout), so that a connect that never completes is a
 // connect_timeout, told apart from a response_timeout.
 //
+// Secrets: results.bin holds none. Before a result is encoded its URL and
+// the URLs in its error are redacted by structure (results.RedactURL: URL
+// passwords, secret query parameters), once per distinct string, and a kept
+// X-Cutover-* tag header with a secret name keeps only its name.
+//
 // Windows: a result belongs to the window of its send time; a window closes
 // once every request sent before its end has returned (see aggregator).
 //
