@@ -28,8 +28,9 @@ const maxCached = 1024
 // urlRedactor redacts the URLs results carry, once per distinct URL: vegeta
 // sets Result.URL to the target's URL string, and a run has few targets (one
 // per request template), so each is redacted when the targets are built and
-// the per-result cost is a comparison (the same string, so the same bytes)
-// or, with many targets, a map lookup. It is used by one goroutine.
+// the per-result cost is a string comparison (which finds the target's own
+// string at once: same pointer, same bytes) or, with many targets, a map
+// lookup. It is used by one goroutine.
 type urlRedactor struct {
 	raw, red []string          // the targets' URLs and their redacted forms
 	byRaw    map[string]string // raw → red, when there are many targets
