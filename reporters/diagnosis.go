@@ -307,8 +307,9 @@ func dropsCell(vals map[string]float64) string {
 	other := map[string]float64{}
 	for k, v := range vals {
 		total += v
+		// The key comes from the redacted run: its labels are redacted by name.
 		if r := labelOf(k, "reason"); r != "" && r != reasonOutOfResources {
-			other[results.Redact(r)] += v
+			other[r] += v
 		}
 	}
 	s := fmtValue(total)

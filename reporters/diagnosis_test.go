@@ -498,15 +498,15 @@ func TestDiagnosisFoldsQuietPeriods(t *testing.T) {
 	}
 }
 
-// Findings and the metrics note are free text: they are redacted like
-// everything else the reports print.
+// Findings and the metrics note are free text: the URLs in them are
+// redacted like everything else the reports print, and nothing else is.
 func TestDiagnosisRedacted(t *testing.T) {
 	run := missingRun()
 	run.Diagnosis.Note = "fetch https://monitoring.example.test/v3?access_token=sekrit-note failed"
 	run.Findings = []results.Finding{{
 		Cause: "egress-not-ready", Confidence: "low",
-		Evidence: []string{"the app logged Authorization: Bearer sekrit-evidence-value"},
-		Remedy:   []string{"rotate api_key=sekrit-remedy"},
+		Evidence: []string{"the app logged GET https://u:sekrit-password@db.example.test/ refused"},
+		Remedy:   []string{"retry https://h/?api_key=sekrit-remedy with the token-api service up"},
 	}}
 	for _, f := range []string{"text", "markdown", "junit"} {
 		r, _ := ByName(f)
@@ -514,8 +514,8 @@ func TestDiagnosisRedacted(t *testing.T) {
 		if strings.Contains(out, "sekrit") {
 			t.Errorf("%s report shows a secret:\n%s", f, out)
 		}
-		if !strings.Contains(out, "egress-not-ready") {
-			t.Errorf("%s report lost the finding", f)
+		if !strings.Contains(out, "egress-not-ready") || !strings.Contains(out, "token-api service up") {
+			t.Errorf("%s report lost the finding:\n%s", f, out)
 		}
 	}
 }

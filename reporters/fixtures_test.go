@@ -153,7 +153,7 @@ func failRun() *results.Run {
 			{Kind: "deploy-start", At: at(12 * time.Second), Details: map[string]string{"image": "api:v2", "revision_suffix": "v2"}},
 			{Kind: "revision-ready", At: at(20500 * time.Millisecond), Details: map[string]string{"revision": "web-00002-xyz"}},
 			{Kind: "traffic-applied", At: at(24500 * time.Millisecond), Details: map[string]string{"revision": "web-00002-xyz", "percent": "100"}},
-			{Kind: "note", At: at(40 * time.Second), Details: map[string]string{"message": "probe sent Authorization: Bearer sekrit-event-value", "api_token": "sekrit-token"}},
+			{Kind: "note", At: at(40 * time.Second), Details: map[string]string{"message": "probe https://h.test/?token=sekrit-event-value failed", "api_token": "sekrit-token"}},
 			{Kind: "rollback-done", At: at(61 * time.Second), Details: map[string]string{"restored": "web-00001-abc=100%"}},
 		},
 	}

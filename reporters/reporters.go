@@ -2,8 +2,10 @@
 // report, the JSON record, a Markdown report for pull-request comments and
 // JUnit XML for CI. Each reporter is a pure function of a *results.Run that
 // writes to an io.Writer; none reads the clock, the environment or the disk.
-// Reporters never print request headers, and every free-text string they
-// print passes through results.Redact. Reporters are safe for concurrent use.
+// Reporters never print request headers, and every report is made from the
+// record as results.RedactRun returns it: secrets redacted by name, URLs in
+// free text redacted, names (a service called token-api) kept. Reporters are
+// safe for concurrent use.
 package reporters
 
 import (

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cutover-dev/cutover/results"
 )
@@ -86,6 +87,36 @@ func TestReportsHideSecrets(t *testing.T) {
 	// The run itself is untouched.
 	if run.Events[3].Details["api_token"] != "sekrit-token" {
 		t.Error("rendering modified the run")
+	}
+}
+
+// Names that merely look like secrets are names: a scenario called
+// "secrets" deploying the service token-api shows its revisions, traffic
+// and events as they are in every format.
+func TestReportsKeepSecretLookingNames(t *testing.T) {
+	run := failRun()
+	run.Scenario.(map[string]any)["name"] = "secrets"
+	run.Cutover.Service = "projects/demo/locations/asia-northeast1/services/token-api"
+	run.Cutover.BaselineRevision = "token-api-00001-bwo"
+	run.Cutover.RestoreTo = "token-api: token-api-00001-bwo=100%"
+	run.Events = append(run.Events, results.Event{Kind: "traffic-applied", At: at(50 * time.Second),
+		Details: map[string]string{"service": "token-api", "traffic": "token-api-00001-bwo=100%"}})
+	for _, f := range Formats {
+		render, _ := ByName(f)
+		var buf bytes.Buffer
+		if err := render(&buf, run); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if strings.Contains(out, "token-api-00001-bwo=[REDACTED]") || strings.Contains(out, "token-api-00001-bwo=\\[REDACTED") {
+			t.Errorf("%s report redacted a revision name:\n%s", f, out)
+		}
+		if f == "junit" {
+			continue // no events or scenario name in JUnit
+		}
+		if !strings.Contains(out, "token-api-00001-bwo=100%") || !strings.Contains(out, "secrets") {
+			t.Errorf("%s report lost the traffic split or the scenario name:\n%s", f, out)
+		}
 	}
 }
 

@@ -1,11 +1,11 @@
 package load
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
 	"math/bits"
 	"time"
 
@@ -23,7 +23,9 @@ import (
 //
 // A resultEncoder is used by one goroutine.
 type resultEncoder struct {
-	w *bufio.Writer
+	// w takes each result in one Write, the first one's type definitions
+	// included, so that a sink can cut its file between results.
+	w io.Writer
 	// typeID is gob's id of vegeta.Result in this stream; 0 until the first
 	// result is written.
 	typeID int64
@@ -33,7 +35,7 @@ type resultEncoder struct {
 // gobMaxUint is the most bytes gob's unsigned integer encoding takes.
 const gobMaxUint = 9
 
-func newResultEncoder(w *bufio.Writer) *resultEncoder {
+func newResultEncoder(w io.Writer) *resultEncoder {
 	return &resultEncoder{w: w, msg: make([]byte, 0, 512)}
 }
 

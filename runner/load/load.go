@@ -21,6 +21,11 @@
 // request timeout), so that a connect that never completes is a
 // connect_timeout, told apart from a response_timeout.
 //
+// Secrets: results.bin holds none. Before a result is encoded its URL and
+// the URLs in its error are redacted by structure (results.RedactURL: URL
+// passwords, secret query parameters), once per distinct string, and a kept
+// X-Cutover-* tag header with a secret name keeps only its name.
+//
 // Windows: a result belongs to the window of its send time; a window closes
 // once every request sent before its end has returned (see aggregator).
 //
@@ -92,12 +97,15 @@ type Options struct {
 	// BaseURL is the scenario's target.url; request paths resolve against it.
 	BaseURL string
 	// Results receives every result, vegeta gob encoding (what
-	// vegeta.NewEncoder writes), as it arrives; buffered, flushed at each
-	// window close and at the end. A *bufio.Writer is written to directly
-	// and flushed (so each window's results reach what it buffers); any
-	// other writer gets a 64 KiB buffer in front of it. Bodies of ok
-	// results are dropped; others keep up to MaxBody bytes. nil writes
-	// nothing.
+	// vegeta.NewEncoder writes), as it arrives, redacted (no URL password,
+	// secret query parameter or secret tag header); buffered, flushed at
+	// each window close and at the end. A writer with a Flush() error
+	// method (results.Writer's Results, a *bufio.Writer) is written to
+	// directly, one Write per whole result, and flushed (so each window's
+	// results reach what it buffers); any other writer gets a 64 KiB buffer
+	// in front of it. Bodies of ok results are dropped; others keep up to
+	// MaxBody bytes. The first write error stops the attack: Run returns it
+	// wrapped. nil writes nothing.
 	Results io.Writer
 	// OnWindow is called, in time order from one goroutine, as each window
 	// closes; it should return quickly. nil is fine.
@@ -198,7 +206,8 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 		vegeta.MaxBody(MaxBody),
 	)
 
-	c := consumer{atk: atk, onWindow: opts.OnWindow, sessions: sessionIDs, keep: keptHeaders(l.RevisionHeader)}
+	c := consumer{atk: atk, onWindow: opts.OnWindow, sessions: sessionIDs, keep: keptHeaders(l.RevisionHeader),
+		urls: newURLRedactor(tgt.targets)}
 	if opts.Results != nil {
 		c.buf = resultsBuffer(opts.Results)
 		c.enc = newResultEncoder(c.buf)
@@ -348,14 +357,22 @@ func newTransport(l scenarios.Load, timeout time.Duration, opts Options) *http.T
 	return tr
 }
 
-// resultsBuffer returns the buffered writer results are encoded into: w
-// itself when it is one already (results.Writer's is), whatever its size, so
-// that each result is copied once on its way to the file and a window's
-// flush reaches the file. (bufio.NewWriterSize alone reuses only a buffer of
-// at least the size asked.)
-func resultsBuffer(w io.Writer) *bufio.Writer {
-	if b, ok := w.(*bufio.Writer); ok {
-		return b
+// resultSink is where results are encoded: a buffered writer that takes
+// each result in one Write, so that it can keep its file whole (results.Writer
+// cuts results.bin back to the last whole result on a failed write), and is
+// flushed as each window closes.
+type resultSink interface {
+	io.Writer
+	Flush() error
+}
+
+// resultsBuffer returns the sink results are encoded into: w itself when it
+// buffers already (results.Writer's Results and a *bufio.Writer do), so that
+// each result is copied once on its way to the file and a window's flush
+// reaches the file; otherwise w behind a 64 KiB buffer.
+func resultsBuffer(w io.Writer) resultSink {
+	if s, ok := w.(resultSink); ok {
+		return s
 	}
 	return bufio.NewWriterSize(w, 64<<10)
 }
@@ -365,11 +382,13 @@ func resultsBuffer(w io.Writer) *bufio.Writer {
 type consumer struct {
 	atk      *vegeta.Attacker
 	agg      *aggregator
-	buf      *bufio.Writer
+	buf      resultSink
 	enc      *resultEncoder
 	onWindow func(results.Window)
 	sessions [][]string // SessionHeader value per session; nil: no sessions
 	keep     []string   // the response headers a result keeps (canonical names)
+	urls     *urlRedactor
+	tags     map[string]bool // whether an X-Cutover-* tag's name is secret
 	// pins is the instance each session was last served by (X-Instance),
 	// repinned whether it has changed since; repins counts those sessions.
 	pins     []string
@@ -431,7 +450,7 @@ func (c *consumer) add(r *vegeta.Result) {
 	default:
 		m = markOf(r, cl)
 	}
-	r.Headers = filterHeaders(r.Headers, c.keep)
+	r.Headers = c.filterHeaders(r.Headers)
 	if c.sessions != nil {
 		s := r.Seq % uint64(len(c.sessions))
 		if r.Headers == nil {
@@ -442,6 +461,7 @@ func (c *consumer) add(r *vegeta.Result) {
 		}
 	}
 	if c.enc != nil && c.err == nil {
+		c.redactResult(r)
 		if err := c.enc.encode(r); err != nil {
 			c.fail(err)
 		}
@@ -485,12 +505,19 @@ func keptHeaders(revisionHeader string) []string {
 }
 
 // filterHeaders deletes from h every header but the keep ones and the
-// X-Cutover-* tags, in place: the result owns its headers, and the per-result
-// path allocates nothing for this.
-func filterHeaders(h http.Header, keep []string) http.Header {
-	for k := range h {
-		if !slices.Contains(keep, k) && !strings.HasPrefix(k, tagHeaderPrefix) {
+// X-Cutover-* tags, in place, and redacts the value of a tag with a secret
+// name (results.SensitiveKey): the result owns its headers, and the
+// per-result path allocates nothing for this.
+func (c *consumer) filterHeaders(h http.Header) http.Header {
+	for k, vs := range h {
+		switch {
+		case slices.Contains(c.keep, k):
+		case !strings.HasPrefix(k, tagHeaderPrefix):
 			delete(h, k)
+		case c.secretTag(k):
+			for i := range vs {
+				vs[i] = results.Redacted
+			}
 		}
 	}
 	return h

@@ -9,6 +9,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
@@ -44,18 +45,18 @@ func newTargeter(base string, reqs []scenarios.Request, sessions int) (*targeter
 			if baseURL == nil {
 				u, err := parseHTTPURL(base)
 				if err != nil {
-					return nil, fmt.Errorf("parse target url %q: %w", base, err)
+					return nil, fmt.Errorf("parse target url %q: %w", results.RedactURL(base), redactURLError(err))
 				}
 				baseURL = u
 			}
 			ref, err := url.Parse(r.Path)
 			if err != nil {
-				return nil, fmt.Errorf("parse path %q of request %d: %w", r.Path, i, err)
+				return nil, fmt.Errorf("parse path %q of request %d: %w", results.RedactURL(r.Path), i, redactURLError(err))
 			}
 			raw = baseURL.ResolveReference(ref).String()
 		}
 		if _, err := parseHTTPURL(raw); err != nil {
-			return nil, fmt.Errorf("parse url %q of request %d: %w", raw, i, err)
+			return nil, fmt.Errorf("parse url %q of request %d: %w", results.RedactURL(raw), i, redactURLError(err))
 		}
 		method := r.Method
 		if method == "" {
@@ -90,6 +91,16 @@ func (t *targeter) next(tgt *vegeta.Target) error {
 // dispatched returns how many targets were handed out, that is how many
 // hits were started.
 func (t *targeter) dispatched() uint64 { return t.n.Load() }
+
+// redactURLError redacts the URL a *url.Error quotes; setup errors are
+// printed and recorded.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: results.RedactURL(ue.URL), Err: ue.Err}
+	}
+	return err
+}
 
 // parseHTTPURL parses an absolute http or https URL.
 func parseHTTPURL(raw string) (*url.URL, error) {
