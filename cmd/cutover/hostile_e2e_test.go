@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -45,7 +47,8 @@ func hostileAliasBomb() string {
 // it, exhaust it or slip past it, and checks that each is refused like any
 // invalid scenario: exit 2, the file and a position (or, for a file that is
 // not a scenario file at all, the file and the reason), no Go runtime
-// crash, no raw control character, and bounded memory.
+// crash, no raw control character, and bounded memory. (Linux only: the
+// test reads ru_maxrss, which is in kilobytes there.)
 func TestHostileInputIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "pipe.yaml")
