@@ -115,11 +115,11 @@ func (v *validator) load(l *Load, hasTarget bool) {
 	if w := l.Window.D(); w >= minWindow && w <= maxWindow {
 		if d := l.Duration.D(); d > 0 && d <= maxLoadDuration && (d+w-1)/w > maxWindows {
 			v.addf("load.window", "%s over a load of %s is %d windows; at most %d (widen the window to %s)",
-				l.Window, l.Duration, (d+w-1)/w, maxWindows, Duration((d+maxWindows-1)/maxWindows))
+				l.Window, l.Duration, (d+w-1)/w, maxWindows, ceilMillis(d/maxWindows))
 		}
 		if t := l.Timeout.D(); t > 0 && t <= maxTimeout && t/w > maxOpenWindows {
 			v.addf("load.window", "%s with a timeout of %s keeps up to %d windows open; at most %d (widen the window to %s or shorten the timeout)",
-				l.Window, l.Timeout, t/w, maxOpenWindows, Duration((t+maxOpenWindows-1)/maxOpenWindows))
+				l.Window, l.Timeout, t/w, maxOpenWindows, ceilMillis(t/maxOpenWindows))
 		}
 	}
 	v.intIn("load.max_workers", int64(l.MaxWorkers), 1, maxWorkers, "")
@@ -231,6 +231,11 @@ func (v *validator) verdict(vd *Verdict, l *Load) {
 		v.intIn("verdict.abort.min_requests", int64(a.MinRequests), 1, maxCount, "")
 	}
 	v.durationIn("verdict.observe_after_abort", vd.ObserveAfterAbort, 0, maxObserveAfterAbort)
+}
+
+// ceilMillis returns d rounded up to a whole millisecond, for suggestions.
+func ceilMillis(d time.Duration) Duration {
+	return Duration((d + time.Millisecond - 1).Truncate(time.Millisecond))
 }
 
 // formatPercent writes a fraction as a percentage: 0.05 as 5%.
