@@ -37,7 +37,22 @@ type Writer struct {
 	// sync flushes a temporary record to stable storage; tests replace it
 	// to simulate a failing disk.
 	sync func(*os.File) error
+	// reserve is the file that holds room for the last record (see
+	// ReserveFile); "" once it was given up.
+	reserve string
+	// saveError is WriterOptions.SaveError.
+	saveError func(final bool) error
 }
+
+// ReserveFile holds ReserveBytes of the run directory's disk while a run
+// goes: when the disk is full (results.bin grew into it, or another
+// program filled it), SaveFinal gives the reserve up and tries again, so
+// the final record — "failed: disk full", what was restored — still
+// reaches the disk. Release removes it.
+const (
+	ReserveFile  = ".reserve"
+	ReserveBytes = 256 << 10
+)
 
 // WriterOptions change what CreateWith opens; the zero value is what Create
 // does. They exist for tests that make the disk fail.
@@ -47,6 +62,10 @@ type WriterOptions struct {
 	// file past it writes what fits and fails with an *fs.PathError wrapping
 	// syscall.ENOSPC (IsDiskFull reports true), as a full disk does.
 	ResultsLimit int64
+	// SaveError, when set, is asked before every save of run.json (final
+	// for SaveFinal); an error it returns is the save's, as from a disk
+	// that refuses the record.
+	SaveError func(final bool) error
 }
 
 // Create makes the run directory dir (and its parents) and opens a new, empty
@@ -66,11 +85,56 @@ func CreateWith(dir string, opts WriterOptions) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create results file: %w", err)
 	}
-	return &Writer{
-		dir:     dir,
-		results: newResultsFile(f, opts.ResultsLimit),
-		sync:    (*os.File).Sync,
-	}, nil
+	w := &Writer{
+		dir:       dir,
+		results:   newResultsFile(f, opts.ResultsLimit),
+		sync:      (*os.File).Sync,
+		saveError: opts.SaveError,
+	}
+	if err := w.makeReserve(); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// makeReserve writes the reserve file, synced.
+func (w *Writer) makeReserve() error {
+	path := filepath.Join(w.dir, ReserveFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("create the record's reserve: %w", err)
+	}
+	_, err = f.Write(make([]byte, ReserveBytes))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("create the record's reserve (%d bytes): %w", ReserveBytes, err)
+	}
+	w.reserve = path
+	return nil
+}
+
+// Release removes the reserve, once the final record is saved.
+func (w *Writer) Release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.giveUpReserve()
+}
+
+// giveUpReserve frees the reserve's room; it reports whether there was any.
+func (w *Writer) giveUpReserve() bool {
+	if w.reserve == "" {
+		return false
+	}
+	_ = os.Remove(w.reserve)
+	w.reserve = ""
+	return true
 }
 
 // Dir returns the run directory.
@@ -102,9 +166,33 @@ func (w *Writer) Save(run *Run) error {
 	if err := Encode(&buf, run); err != nil {
 		return fmt.Errorf("save run record: %w", err)
 	}
+	return w.save(buf.Bytes(), false)
+}
+
+// SaveFinal is Save for the last record of a run: when the disk is full it
+// gives up the reserve (ReserveFile) and tries again, so that the record
+// that says how the run ended reaches the disk whenever it can.
+func (w *Writer) SaveFinal(run *Run) error {
+	var buf bytes.Buffer
+	if err := Encode(&buf, run); err != nil {
+		return fmt.Errorf("save run record: %w", err)
+	}
+	return w.save(buf.Bytes(), true)
+}
+
+func (w *Writer) save(data []byte, final bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.writeAtomic(RecordFile, buf.Bytes()); err != nil {
+	if w.saveError != nil {
+		if err := w.saveError(final); err != nil {
+			return fmt.Errorf("save run record: %w", err)
+		}
+	}
+	err := w.writeAtomic(RecordFile, data)
+	if err != nil && final && IsDiskFull(err) && w.giveUpReserve() {
+		err = w.writeAtomic(RecordFile, data)
+	}
+	if err != nil {
 		return fmt.Errorf("save run record: %w", err)
 	}
 	return nil

@@ -93,6 +93,7 @@ func open(ctx context.Context, opts Options) (*run, error) {
 	r.w = w
 	if err := w.Save(r.rec.snapshot()); err != nil {
 		_ = w.Close()
+		w.Release()
 		return nil, fmt.Errorf("%w: %w", ErrRecord, err)
 	}
 	return r, nil
@@ -286,7 +287,7 @@ func (r *run) finish(ctx context.Context, err error) (*Outcome, error) {
 	if run == nil {
 		run = r.failedRecord(err)
 	} else if err != nil {
-		run.State, run.Error = results.StateFailed, firstLine(err.Error())
+		run.State, run.Error = results.StateFailed, failure(err)
 		run.Verdict.Reasons = append([]string{"run failed: " + run.Error}, run.Verdict.Reasons...)
 	}
 	run.EndedAt = r.now()
@@ -296,11 +297,12 @@ func (r *run) finish(ctx context.Context, err error) (*Outcome, error) {
 	}
 	if cerr := r.w.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("%w: %w", ErrRecord, cerr)
-		run.State, run.Error = results.StateFailed, firstLine(err.Error())
+		run.State, run.Error = results.StateFailed, failure(err)
 	}
-	if serr := r.w.Save(run); serr != nil {
+	if serr := r.w.SaveFinal(run); serr != nil {
 		err = errors.Join(err, fmt.Errorf("%w: %w", ErrRecord, serr))
 	}
+	r.w.Release()
 	if run.Cutover != nil && run.Cutover.Left == results.LeftNotRestored {
 		err = errors.Join(fmt.Errorf("%w: %s", ErrNotRestored, run.Cutover.RestoreError), err)
 	}
@@ -312,7 +314,7 @@ func (r *run) failedRecord(err error) *results.Run {
 	run := r.rec.snapshot()
 	run.State = results.StateFailed
 	if err != nil {
-		run.Error = firstLine(err.Error())
+		run.Error = failure(err)
 	}
 	if r.sum.Timeline != nil {
 		run.Totals, run.Latency, run.Timeline, run.Load = r.sum.Totals, r.sum.Latency, r.sum.Timeline, r.sum.Load
@@ -332,6 +334,16 @@ func (r *run) noteCutover(run *results.Run) {
 	}
 	run.Cutover, run.Events = r.rec.cutoverSnapshot(), r.rec.events()
 	r.cut.note(run.Cutover)
+}
+
+// failure is how a record names what ended its run: one line, "disk full"
+// first when the disk filled.
+func failure(err error) string {
+	msg := firstLine(err.Error())
+	if results.IsDiskFull(err) {
+		return "disk full: " + msg
+	}
+	return msg
 }
 
 // firstLine is s up to its first newline: errors with a stack keep it out

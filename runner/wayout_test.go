@@ -6,8 +6,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -243,5 +246,77 @@ rollback: never
 	}
 	if !run.Cutover.Restored {
 		t.Errorf("not restored (the brake restores whatever the policy)")
+	}
+}
+
+// The record's disk fills in the middle of the shift: the load stops, the
+// steps stop with it, the split is put back, and the record says so.
+func TestADiskThatFillsMidCutoverRestores(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	p := &fakePlatform{svc: baseline(), deploy: okDeploy("api-00002-xyz"), setErr: func(split []TrafficTarget) error {
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, FormatSplit(split))
+		return nil
+	}}
+	sc := scenarioWith(t, okServer(t), `actions:
+  - {at: 0s, deploy: {traffic: "0"}}
+  - {at: 0s, traffic: {revision: "@deployed", steps: [10, 20, 30, 40, 50, 60, 70, 80, 90, 100], every: 1s}}
+`)
+	sc.Load.Duration = scenarios.Duration(20 * time.Second)
+	out, err := Run(context.Background(), Options{Scenario: sc, ResultsDir: t.TempDir(), Platforms: map[string]Platform{"api": p},
+		CreateRecord: func(dir string) (*results.Writer, error) {
+			return results.CreateWith(dir, results.WriterOptions{ResultsLimit: 16 << 10})
+		}})
+	if !results.IsDiskFull(err) {
+		t.Fatalf("err = %v, want a full disk", err)
+	}
+	if out.Run.State != results.StateFailed || !strings.HasPrefix(out.Run.Error, "disk full: ") || !out.Run.Cutover.Restored {
+		t.Errorf("record: state %s, error %q, restored %v", out.Run.State, out.Run.Error, out.Run.Cutover.Restored)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(order) == 0 || order[len(order)-1] != "api-00001-abc=100%" || len(order) > 9 {
+		t.Errorf("splits %q: want a few steps, then the restore last", order)
+	}
+	if d := out.Run.Load.Duration; d > 15 {
+		t.Errorf("the load ran %.0fs of 20s: it did not stop when the disk filled", d)
+	}
+	rec, err := results.Read(out.Dir)
+	if err != nil || rec.State != results.StateFailed || rec.Cutover.Left != results.LeftRestored {
+		t.Errorf("record on disk: %v %+v", err, rec)
+	}
+}
+
+// run.json cannot be written any more: the run does not go on without a
+// record; it stops, restores, and tries the final record once more.
+func TestARecordThatCannotBeWrittenStopsTheRun(t *testing.T) {
+	p := &fakePlatform{svc: baseline(), deploy: okDeploy("api-00002-xyz")}
+	sc := scenarioWith(t, okServer(t), `actions:
+  - {at: 0s, deploy: {traffic: "0"}}
+  - {at: 0s, traffic: {revision: "@deployed", steps: [10, 50, 100], every: 30s}}
+`)
+	sc.Load.Duration = scenarios.Duration(time.Minute)
+	var saves atomic.Int32
+	full := &os.PathError{Op: "write", Path: "run.json", Err: syscall.ENOSPC}
+	out, err := Run(context.Background(), Options{Scenario: sc, ResultsDir: t.TempDir(), Platforms: map[string]Platform{"api": p},
+		SaveEvery: 100 * time.Millisecond,
+		CreateRecord: func(dir string) (*results.Writer, error) {
+			return results.CreateWith(dir, results.WriterOptions{SaveError: func(final bool) error {
+				if !final && saves.Add(1) > 20 {
+					return full
+				}
+				return nil
+			}})
+		}})
+	if !errors.Is(err, ErrRecord) || !results.IsDiskFull(err) {
+		t.Fatalf("err = %v, want the record error", err)
+	}
+	if !out.Run.Cutover.Restored || out.Run.Load.Duration > 30 {
+		t.Errorf("restored %v after %.0fs of load: want the run stopped and restored", out.Run.Cutover.Restored, out.Run.Load.Duration)
+	}
+	if rec, err := results.Read(out.Dir); err != nil || rec.State != results.StateFailed {
+		t.Errorf("final record: %v %+v", err, rec)
 	}
 }

@@ -160,6 +160,13 @@ actions:
 // the run restores the split it found, through the Cloud Run API, saves the
 // record and exits 130.
 func TestSIGINTDuringShiftRestoresTheSplit(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { interruptDuringShift(t, sig) })
+	}
+}
+
+// interruptDuringShift stops a run with sig during a stepwise shift.
+func interruptDuringShift(t *testing.T, sig syscall.Signal) {
 	dir := t.TempDir()
 	cloudFile := writeScenario(t, dir, "cloud.yaml", `version: 1
 name: cloud
@@ -238,7 +245,7 @@ rollback: on-abort
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if err := run.Process.Signal(syscall.SIGINT); err != nil {
+	if err := run.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	err = run.Wait()

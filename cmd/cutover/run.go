@@ -363,7 +363,7 @@ func newProgress(w io.Writer, interactive bool) *progress {
 func (p *progress) update(s runner.Progress) {
 	line := fmt.Sprintf("%-8s %s/%s  rate %.0f/s  requests %d  errors %d",
 		s.Phase, s.Elapsed.Round(time.Second), s.Total.Round(time.Second), s.Rate, s.Requests, s.Errors)
-	if s.Phase == runner.PhaseMetrics {
+	if s.Phase == runner.PhaseMetrics || s.Phase == runner.PhaseRestore {
 		line = fmt.Sprintf("%-8s %s/%s  %s", s.Phase, s.Elapsed.Round(time.Second), s.Total.Round(time.Second), s.Note)
 	}
 	if s.Phase != p.phase {
