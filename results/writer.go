@@ -48,7 +48,7 @@ type Writer struct {
 // goes: when the disk is full (results.bin grew into it, or another
 // program filled it), SaveFinal gives the reserve up and tries again, so
 // the final record — "failed: disk full", what was restored — still
-// reaches the disk. Release removes it.
+// reaches the disk. Close removes it, so a Save after Close has its room.
 const (
 	ReserveFile  = ".reserve"
 	ReserveBytes = 256 << 10
@@ -118,13 +118,6 @@ func (w *Writer) makeReserve() error {
 	}
 	w.reserve = path
 	return nil
-}
-
-// Release removes the reserve, once the final record is saved.
-func (w *Writer) Release() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.giveUpReserve()
 }
 
 // giveUpReserve frees the reserve's room; it reports whether there was any.
@@ -255,6 +248,10 @@ func (w *Writer) Close() error {
 	if err := w.results.f.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close results file: %w", err))
 	}
+	// The reserve's room goes to the final record, saved after Close.
+	w.mu.Lock()
+	w.giveUpReserve()
+	w.mu.Unlock()
 	return errors.Join(errs...)
 }
 

@@ -93,7 +93,6 @@ func open(ctx context.Context, opts Options) (*run, error) {
 	r.w = w
 	if err := w.Save(r.rec.snapshot()); err != nil {
 		_ = w.Close()
-		w.Release()
 		return nil, fmt.Errorf("%w: %w", ErrRecord, err)
 	}
 	return r, nil
@@ -105,7 +104,11 @@ func (r *run) restoreCommand() string {
 	if r.opts.Target.LocalCloud {
 		return ""
 	}
-	return "cutover restore " + r.dir
+	dir := r.dir
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return "cutover restore " + dir
 }
 
 // execute runs the steps after open. finish runs on every way out,
@@ -302,7 +305,6 @@ func (r *run) finish(ctx context.Context, err error) (*Outcome, error) {
 	if serr := r.w.SaveFinal(run); serr != nil {
 		err = errors.Join(err, fmt.Errorf("%w: %w", ErrRecord, serr))
 	}
-	r.w.Release()
 	if run.Cutover != nil && run.Cutover.Left == results.LeftNotRestored {
 		err = errors.Join(fmt.Errorf("%w: %s", ErrNotRestored, run.Cutover.RestoreError), err)
 	}

@@ -328,7 +328,8 @@ var invalidFixtures = map[string][]string{
 		`abort.yaml:16:36: verdict.thresholds[4].abort: expected true or false, got "yes"`,
 		`abort.yaml:16:41: verdict.thresholds[4].stop: unknown key; allowed keys are expr, abort`,
 		`abort.yaml:17:14: verdict.thresholds[5].expr: expected a string, got a list`,
-		`abort.yaml:18:3: verdict.observe_after_abort: must not be negative, got -1s`,
+		`abort.yaml:18:7: verdict.thresholds[6]: "max < 2s": abort: true needs a metric known while the run goes: a count, error_rate, p50 or p99 (of the last window), not max`,
+		`abort.yaml:19:3: verdict.observe_after_abort: must not be negative, got -1s`,
 	},
 	"abort-required.yaml": {
 		`abort-required.yaml:10:3: verdict.abort.error_rate: required, above 0%: the error rate that stops the run, e.g. error_rate: 5%`,

@@ -113,3 +113,9 @@ func problemsError(list []Problem) error {
 	})
 	return &Problems{List: list}
 }
+
+// Printable returns s with control characters, unprintable runes and bytes
+// that are not UTF-8 escaped, as problems print them: text from a user (a
+// file name, an argument) that is echoed in a message stays one line and
+// sends no terminal escape.
+func Printable(s string) string { return escapeUnprintable(s) }

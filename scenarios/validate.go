@@ -201,6 +201,10 @@ func hasDotDot(escaped string) bool {
 	return false
 }
 
+// wholeRunLatencies are the latency metrics known only at the end of a run:
+// an abort threshold cannot test them live.
+var wholeRunLatencies = []string{"p90", "p95", "max", "mean"}
+
 func (v *validator) verdict(vd *Verdict, l *Load) {
 	v.intIn("verdict.max_errors", vd.MaxErrors, 0, maxCount, "")
 	v.intIn("verdict.min_requests", vd.MinRequests, 0, maxCount, "")
@@ -213,6 +217,10 @@ func (v *validator) verdict(vd *Verdict, l *Load) {
 		}
 		if !slices.Contains(thresholdOps, t.Op) {
 			v.addf(p, "%q: unknown operator %q; %s", t, t.Op, thresholdHelp)
+		}
+		if t.Abort && slices.Contains(wholeRunLatencies, t.Metric) {
+			v.addf(p, "%q: abort: true needs a metric known while the run goes: a count, error_rate, p50 or p99 (of the last window), not %s",
+				t.Expr, t.Metric)
 		}
 	}
 	if a := vd.Abort; a != nil {

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/cutover-dev/cutover/results"
+	"github.com/cutover-dev/cutover/scenarios"
 )
 
 // Env is the process state a command may use; main fills it from the real
@@ -94,7 +98,12 @@ func run(ctx context.Context, args []string, env Env) (code int) {
 	}
 	code, err = cmd.run(ctx, env)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "cutover: %v\n", err)
+		// Errors quote URLs and user input: secrets redacted, one line
+		// per line, no terminal escapes.
+		msg := results.RedactText(err.Error())
+		for _, line := range strings.Split(msg, "\n") {
+			fmt.Fprintf(env.Stderr, "cutover: %s\n", scenarios.Printable(line))
+		}
 		if h := hint(err); h != "" {
 			fmt.Fprintf(env.Stderr, "hint: %s\n", h)
 		}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/results"
+	"github.com/cutover-dev/cutover/runner"
+	"github.com/cutover-dev/cutover/scenarios"
 )
 
 // cutoverOrder returns the cutover's event kinds in first-occurrence order.
@@ -33,7 +35,9 @@ func cutoverOrder(run *results.Run) []string {
 // its run must conclude.
 type replay struct {
 	scenario string
-	code     int
+	// edit, when set, changes the built-in's text before the run.
+	edit func(string) string
+	code int
 	// cause is the expected top finding; "" expects none at all.
 	cause string
 	// noNAT forbids any NAT finding: NAT shows no drop in this incident.
@@ -48,7 +52,9 @@ var replayPack = []replay{
 	{scenario: "egress-not-ready", code: ExitFail, cause: "egress-not-ready", noNAT: true},
 	{scenario: "affinity-cutover", code: ExitFail, cause: "affinity-broken", noNAT: true},
 	{scenario: "connection-churn", code: ExitFail, cause: "pre-existing-errors"},
-	{scenario: "nat-exhaustion-fixed", code: ExitPass},
+	// The fix with an abort brake that the incident trips: the fix must
+	// not (TestAbortBrakeTripsOnTheNATIncident trips it).
+	{scenario: "nat-exhaustion-fixed", code: ExitPass, edit: withBrake},
 	{scenario: "nat-ip-plateau-fixed", code: ExitPass},
 }
 
@@ -81,7 +87,7 @@ func TestReplayPack(t *testing.T) {
 		slots <- struct{}{} // start in order, at most replayConcurrency at once
 		wg.Go(func() {
 			defer func() { <-slots }()
-			out[i] = runReplay(dir, r.scenario)
+			out[i] = runReplay(dir, r.scenario, r.edit)
 		})
 	}
 	wg.Wait()
@@ -124,14 +130,28 @@ func TestReplayPack(t *testing.T) {
 			if r.scenario == "nat-exhaustion" {
 				checkDemo(t, run, got.report)
 			}
+			if slices.Contains(eventKinds(run), runner.EventAbortTriggered) {
+				t.Errorf("the abort brake tripped: %q", run.Verdict.Reasons)
+			}
 		})
 	}
 }
 
 // runReplay runs one built-in scenario with the built binary in dir; it is
 // safe to call from several goroutines.
-func runReplay(dir, scenario string) replayed {
+func runReplay(dir, scenario string, edit func(string) string) replayed {
 	var r replayed
+	if edit != nil {
+		_, data, err := scenarios.Resolve(scenario)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		scenario = filepath.Join(dir, scenario+".yaml")
+		if r.err = os.WriteFile(scenario, []byte(edit(string(data))), 0o644); r.err != nil {
+			return r
+		}
+	}
 	cmd := exec.Command(binary, "run", scenario, "--out", "out", "--format", "json")
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
@@ -330,5 +350,57 @@ localcloud:
 	}
 	if !strings.Contains(stdout.String(), "VERDICT") {
 		t.Errorf("no report printed after the interrupt:\n%s", stdout.String())
+	}
+}
+
+// brakeRule is the abort brake the NAT replays are run with: 5% errors
+// over two seconds of load, watched for 5 s after it trips.
+const brakeRule = "verdict:\n  abort: {error_rate: 5%, for: 2s, min_requests: 50}\n  observe_after_abort: 5s\n"
+
+// withBrake adds brakeRule to a built-in scenario's verdict section.
+func withBrake(text string) string {
+	if !strings.Contains(text, "\nverdict:\n") {
+		panic("the scenario has no verdict section to add the brake to")
+	}
+	return strings.Replace(text, "\nverdict:\n", "\n"+brakeRule, 1)
+}
+
+// The abort brake on the seed incident: it trips during the cutover, the
+// restore starts within a window of it, no action runs after it, and the
+// run fails. (The fixed scenario runs with the same brake in the replay
+// pack and does not trip.)
+func TestAbortBrakeTripsOnTheNATIncident(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a replay of the seed incident")
+	}
+	dir := t.TempDir()
+	got := runReplay(dir, "nat-exhaustion", func(text string) string {
+		return withBrake(text) + "metrics: {enabled: false}\n"
+	})
+	if got.err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", got.err, got.inv.stderr)
+	}
+	run := &got.run
+	if got.inv.code != ExitFail || !strings.Contains(strings.Join(run.Verdict.Reasons, "\n"), "abort brake tripped") {
+		t.Fatalf("exit %d, verdict %s %q; want 1 with the brake named\nstderr:\n%s", got.inv.code, run.Verdict.Status, run.Verdict.Reasons, got.inv.stderr)
+	}
+	var tripped, restoreAt time.Time
+	for _, e := range run.Events {
+		switch {
+		case e.Kind == runner.EventAbortTriggered && tripped.IsZero():
+			tripped = e.At
+		case e.Kind == runner.EventRollbackStart && restoreAt.IsZero():
+			restoreAt = e.At
+		case !tripped.IsZero() && (e.Kind == runner.EventDeployStart || e.Kind == runner.EventTrafficApplied):
+			t.Errorf("%s at %s after the brake tripped at %s", e.Kind, e.At, tripped)
+		}
+	}
+	window := 1 * time.Second
+	if tripped.IsZero() || restoreAt.IsZero() || restoreAt.Before(tripped) || restoreAt.Sub(tripped) > window {
+		t.Errorf("abort-triggered at %s, rollback-start at %s: want the restore within a window (%s) of the trip\nevents: %v",
+			tripped, restoreAt, window, eventKinds(run))
+	}
+	if run.Cutover == nil || !run.Cutover.Restored {
+		t.Errorf("cutover %+v: want restored", run.Cutover)
 	}
 }

@@ -203,7 +203,7 @@ func TestSecondSIGINTDuringARestoreLeavesItNotRestored(t *testing.T) {
 		t.Fatalf("exit %d, want %d (NOT RESTORED)\nstderr:\n%s", code, ExitNotRestored, errb)
 	}
 	runDir := onlyRunDir(t, filepath.Join(dir, "out"))
-	for _, want := range []string{"NOT RESTORED", "put back: api: ", "command:  cutover restore " + filepath.Join("out", filepath.Base(runDir))} {
+	for _, want := range []string{"NOT RESTORED", "put back: api: ", "command:  cutover restore " + runDir} {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errb)
 		}

@@ -220,7 +220,7 @@ func metricQueries(sc *scenarios.Scenario) []monitoring.Query {
 // printPlan is --dry-run: what a run would do, from the service as it is.
 func printPlan(ctx context.Context, w io.Writer, sc *scenarios.Scenario, platforms map[string]runner.Platform) (int, error) {
 	fmt.Fprintf(w, "scenario %s: valid\n", sc.Name)
-	fmt.Fprintf(w, "load: %s for %s against %s\n", describeLoad(sc.Load), sc.Load.Duration, sc.Target.URL)
+	fmt.Fprintf(w, "load: %s for %s against %s\n", describeLoad(sc.Load), sc.Load.Duration, results.RedactURL(sc.Target.URL))
 	services := map[string]runner.Service{}
 	if len(sc.Actions) > 0 {
 		var err error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
@@ -21,13 +22,13 @@ func (c *validateCmd) run(ctx context.Context, env Env) (int, error) {
 			bad++
 			var problems *scenarios.Problems
 			if errors.As(err, &problems) {
-				fmt.Fprintln(env.Stderr, err)
+				fmt.Fprintln(env.Stderr, results.RedactText(err.Error()))
 				continue
 			}
-			fmt.Fprintf(env.Stderr, "%s: %v\n", arg, err)
+			fmt.Fprintf(env.Stderr, "%s: %s\n", scenarios.Printable(arg), scenarios.Printable(results.RedactText(err.Error())))
 			continue
 		}
-		fmt.Fprintf(env.Stdout, "%s: ok (%s)\n", arg, sc.Name)
+		fmt.Fprintf(env.Stdout, "%s: ok (%s)\n", scenarios.Printable(arg), sc.Name)
 	}
 	if bad > 0 {
 		fmt.Fprintf(env.Stderr, "%d of %d scenarios invalid\n", bad, len(c.Scenarios))
