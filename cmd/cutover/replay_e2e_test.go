@@ -384,6 +384,7 @@ func TestAbortBrakeTripsOnTheNATIncident(t *testing.T) {
 	if got.inv.code != ExitFail || !strings.Contains(strings.Join(run.Verdict.Reasons, "\n"), "abort brake tripped") {
 		t.Fatalf("exit %d, verdict %s %q; want 1 with the brake named\nstderr:\n%s", got.inv.code, run.Verdict.Status, run.Verdict.Reasons, got.inv.stderr)
 	}
+	t.Logf("verdict: %q", run.Verdict.Reasons)
 	var tripped, restoreAt time.Time
 	for _, e := range run.Events {
 		switch {

@@ -201,3 +201,63 @@ func decodeResults(t *testing.T, path string) decodedResults {
 	out.dump = dump.Bytes()
 	return out
 }
+
+// A cutover of a service whose name looks secret, with a secret in the
+// deploy's env: the env value reaches no byte of the run directory or the
+// output, while the traffic details name token-api's revisions readably.
+func TestCutoverOfTokenAPIKeepsItsNamesAndHidesTheEnv(t *testing.T) {
+	dir := t.TempDir()
+	p := writeScenario(t, dir, "token.yaml", `version: 1
+name: secrets
+load: {requests: [{path: /}], rate: 20/s, duration: 4s}
+actions:
+  - at: 1s
+    deploy: {env: {DB_PASSWORD: PLANTEDENV10, MODE: v2}}
+rollback: always
+metrics: {settle: 30s}
+localcloud:
+  time_scale: 20
+  metrics: {lag_nat: 20s, lag_run: 20s}
+  project: demo
+  region: asia-northeast1
+  services:
+    - name: token-api
+      image: gcr.io/demo/token-api:v1
+      min_instances: 1
+      cold_start: 4s
+      app: {server_time: 20ms}
+`)
+	inv := runBinary(t, dir, "run", p, "--out", "out")
+	if inv.code != ExitPass {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", inv.code, inv.stdout, inv.stderr)
+	}
+	runDir := onlyRunDir(t, filepath.Join(dir, "out"))
+	all := inv.stdout + inv.stderr
+	err := filepath.WalkDir(runDir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		all += string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(all, "PLANTEDENV10") {
+		t.Errorf("the deploy's DB_PASSWORD reached the run directory or the output")
+	}
+	run, err := results.Read(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readable := 0
+	for _, e := range run.Events {
+		if tr := e.Details["traffic"]; strings.Contains(tr, "token-api-") && strings.Contains(tr, "%") && !strings.Contains(tr, "REDACTED") {
+			readable++
+		}
+	}
+	if readable == 0 || strings.Contains(run.Cutover.RestoreTo, "REDACTED") || !strings.HasPrefix(run.Cutover.RestoreTo, "token-api: token-api-") {
+		t.Errorf("traffic details not readable: restore_to %q, events %+v", run.Cutover.RestoreTo, run.Events)
+	}
+}
