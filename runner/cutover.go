@@ -72,6 +72,11 @@ func newCutover(sc *scenarios.Scenario, platforms map[string]Platform, before ma
 	return &cutover{platforms: platforms, target: sc.Target.Service, sc: sc, now: now, rec: rec, before: before}
 }
 
+// ErrUnknownRevision: a traffic action names a revision the service has
+// not got and no deploy of the scenario will make. It is the scenario's
+// mistake, found against the service.
+var ErrUnknownRevision = errors.New("unknown revision")
+
 // Preflight reads every service the scenario's actions touch and checks
 // what the scenario names in them: a service that cannot be read, or a
 // literal revision name the service has not got and no deploy of the run
@@ -133,8 +138,8 @@ func checkRevisions(ctx context.Context, sc *scenarios.Scenario, p Platform) err
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("service %s has no revision %s, and no deploy of this scenario names one so (it has %s)",
-			sc.Target.Service, strings.Join(missing, ", "), strings.Join(have, ", "))
+		return fmt.Errorf("%w: service %s has no revision %s, and no deploy of this scenario names one so (it has %s)",
+			ErrUnknownRevision, sc.Target.Service, strings.Join(missing, ", "), strings.Join(have, ", "))
 	}
 	return nil
 }

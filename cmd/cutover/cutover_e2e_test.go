@@ -294,4 +294,22 @@ actions:
 	if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
 		t.Errorf("a dry run wrote a run record")
 	}
+
+	// A revision the service has not got is the scenario's mistake, found
+	// before anything runs.
+	typo := writeScenario(t, dir, "typo.yaml", `version: 1
+name: typo
+load: {requests: [{path: /}], rate: 10/s, duration: 1m}
+actions:
+  - {at: 10s, traffic: {split: [{revision: api-00009-nope, percent: 100}]}}
+`+cloudSection)
+	for _, args := range [][]string{{"run", typo, "--dry-run"}, {"run", typo, "--out", "out"}} {
+		inv := runBinary(t, dir, args...)
+		if inv.code != ExitInvalidInput || !strings.Contains(inv.stderr, `no revision "api-00009-nope"`) {
+			t.Errorf("%v: exit %d, want %d naming the revision\nstderr:\n%s", args, inv.code, ExitInvalidInput, inv.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+		t.Errorf("a run with an unknown revision wrote a run record")
+	}
 }

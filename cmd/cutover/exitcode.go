@@ -33,7 +33,7 @@ func exitCode(err error) int {
 		return ExitPass
 	case errors.Is(err, runner.ErrNotRestored):
 		return ExitNotRestored
-	case errors.As(err, &problems), errors.As(err, &usage):
+	case errors.As(err, &problems), errors.As(err, &usage), errors.Is(err, runner.ErrUnknownRevision):
 		return ExitInvalidInput
 	default:
 		return ExitHarness
