@@ -353,9 +353,9 @@ localcloud:
 	}
 }
 
-// brakeRule is the abort brake the NAT replays are run with: 5% errors
-// over two seconds of load, watched for 5 s after it trips.
-const brakeRule = "verdict:\n  abort: {error_rate: 5%, for: 2s, min_requests: 50}\n  observe_after_abort: 5s\n"
+// brakeRule is the abort brake the NAT replays are run with: more than
+// 3% errors over two seconds of load, watched for 5 s after it trips.
+const brakeRule = "verdict:\n  abort: {error_rate: 3%, for: 2s, min_requests: 50}\n  observe_after_abort: 5s\n"
 
 // withBrake adds brakeRule to a built-in scenario's verdict section.
 func withBrake(text string) string {
