@@ -1,12 +1,16 @@
 package main
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cutover-dev/cutover/results"
 )
 
 // readmeScenario returns the README's minimal scenario, the one a new user
@@ -47,5 +51,36 @@ func TestServerErrorsFailTheRunWhateverMinRequests(t *testing.T) {
 	}
 	if !strings.Contains(inv.stdout, "VERDICT: FAIL") || !strings.Contains(inv.stdout, "too few requests") {
 		t.Errorf("the report should fail and still say the requests were too few:\n%s", inv.stdout)
+	}
+}
+
+// A cutover aimed at a URL where nothing listens stops before it touches
+// the service: exit 4, the target named, the service as it was.
+func TestADeadTargetStopsBeforeTheCutover(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	p := writeScenario(t, dir, "dead.yaml", `version: 1
+name: dead
+target: {url: "`+dead+`"}
+load: {requests: [{path: /}], rate: 20/s, duration: 30s}
+actions:
+  - {at: 0s, deploy: {env: {MODE: v2}}}
+`+cloudSection)
+	inv := runBinary(t, dir, "run", p, "--out", "out")
+	if inv.code != ExitHarness || !strings.Contains(inv.stderr, dead+" failed every one of its first") ||
+		!strings.Contains(inv.stderr, "connect_refused") {
+		t.Fatalf("exit %d, want %d naming the dead target\nstderr:\n%s", inv.code, ExitHarness, inv.stderr)
+	}
+	rec, err := results.Read(onlyRunDir(t, filepath.Join(dir, "out")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Cutover.DeployedRevisions) != 0 || rec.Cutover.Left != results.LeftUnchanged || rec.State != results.StateFailed {
+		t.Errorf("record: state %s, left %s, deployed %v; want nothing touched", rec.State, rec.Cutover.Left, rec.Cutover.DeployedRevisions)
 	}
 }
