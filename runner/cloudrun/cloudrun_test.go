@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -332,18 +333,18 @@ func TestDeployNoTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Deploy: %v", err)
 	}
-	if rev != "api-run-7-b" {
-		t.Errorf("Deploy returned %q, want api-run-7-b (named from the deploy id)", rev)
+	if !regexp.MustCompile(`^api-00002-[a-z]{3}$`).MatchString(rev) {
+		t.Errorf("Deploy returned %q, want api-00002-xyz (short, as Cloud Run names its own)", rev)
 	}
-	split := e.first + "=100%, api-run-7-b=0% (tag canary)"
+	split := e.first + "=100%, " + rev + "=0% (tag canary)"
 	checkEvents(t, got.get(),
 		ev(runner.EventRevisionCreated, "revision", rev),
 		ev(runner.EventRevisionReady, "revision", rev, "traffic", split))
 	s := e.service(t)
 	checkTraffic(t, "after a no-traffic deploy", s.Traffic,
 		runner.TrafficTarget{Revision: e.first, Percent: 100},
-		runner.TrafficTarget{Revision: "api-run-7-b", Percent: 0, Tag: "canary"})
-	if s.LatestReadyRevision != "api-run-7-b" {
+		runner.TrafficTarget{Revision: rev, Percent: 0, Tag: "canary"})
+	if s.LatestReadyRevision != rev {
 		t.Errorf("latest ready %q, want the new revision, ready without traffic", s.LatestReadyRevision)
 	}
 	if by := servedBy(t, s.URL, 20); by[e.first] != 20 {

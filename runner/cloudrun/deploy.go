@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
-	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/cutover-dev/cutover/runner"
@@ -39,17 +40,16 @@ const (
 // records the split the deploy leaves, in the same write; the new
 // revision comes from the template alone, not from the claim.
 func (c *Client) Deploy(ctx context.Context, spec runner.DeploySpec, report func(runner.Event)) (string, error) {
-	suffix := spec.RevisionSuffix
-	if suffix == "" && spec.NoTraffic {
-		suffix = suffixFrom(spec.DeployID, c.service, c.now())
-	}
 	var named string
-	if suffix != "" {
-		named = c.service + "-" + suffix
+	if spec.RevisionSuffix != "" {
+		named = c.service + "-" + spec.RevisionSuffix
 	}
 	var before string // the latest created revision before this deploy
 	op, err := c.update(ctx, c.guarded(func(svc *runpb.Service) error {
 		before = shortName(svc.GetLatestCreatedRevision())
+		if spec.RevisionSuffix == "" && spec.NoTraffic {
+			named = c.service + "-" + nextSuffix(c.service, before, svc.GetGeneration(), spec.DeployID)
+		}
 		return deployTo(svc, spec, named)
 	}))
 	if err != nil {
@@ -187,30 +187,26 @@ func setEnv(env []*runpb.EnvVar, name, value string) []*runpb.EnvVar {
 // maxRevisionName is the longest revision name Cloud Run accepts.
 const maxRevisionName = 63
 
-// suffixFrom makes a revision suffix from a deploy id: lower-case letters,
-// digits and single dashes, its end kept when the name would be too long;
-// the time when the id gives nothing.
-func suffixFrom(deployID, service string, now time.Time) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(deployID) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-			dash = false
-		} else if !dash {
-			b.WriteByte('-')
-			dash = true
+// nextSuffix names a revision the way Cloud Run names its own,
+// SERVICE-NNNNN-xyz: the number after the latest created revision's (or
+// after the service's generation when that has no number), and three
+// letters from the deploy id, so that two deploys of one number differ.
+func nextSuffix(service, latest string, generation int64, deployID string) string {
+	n := generation + 1
+	if m := revisionNumber.FindStringSubmatch(strings.TrimPrefix(latest, service+"-")); m != nil {
+		if v, err := strconv.ParseInt(m[1], 10, 64); err == nil {
+			n = max(n, v+1)
 		}
 	}
-	s := strings.Trim(b.String(), "-")
-	if s == "" {
-		s = "cutover-" + now.UTC().Format("20060102-150405")
-	}
-	if room := maxRevisionName - len(service) - 1; len(s) > room {
-		s = strings.TrimLeft(s[len(s)-max(room, 1):], "-")
-	}
-	return s
+	h := fnv.New32a()
+	h.Write([]byte(deployID))
+	x := h.Sum32()
+	letters := []byte{byte('a' + x%26), byte('a' + x/26%26), byte('a' + x/676%26)}
+	return fmt.Sprintf("%05d-%s", n%100000, letters)
 }
+
+// revisionNumber is the number in a Cloud Run revision suffix: 00002-abc.
+var revisionNumber = regexp.MustCompile(`^(\d{5})-[a-z0-9]+$`)
 
 // notReadyRE matches the revision and the reason in the message of a
 // failed deploy operation.

@@ -5,31 +5,30 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
-func TestSuffixFrom(t *testing.T) {
-	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
-	for _, tc := range []struct{ id, service, want string }{
-		{"d1", "api", "d1"},
-		{"Run 7/b", "api", "run-7-b"},
-		{"--x__y--", "api", "x-y"},
-		{"", "api", "cutover-20310102-030405"},
-		{"///", "api", "cutover-20310102-030405"},
-		// 63 characters at most: the end of the id is kept.
-		{strings.Repeat("a", 50) + "-tail-1234", strings.Repeat("s", 49), "aaa-tail-1234"},
+func TestNextSuffixIsShortAndNumbered(t *testing.T) {
+	for _, tc := range []struct {
+		latest     string
+		generation int64
+		wantNumber string
+	}{
+		{"api-00001-abc", 1, "00002-"},
+		{"api-00041-xyz", 3, "00042-"},
+		{"api-canary", 6, "00007-"}, // a named revision: the generation counts
+		{"", 0, "00001-"},
 	} {
-		got := suffixFrom(tc.id, tc.service, now)
-		if got != tc.want {
-			t.Errorf("suffixFrom(%q, %q) = %q, want %q", tc.id, tc.service, got, tc.want)
+		got := nextSuffix("api", tc.latest, tc.generation, "20261203-115726-orders-canary-steps-4fdc-1796299080556106948")
+		if !strings.HasPrefix(got, tc.wantNumber) || len(got) != len("00002-abc") {
+			t.Errorf("nextSuffix(%q, %d) = %q, want %sxyz", tc.latest, tc.generation, got, tc.wantNumber)
 		}
-		if n := len(tc.service) + 1 + len(got); n > maxRevisionName {
-			t.Errorf("suffixFrom(%q, %q): name of %d characters", tc.id, tc.service, n)
-		}
+	}
+	if a, b := nextSuffix("api", "api-00001-abc", 1, "d1"), nextSuffix("api", "api-00001-abc", 1, "d2"); a == b {
+		t.Errorf("two deploy ids gave one name %q", a)
 	}
 }
 
