@@ -138,6 +138,8 @@ type aggregator struct {
 	received uint64
 	late     int64
 
+	grid *grid // every result again, on the metric grid; nil: none
+
 	total    windowAgg // sums of closed windows (hist unused)
 	runHist  *hdrhistogram.Histogram
 	timeline []results.Window
@@ -187,6 +189,9 @@ func (a *aggregator) add(r *vegeta.Result, c class, m mark) {
 		}
 	}
 	a.window(idx).record(r, c, m, rev)
+	if a.grid != nil {
+		a.grid.add(r.Timestamp, c, m, rev)
+	}
 	if idx > a.base && r.Seq < a.closeAt {
 		a.closeAt = r.Seq
 	}
