@@ -29,6 +29,12 @@
 // Windows: a result belongs to the window of its send time; a window closes
 // once every request sent before its end has returned (see aggregator).
 //
+// Grid: with Options.GridPeriod, every result is also counted on the
+// platform's metric grid. Each cell is one metric period, starting where
+// t.Truncate(period) puts it, and a result counts in the cell of its own
+// send time (see grid). So client errors line up with the metric period
+// that saw them.
+//
 // Self-health: a run whose achieved rate is short of SaturationRatio of the
 // asked rate, or whose client ran out of local ports or file descriptors,
 // is reported as saturated in results.LoadInfo.
@@ -118,6 +124,14 @@ type Options struct {
 	TLSConfig *tls.Config
 	// Resolver resolves target host names; nil is the system resolver.
 	Resolver *net.Resolver
+	// GridPeriod, when positive, makes the engine also count every result
+	// on the platform's metric grid, into Summary.Grid. The cells are
+	// GridPeriod wide and start where t.Truncate(GridPeriod) puts them, as
+	// the platforms' metric periods do. A result counts in the cell holding
+	// its own send time. Give it the metric period as the platform runs
+	// it: 60 s on Google, 60 s/time_scale in the local cloud. Zero or less
+	// means no grid.
+	GridPeriod time.Duration
 }
 
 // Summary is what the attack measured (also when stopped early by ctx).
@@ -132,7 +146,17 @@ type Summary struct {
 	// Timeline is every window from the start of the load to its end, empty
 	// ones included; a window's ByClass lists only non-zero counters.
 	Timeline []results.Window
-	Load     results.LoadInfo
+	// Grid is every result again, on the metric grid of Options.GridPeriod
+	// (nil without one). It has one Window per cell, empty cells included,
+	// from the cell holding the load's start through the later of two: the
+	// cell holding the load's end, or the cell holding the last result sent.
+	// Start is the cell's start. A result counts in the cell holding its
+	// Timestamp, unlike the Timeline, which clamps to the load's windows.
+	// Totals always equal the sum over Grid as well. A cell's ByClass lists
+	// only non-zero counters. Cells keep no latencies: P50, P99 and
+	// Histogram are zero.
+	Grid []results.Window
+	Load results.LoadInfo
 }
 
 // runConfig holds knobs for tests and benchmarks only.
@@ -215,6 +239,9 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 
 	start := now()
 	c.agg = newAggregator(start, width, duration, timeout, l.RevisionHeader, c.windowClosed)
+	if opts.GridPeriod > 0 {
+		c.agg.grid = newGrid(start, opts.GridPeriod)
+	}
 	res := atk.Attack(tgt.next, pacer, duration, "")
 
 	// The one bridge from ctx to vegeta, which has no context.
@@ -245,6 +272,9 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 	c.flush()
 
 	sum := Summary{Timeline: c.agg.timeline}
+	if g := c.agg.grid; g != nil {
+		sum.Grid = g.windows(start.Add(elapsed))
+	}
 	sum.Totals, sum.Latency = c.agg.totals()
 	info.Duration = elapsed.Seconds()
 	judge(&info, pc, elapsed, sum.Totals.Requests, c.starved, c.starvedN)

@@ -25,17 +25,13 @@ func newHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(histLowest, histHighest, histDigits)
 }
 
-// windowAgg accumulates the results of one open window. It is owned by the
-// consumer goroutine: no locks.
-type windowAgg struct {
+// tally counts classified results by class, derived counter and revision:
+// what a timeline window and a grid cell (grid.go) both count.
+type tally struct {
 	counts   [numClasses]int64
 	marks    [numMarks]int64
 	requests int64
-	latSum   time.Duration
-	latMax   time.Duration
 	revs     []revCount
-	hist     *hdrhistogram.Histogram
-	minSeq   uint64 // smallest sequence number recorded here
 }
 
 // revCount counts one revision; a window sees few revisions, so a short
@@ -45,36 +41,64 @@ type revCount struct {
 	n    int64
 }
 
+// count adds one result of class c and mark m, served by revision rev
+// ("" when the server did not say).
+func (t *tally) count(c class, m mark, rev string) {
+	t.counts[c]++
+	t.marks[m]++
+	t.requests++
+	if rev == "" {
+		return
+	}
+	for i := range t.revs {
+		if t.revs[i].name == rev {
+			t.revs[i].n++
+			return
+		}
+	}
+	t.revs = append(t.revs, revCount{name: rev, n: 1})
+}
+
+// fill writes the counts into win: Requests, Errors, the non-zero ByClass
+// counters (win.ByClass must be non-nil) and ByRevision.
+func (t *tally) fill(win *results.Window) {
+	win.Requests = t.requests
+	win.Errors = t.requests - t.counts[classOK]
+	fillByClass(win.ByClass, &t.counts, &t.marks, false)
+	if len(t.revs) > 0 {
+		win.ByRevision = make(map[string]int64, len(t.revs))
+		for _, r := range t.revs {
+			win.ByRevision[r.name] += r.n
+		}
+	}
+}
+
+// windowAgg accumulates the results of one open window. It is owned by the
+// consumer goroutine: no locks.
+type windowAgg struct {
+	tally
+	latSum time.Duration
+	latMax time.Duration
+	hist   *hdrhistogram.Histogram
+	minSeq uint64 // smallest sequence number recorded here
+}
+
 func (w *windowAgg) reset() {
-	w.counts = [numClasses]int64{}
-	w.marks = [numMarks]int64{}
-	w.requests, w.latSum, w.latMax = 0, 0, 0
-	w.revs = w.revs[:0]
+	w.tally = tally{revs: w.revs[:0]}
+	w.latSum, w.latMax = 0, 0
 	w.hist.Reset()
 	w.minSeq = math.MaxUint64
 }
 
 // record adds one classified result.
 func (w *windowAgg) record(r *vegeta.Result, c class, m mark, rev string) {
-	w.counts[c]++
-	w.marks[m]++
-	w.requests++
 	w.latSum += r.Latency
 	w.latMax = max(w.latMax, r.Latency)
 	w.hist.RecordValue(min(int64(r.Latency/time.Microsecond), histHighest))
 	if r.Seq < w.minSeq {
 		w.minSeq = r.Seq
 	}
-	if rev == "" {
-		return
-	}
-	for i := range w.revs {
-		if w.revs[i].name == rev {
-			w.revs[i].n++
-			return
-		}
-	}
-	w.revs = append(w.revs, revCount{name: rev, n: 1})
+	w.count(c, m, rev)
 }
 
 // aggregator sorts results into timeline windows and keeps the run totals.
@@ -113,6 +137,8 @@ type aggregator struct {
 
 	received uint64
 	late     int64
+
+	grid *grid // every result again, on the metric grid; nil: none
 
 	total    windowAgg // sums of closed windows (hist unused)
 	runHist  *hdrhistogram.Histogram
@@ -163,6 +189,9 @@ func (a *aggregator) add(r *vegeta.Result, c class, m mark) {
 		}
 	}
 	a.window(idx).record(r, c, m, rev)
+	if a.grid != nil {
+		a.grid.add(r.Timestamp, c, m, rev)
+	}
 	if idx > a.base && r.Seq < a.closeAt {
 		a.closeAt = r.Seq
 	}
@@ -256,15 +285,7 @@ func (a *aggregator) closeBase() {
 
 // summarize fills win from w and adds w to the run totals.
 func (a *aggregator) summarize(w *windowAgg, win *results.Window) {
-	win.Requests = w.requests
-	win.Errors = w.requests - w.counts[classOK]
-	fillByClass(win.ByClass, &w.counts, &w.marks, false)
-	if len(w.revs) > 0 {
-		win.ByRevision = make(map[string]int64, len(w.revs))
-		for _, r := range w.revs {
-			win.ByRevision[r.name] += r.n
-		}
-	}
+	w.fill(win)
 	win.P50 = usToMs(w.hist.ValueAtQuantile(50))
 	win.P99 = usToMs(w.hist.ValueAtQuantile(99))
 	enc, err := w.hist.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
