@@ -143,7 +143,12 @@ func waitUntil(ctx context.Context, now func() time.Time, t time.Time, interval 
 // points had not arrived would read as zero, and "no NAT drop" would then
 // be a claim about metrics nobody read. Without coverage the findings come
 // from the client side alone (the partial series are kept in the record).
-func diagnose(run *results.Run, f fetched, plan metricsPlan, sessions int, loadEnd time.Time) {
+//
+// grid is the client results counted per metric period by their own
+// timestamps (load.Summary.Grid); when there is one, the periods' client
+// errors and metric values cover the same interval exactly, and the 1 s
+// windows are not used.
+func diagnose(run *results.Run, f fetched, plan metricsPlan, sessions int, loadEnd time.Time, grid []results.Window) {
 	var events []results.Event
 	for _, e := range run.Events {
 		if !e.At.After(loadEnd) {
@@ -154,8 +159,12 @@ func diagnose(run *results.Run, f fetched, plan metricsPlan, sessions int, loadE
 	if !f.covered {
 		series = nil
 	}
+	timeline := run.Timeline
+	if len(grid) > 0 {
+		timeline = grid
+	}
 	an := correlate.Analyze(correlate.Input{
-		Timeline:       run.Timeline,
+		Timeline:       timeline,
 		Events:         events,
 		Series:         series,
 		Period:         plan.period,

@@ -65,12 +65,17 @@ func (r *run) drive(ctx context.Context) {
 
 	r.loadStart = r.now()
 	w.start = r.loadStart
+	var grid time.Duration
+	if r.opts.Metrics != nil && r.sc.Metrics.Enabled {
+		grid = r.sc.Wall(r.sc.Metrics.Period)
+	}
 	r.sum, r.loadErr = load.Run(dctx, load.Options{
-		Load:     r.sc.Load,
-		BaseURL:  r.sc.Target.URL,
-		Results:  r.w.Results(),
-		OnWindow: w.window,
-		Now:      r.now,
+		Load:       r.sc.Load,
+		BaseURL:    r.sc.Target.URL,
+		Results:    r.w.Results(),
+		OnWindow:   w.window,
+		Now:        r.now,
+		GridPeriod: grid,
 	})
 	r.loadEnd = r.now()
 	r.ctxDone = ctx.Err() != nil

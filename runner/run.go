@@ -265,7 +265,7 @@ func (r *run) diagnose(ctx context.Context) {
 	if sc.Load.Sessions.Cookies {
 		sessions = sc.Load.Sessions.Count
 	}
-	diagnose(run, got, plan, sessions, r.loadEnd)
+	diagnose(run, got, plan, sessions, r.loadEnd, r.sum.Grid)
 	judgeDiagnosis(&run.Verdict, run)
 	if ctx.Err() != nil {
 		// The load and the cutover are over and the rollback was
