@@ -115,6 +115,10 @@ type Input struct {
 	// AffinityRepins is how many sessions' serving instance changed at the
 	// cutover; 0 if unknown.
 	AffinityRepins int
+	// Window is the width of the timeline's windows. Zero means: the
+	// smallest gap between two window starts. A window narrower than the
+	// period counts in the bucket that holds most of it (its midpoint).
+	Window time.Duration
 }
 
 // Analysis is what Analyze found.

@@ -28,7 +28,7 @@ type diagnosis struct {
 
 func newDiagnosis(in Input) *diagnosis {
 	g := gridOf(in.Period, in.Series, in.Timeline)
-	buckets, first := bucketize(g, in.Timeline)
+	buckets, first := bucketize(g, in.Timeline, windowWidth(in.Window, in.Timeline))
 	d := &diagnosis{in: in, g: g, first: first, buckets: buckets}
 	d.baseRate = phaseBuckets(buckets, g, first, in.Events)
 	d.deployAt, d.hasCutover = firstEvent(in.Events, EventDeployStart)
