@@ -330,6 +330,9 @@ func ruledOutText(cands []candidate, i int, shared func(i, j int) int64) string 
 			by = append(by, cands[j].f.Cause)
 		}
 	}
+	if len(by) == 0 { // each of the others alone would leave it as much
+		return fmt.Sprintf("the %s its evidence covers %s the primary errors of other findings", plural(f.Explained, "errors"), verb(f.Explained, "is", "are"))
+	}
 	return fmt.Sprintf("the %s its evidence covers %s attributed first to %s", plural(f.Explained, "errors"), verb(f.Explained, "is", "are"), strongerText(by))
 }
 

@@ -85,7 +85,6 @@ var (
 	}
 	remedyNATConflict = []string{
 		"Turn off endpoint-independent mapping on the NAT gateway, or give each VM more ports so mappings do not collide.",
-		"Pool and reuse outbound connections so fewer new mappings are needed.",
 	}
 	remedyEgress = []string{
 		"Add a startup probe that tests the egress destination, so an instance is not Ready (and gets no traffic) until its outbound path works.",
@@ -142,14 +141,14 @@ func (d *diagnosis) natCauses() []natCause {
 		ok       bool
 		cause    string
 		evidence func(natCause) []string
-		remedy   func(natCause) []string
+		remedy   func() []string
 	}{
 		{alloc, allocOK, CauseNATAllocationFailure, func(c natCause) []string { return d.allocationEvidence(alloc, drops, dropsOK, c) },
-			func(natCause) []string { return remedyNATAllocation }},
+			func() []string { return remedyNATAllocation }},
 		{drops, dropsOK, CauseNATPortExhaustion, func(c natCause) []string { return d.dropEvidence(drops, ReasonOutOfResources, c) },
 			d.portsRemedy},
 		{conflict, conflictOK, CauseNATEndpointConflict, func(c natCause) []string { return d.dropEvidence(conflict, ReasonEndpointConflict, c) },
-			func(natCause) []string { return remedyNATConflict }},
+			d.conflictRemedy},
 	}
 	var out []natCause
 	claimed := make(mask, len(d.buckets))
@@ -161,7 +160,7 @@ func (d *diagnosis) natCauses() []natCause {
 		if !ok {
 			continue
 		}
-		c.cand.f = results.Finding{Cause: k.cause, Evidence: k.evidence(c), Remedy: k.remedy(c)}
+		c.cand.f = results.Finding{Cause: k.cause, Evidence: k.evidence(c), Remedy: k.remedy()}
 		c.cand.f.Confidence, _ = c.confidence()
 		out = append(out, c)
 		claimed = claimed.or(c.hits.dilate(1))
@@ -171,11 +170,20 @@ func (d *diagnosis) natCauses() []natCause {
 
 // portsRemedy is the port exhaustion's remedies: keep-alive where the run
 // shows a new connection per request, else a bounded, warmed pool.
-func (d *diagnosis) portsRemedy(natCause) []string {
+func (d *diagnosis) portsRemedy() []string {
 	if churn, _ := d.churn(); churn {
 		return append(slices.Clone(remedyNATPorts), remedyKeepAlive)
 	}
 	return append(slices.Clone(remedyNATPorts), remedyColdPool)
+}
+
+// conflictRemedy is the endpoint-independence conflict's remedies, with
+// keep-alive where the run shows a new connection per request.
+func (d *diagnosis) conflictRemedy() []string {
+	if churn, _ := d.churn(); churn {
+		return append(slices.Clone(remedyNATConflict), remedyKeepAlive)
+	}
+	return remedyNATConflict
 }
 
 // dropSignal sums the NAT drop series of reason; OUT_OF_RESOURCES also

@@ -355,6 +355,10 @@ func TestAnalyzeRemediesFollowTheEvidence(t *testing.T) {
 	churnOn.KeepAlive = KeepAliveOn
 	portsOff := s1()
 	portsOff.KeepAlive = KeepAliveOff
+	conflict := s3()
+	conflict.Timeline = s1().Timeline
+	conflict.Series = append(conflict.Series, series(QueryNATDropped, map[string]string{"reason": ReasonEndpointConflict},
+		0, 0, 0, 40, 5000, 3000, 1200, 100, 0, 0))
 	tests := []struct {
 		name     string
 		in       Input
@@ -419,6 +423,14 @@ func TestAnalyzeRemediesFollowTheEvidence(t *testing.T) {
 			ruled:   []string{CauseUpstreamTimeout},
 			want:    []string{"private IP", "warm it"},
 			nowhere: []string{"turn on keep-alive"},
+		},
+		{
+			name: "endpoint-independence conflict, no sign of churn: no keep-alive",
+			in:   conflict,
+			top:  CauseNATEndpointConflict, conf: ConfidenceHigh,
+			ruled:   []string{CauseUpstreamTimeout},
+			want:    []string{"endpoint-independent mapping"},
+			nowhere: []string{"keep-alive"},
 		},
 		{
 			name: "port exhaustion with keep-alive off: keep-alive",
