@@ -78,8 +78,11 @@ type diagRow struct {
 
 // newDiagnosis lines up a record's diagnosis for the reports: a row per
 // period with the signal columns the run fetched, events placed in the
-// period they happened in; nil when the run read no metrics.
-func newDiagnosis(d *results.Diagnosis, series []results.Series, origin time.Time, events []eventRow) *diagnosis {
+// period they happened in; nil when the run read no metrics. Offsets are
+// from origin; a period that began before the load (the metric grid is
+// not aligned to it) is shown from loadStart, so no row starts before
+// the load, nor before origin.
+func newDiagnosis(d *results.Diagnosis, series []results.Series, origin, loadStart time.Time, events []eventRow) *diagnosis {
 	if d == nil {
 		return nil
 	}
@@ -120,8 +123,12 @@ func newDiagnosis(d *results.Diagnosis, series []results.Series, origin time.Tim
 	}
 
 	for _, b := range buckets {
+		shown := b.Start
+		if shown.Before(loadStart) {
+			shown = loadStart
+		}
 		row := diagRow{
-			offset:   b.Start.Sub(origin),
+			offset:   max(shown.Sub(origin), 0),
 			phase:    b.Phase,
 			requests: b.Requests,
 			errors:   b.Errors,
@@ -312,11 +319,11 @@ func dropsCell(vals map[string]float64) string {
 			other[r] += v
 		}
 	}
-	s := fmtValue(total)
+	s := fmtCount(total)
 	if len(other) > 0 {
 		var parts []string
 		for _, r := range slices.Sorted(maps.Keys(other)) {
-			parts = append(parts, r+" "+fmtValue(other[r]))
+			parts = append(parts, r+" "+fmtCount(other[r]))
 		}
 		s += " (" + strings.Join(parts, ", ") + ")"
 	}
@@ -345,7 +352,7 @@ func peakCell(vals map[string]float64) string {
 	for _, v := range vals {
 		most = max(most, v)
 	}
-	return fmtValue(most)
+	return fmtCount(most)
 }
 
 // sumCell writes the sum of a period's signals.
@@ -354,7 +361,7 @@ func sumCell(vals map[string]float64) string {
 	for _, k := range slices.Sorted(maps.Keys(vals)) {
 		total += vals[k]
 	}
-	return fmtValue(total)
+	return fmtCount(total)
 }
 
 // shortClasses names the commonest error classes of a period, at most n,
@@ -414,20 +421,74 @@ func isDigits(s string) bool {
 }
 
 // findingTitle is a finding's one-line summary: "nat-port-exhaustion (high
-// confidence) — explains 74 of 90 errors".
+// confidence) — primary cause of 74 of 90 errors". A finding that is the
+// primary cause of no error (a failed action, a saturated generator) has
+// no count.
 func findingTitle(f results.Finding, totalErrors int64) string {
 	s := f.Cause
 	if f.Confidence != "" {
 		s += " (" + f.Confidence + " confidence)"
 	}
 	switch {
-	case f.Explained <= 0:
+	case f.Primary <= 0:
 	case totalErrors > 0:
-		s += fmt.Sprintf(" — explains %s of %s errors", fmtInt(f.Explained), fmtInt(totalErrors))
+		s += fmt.Sprintf(" — primary cause of %s of %s", fmtInt(f.Primary), plural(totalErrors, "errors"))
 	default:
-		s += fmt.Sprintf(" — explains %s errors", fmtInt(f.Explained))
+		s += " — primary cause of " + plural(f.Primary, "errors")
 	}
 	return s
+}
+
+// alsoConsistent says which other findings fit a finding's errors too:
+// "also consistent with upstream-timeout, pre-existing-errors"; "" when
+// none does.
+func alsoConsistent(f results.Finding) string {
+	if len(f.AlsoConsistent) == 0 {
+		return ""
+	}
+	return "also consistent with " + strings.Join(f.AlsoConsistent, ", ")
+}
+
+// unexplained is the line that accounts for the errors no finding is the
+// primary cause of: "16 errors explained by no finding"; "" when every
+// error has its cause, or when no finding was named (noFindings says so).
+func unexplained(run *results.Run, findings []results.Finding) string {
+	d := run.Diagnosis
+	if d == nil || d.Unexplained <= 0 || len(findings) == 0 {
+		return ""
+	}
+	return plural(d.Unexplained, "errors") + " explained by no finding"
+}
+
+// ruledOut are the findings the diagnosis considered and ruled out.
+func ruledOut(run *results.Run) []results.Finding {
+	if run.Diagnosis == nil {
+		return nil
+	}
+	return run.Diagnosis.RuledOut
+}
+
+// ruledOutTitle is a ruled-out finding's one line: "upstream-timeout (low
+// confidence): the 26 errors its evidence covers are attributed first to
+// nat-port-exhaustion".
+func ruledOutTitle(f results.Finding) string {
+	s := f.Cause
+	if f.Confidence != "" {
+		s += " (" + f.Confidence + " confidence)"
+	}
+	if f.RuledOut != "" {
+		s += ": " + f.RuledOut
+	}
+	return s
+}
+
+// plural writes a count of things: "1 error", "2 errors", "1,200
+// requests". things is the plural; the singular drops its final "s".
+func plural(n int64, things string) string {
+	if n == 1 {
+		return "1 " + strings.TrimSuffix(things, "s")
+	}
+	return fmtInt(n) + " " + things
 }
 
 // noFindings says why a diagnosed run names no cause.
@@ -436,9 +497,9 @@ func noFindings(run *results.Run) string {
 	case run.Totals.Errors == 0:
 		return "none: no errors to explain"
 	case run.Diagnosis != nil && run.Diagnosis.Metrics == results.MetricsMissing:
-		return fmt.Sprintf("none: no cause found for the %s errors without the platform's metrics", fmtInt(run.Totals.Errors))
+		return fmt.Sprintf("none: no cause found for the %s without the platform's metrics", plural(run.Totals.Errors, "errors"))
 	}
-	return fmt.Sprintf("none: no cause found for the %s errors", fmtInt(run.Totals.Errors))
+	return fmt.Sprintf("none: no cause found for the %s", plural(run.Totals.Errors, "errors"))
 }
 
 // wrap breaks s into lines of at most width characters (a longer word gets
@@ -471,11 +532,16 @@ func fmtPeriod(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }
 
-// fmtValue writes a metric value: a count with separators, else up to three
-// significant digits.
-func fmtValue(v float64) string {
-	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-		return fmtInt(int64(v))
+// fmtCount writes a metric value that counts things (packets, ports,
+// connections, instances) as a whole count with separators: an aligned
+// mean is rounded, and a value that rounds to 0 without being 0 is "<1".
+func fmtCount(v float64) string {
+	n := math.Round(v)
+	switch {
+	case n == 0 && v > 0:
+		return "<1"
+	case math.Abs(n) >= 1e15:
+		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
-	return strconv.FormatFloat(v, 'g', 3, 64)
+	return fmtInt(int64(n))
 }

@@ -195,7 +195,8 @@ func failRun() *results.Run {
 		Reasons: []string{
 			"90 errors in the verdict window (max_errors 0)",
 			"3 thresholds failed",
-			"cause: nat-port-exhaustion (high confidence)",
+			"cause: nat-port-exhaustion (high confidence, primary cause of 74 of 90 errors)",
+			"cause: upstream-timeout (medium confidence, primary cause of 16 of 90 errors)",
 		},
 		ErrorRateUpper95: 0.00921,
 		Thresholds: []results.ThresholdResult{
@@ -210,16 +211,27 @@ func failRun() *results.Run {
 		Metrics: results.MetricsCovered, Period: failPeriod, TimeScale: failScale, Settle: 18, Waited: 24,
 		Signals: failSignalOrder,
 		Buckets: bucketsOf(run.Timeline, failPeriod*time.Second, phases, failSignals),
+		RuledOut: []results.Finding{{
+			Cause: "affinity-broken", Confidence: "medium",
+			RuledOut: "it explains no client error",
+			Evidence: []string{
+				"12 of 50 sessions with an affinity cookie (24%) were re-pinned to another instance during the run (their X-Instance changed); the new revision took traffic at 23:37:18 UTC (deploy-start +9s): affinity is best effort and a revision switch breaks it.",
+				"No 4xx beyond the pre-cutover rate during the cutover; the errors there were: status_502 44, status_504 26, connect_timeout 4; of them app_fetch_failed 44, upstream_timeout 26, fetch_failed 4.",
+				"Confidence medium: sessions were re-pinned, but no session error (4xx) rose with it.",
+			},
+		}},
 	}
 	run.Series = seriesOf(failSignalOrder, failSignals, failPeriod*time.Second, len(phases))
 	run.Findings = []results.Finding{
 		{
-			Cause: "nat-port-exhaustion", Confidence: "high", Explained: 74,
+			Cause: "nat-port-exhaustion", Confidence: "high", Explained: 74, Primary: 74,
+			AlsoConsistent: []string{"upstream-timeout"},
 			Evidence: []string{
 				"Cloud NAT dropped 2,530 packets with reason OUT_OF_RESOURCES during the cutover, in 4 of its 6 periods of 6 s (23:37:22–23:37:46 UTC, deploy-start +12s to +36s); 0 before the first deploy-start.",
 				"74 of the 90 client errors (82%) fell in periods with drops; per period, errors and drops correlate with r = 0.93 at lag 0 and best r = 0.93 at lag 0 (of ±2 periods; a positive lag means the metric moves after the errors).",
-				"During the cutover, 74 errors above the pre-cutover rate of 0% fell in periods with drops; by class: status_502 44, status_504 26, connect_timeout 4 (app_fetch_failed 44, upstream_timeout 26, fetch_failed 4).",
+				"During the cutover, 74 errors fell in periods with drops (status_502 44, status_504 26, connect_timeout 4; of them app_fetch_failed 44, upstream_timeout 26, fetch_failed 4), all above the pre-cutover rate of 0%.",
 				"nat_port_usage peaked at 1,024 ports on one endpoint in those periods, with 1,024 allocated.",
+				"Cloud NAT counted 2,250 new connections and 0 dropped packets (connection attempts) against 2,400 requests before the cutover, 0.94 per request: a new outbound connection for most requests, as without keep-alive.",
 				"Confidence high: co-occurrence 82% ≥ 80% and correlation 0.93 ≥ 0.60 at lag 0 (within ±1).",
 			},
 			Remedy: []string{
@@ -227,15 +239,16 @@ func failRun() *results.Run {
 				"Use Direct VPC egress with private-ranges-only instead of all-traffic, so only internet-bound traffic uses NAT.",
 				"Make self-calls (the service calling its own public URL or a proxy in front of it) on 127.0.0.1 instead, so no traffic hairpins through NAT.",
 				"Give NAT more room: more min ports per VM, dynamic port allocation, more NAT IPs, or a shorter TCP TIME_WAIT timeout (e.g. 30 s).",
-				"Pool and reuse outbound connections (keep-alive), so a fresh instance does not open one connection per in-flight request.",
+				"Reuse outbound connections: turn on keep-alive with a pooled HTTP agent instead of a new connection per call, so each call does not take a NAT port for TIME_WAIT.",
 			},
 		},
 		{
-			Cause: "upstream-timeout", Confidence: "medium", Explained: 16,
+			Cause: "upstream-timeout", Confidence: "medium", Explained: 42, Primary: 16,
 			Evidence: []string{
 				"42 responses were 504 upstream request timeout (47% of all errors), 23:37:22–23:37:58 UTC, deploy-start +12s to +48s.",
 				"62% of them fell in or next to periods with Cloud NAT drops or allocation failures: most likely the same cause, an outbound connection that stalled until the request timed out.",
 				"Confidence medium: the timeouts are measured, the slow dependency is not named.",
+				"It is the primary cause of 16 of the 42 errors its evidence covers; the other 26 are attributed first to nat-port-exhaustion, a stronger or more specific cause.",
 			},
 			Remedy: []string{
 				"Find the slow or failing dependency first: outbound calls through Cloud NAT, the database, the service's own self-calls; it is often the same NAT cause.",
@@ -375,8 +388,9 @@ func missingRun() *results.Run {
 		Metrics: results.MetricsMissing,
 		Note:    "not covered after 4m10s: the newest nat_port_usage point ends 23:38:58 UTC, the load ended 23:41:58 UTC",
 		Period:  60, Settle: 150, Waited: 250,
-		Signals: keys,
-		Buckets: bucketsOf(run.Timeline, time.Minute, []string{"before", "during", "during", "during", "after"}, missingSignals),
+		Signals:     keys,
+		Unexplained: 37, // no finding without the metrics
+		Buckets:     bucketsOf(run.Timeline, time.Minute, []string{"before", "during", "during", "during", "after"}, missingSignals),
 	}
 	for _, key := range keys {
 		run.Series = append(run.Series, seriesOf([]string{key}, missingSignals, time.Minute, len(missingSignals[key]))...)
@@ -432,6 +446,79 @@ func inconclusiveRun() *results.Run {
 	return run
 }
 
+// imageMissingRun is S4 without churn on the local cloud (time scale 10,
+// 6 s periods): the deploy's image was deleted, the new revision never
+// became ready, the old one kept serving and no client saw an error. The
+// run fails on the action alone.
+func imageMissingRun() *results.Run {
+	const image = "europe-docker.pkg.dev/demo/web/web@sha256:0bad"
+	failed := `deploy to service "web": revision "web-00003-img" failed: Image '` + image + `' not found.`
+	run := &results.Run{
+		SchemaVersion: results.SchemaVersion,
+		RunID:         "20261123-233658-image-missing-77aa",
+		Scenario:      map[string]any{"version": 1, "name": "image-missing"},
+		ToolVersion:   "v0.1.0",
+		State:         results.StateComplete,
+		StartedAt:     start,
+		EndedAt:       at(40 * time.Second),
+		Load:          results.LoadInfo{Model: "open", AskedRate: 100, AchievedRate: 100, Duration: 30, Workers: 64},
+		Latency:       results.Latency{P50: 12, P90: 20, P95: 24, P99: 40, Max: 95, Mean: 13.5},
+		Cutover: &results.Cutover{
+			Service:          "projects/demo/locations/europe-west1/services/web",
+			BaselineRevision: "web-00002-abc",
+			TrafficBefore:    "LATEST=100%",
+			RestoreTo:        "web: web-00002-abc=100%",
+			FailedAction:     "deploy web: " + failed,
+			Rollback:         "on-failure",
+			Left:             results.LeftUnchanged,
+		},
+		Events: []results.Event{
+			{Kind: "deploy-start", At: at(6 * time.Second), Details: map[string]string{"image": image}},
+			{Kind: "action-failed", At: at(12500 * time.Millisecond), Details: map[string]string{"action": "0", "error": failed}},
+		},
+		Verdict: results.Verdict{
+			Status: results.StatusFail,
+			Reasons: []string{
+				"action failed: deploy web: " + failed,
+				"0 errors in 3,000 requests in the verdict window (min_requests 1000)",
+				"cause: revision-not-ready (high confidence)",
+			},
+			ErrorRateUpper95: 0.001,
+		},
+	}
+	totals := map[string]int64{}
+	for i := range 30 {
+		addWindow(run, totals, results.Window{Start: at(time.Duration(i) * time.Second), Requests: 100, ByClass: map[string]int64{}, P50: 12, P99: 30})
+	}
+	run.Totals.ByClass = totals
+	signals := map[string][]float64{
+		"nat_dropped_sent{reason=OUT_OF_RESOURCES}": {0, 0, 0, 0, 0},
+		"nat_port_usage": {40, 42, 41, 40, 40},
+		"run_instance_count{revision_name=web-00002-abc,state=active}": {2, 2, 2, 2, 2},
+	}
+	keys := []string{"nat_dropped_sent{reason=OUT_OF_RESOURCES}", "nat_port_usage", "run_instance_count{revision_name=web-00002-abc,state=active}"}
+	run.Diagnosis = &results.Diagnosis{
+		Metrics: results.MetricsCovered, Period: 6, TimeScale: 10, Settle: 18, Waited: 18,
+		Signals: keys,
+		Buckets: bucketsOf(run.Timeline, 6*time.Second, []string{"before", "during", "during", "during", "during"}, signals),
+	}
+	run.Series = seriesOf(keys, signals, 6*time.Second, 5)
+	run.Findings = []results.Finding{{
+		Cause: "revision-not-ready", Confidence: "high",
+		Evidence: []string{
+			"Action 0 failed at 23:37:10 UTC (deploy-start +7s): " + strings.TrimSuffix(failed, ".") + ".",
+			"No client saw an error: the old revision kept serving. The failed action, not the clients, failed the run.",
+			"Confidence high: the platform reported the failure.",
+		},
+		Remedy: []string{
+			"The image is missing: redeploy with an image that exists (pin the digest of one that is still in the registry).",
+			"Keep more images: a lifecycle policy that keeps the last N images can delete the one production runs; tag production images so only unused ones expire, and keep builds for each environment apart.",
+			"Deploy to production more often, so the image it runs is never the oldest.",
+		},
+	}}
+	return run
+}
+
 // fixtures are the runs rendered into golden files.
 var fixtures = []struct {
 	name string
@@ -441,6 +528,7 @@ var fixtures = []struct {
 	{"fail", failRun},
 	{"inconclusive", inconclusiveRun},
 	{"metrics-missing", missingRun},
+	{"image-missing", imageMissingRun},
 }
 
 // addWindow counts w's remaining requests as ok and appends it to the

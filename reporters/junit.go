@@ -138,10 +138,15 @@ func junitTimestamp(r *results.Run) string {
 	return r.StartedAt.UTC().Format("2006-01-02T15:04:05")
 }
 
-// findingText is a finding as plain text: its title, evidence and remedies.
+// findingText is a finding as plain text: its title, the findings also
+// consistent with its errors, its evidence and remedies. Ruled-out
+// findings are no test cases: they failed nothing.
 func findingText(n int, title string, f results.Finding) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d. %s", n, title)
+	if also := alsoConsistent(f); also != "" {
+		b.WriteString("\n" + also)
+	}
 	for _, ev := range f.Evidence {
 		b.WriteString("\n- " + ev)
 	}

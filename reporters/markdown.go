@@ -116,8 +116,10 @@ func (v *view) markdown(w *errWriter) {
 	}
 }
 
-// markdownFindings writes each cause found as a heading with its evidence
-// and remedies as lists; nothing when the run was not diagnosed.
+// markdownFindings writes each cause found as a heading with its primary
+// errors, the other findings consistent with them, its evidence and
+// remedies as lists; then the errors no finding explains and the findings
+// ruled out. Nothing when the run was not diagnosed.
 func (v *view) markdownFindings(w *errWriter) {
 	d := v.diagnosis
 	if d == nil && len(v.findings) == 0 {
@@ -129,10 +131,14 @@ func (v *view) markdownFindings(w *errWriter) {
 	}
 	if len(v.findings) == 0 {
 		w.printf("\n%s\n", mdText(noFindings(v.run)))
+		v.markdownRuledOut(w)
 		return
 	}
 	for i, f := range v.findings {
 		w.printf("\n#### %d. %s\n", i+1, mdText(findingTitle(f, v.run.Totals.Errors)))
+		if also := alsoConsistent(f); also != "" {
+			w.printf("\n%s.\n", mdText(upperFirst(also)))
+		}
 		if len(f.Evidence) > 0 {
 			w.printf("\n")
 			for _, ev := range f.Evidence {
@@ -144,6 +150,26 @@ func (v *view) markdownFindings(w *errWriter) {
 			for _, rem := range f.Remedy {
 				w.printf("- %s\n", mdText(rem))
 			}
+		}
+	}
+	if line := unexplained(v.run, v.findings); line != "" {
+		w.printf("\n%s.\n", mdText(upperFirst(line)))
+	}
+	v.markdownRuledOut(w)
+}
+
+// markdownRuledOut lists the findings the diagnosis considered and ruled
+// out, each with why and its evidence.
+func (v *view) markdownRuledOut(w *errWriter) {
+	out := ruledOut(v.run)
+	if len(out) == 0 {
+		return
+	}
+	w.printf("\n#### Ruled out (considered, not a cause)\n\n")
+	for _, f := range out {
+		w.printf("- %s\n", mdText(ruledOutTitle(f)))
+		for _, ev := range f.Evidence {
+			w.printf("  - %s\n", mdText(ev))
 		}
 	}
 }

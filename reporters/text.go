@@ -13,12 +13,15 @@ import (
 )
 
 // Text writes the report for a terminal: a header line, the verdict, the
-// findings with their evidence and remedies, a summary, the result classes,
-// latency, thresholds, events, the diagnosis (one row per metric period,
-// client errors beside the platform's signals), and the timeline condensed
-// to at most 20 rows with events marked where they happened. A run that
-// read no metrics has no findings or diagnosis section. It uses no color,
-// so it reads the same in a log file.
+// findings with their primary errors, evidence and remedies (and those
+// ruled out), a summary, the result classes, latency, thresholds, events,
+// the diagnosis (one row per metric period, client errors beside the
+// platform's signals), the timeline condensed to at most 20 rows with
+// events marked where they happened, and a conclusion. A run that read no
+// metrics has no findings or diagnosis section. A failed run, and any run
+// with findings, ends with the CONCLUSION: why, as the top finding or the
+// verdict's first reason. It uses no color, so it reads the same in a log
+// file.
 func Text(w io.Writer, run *results.Run) error {
 	v, err := newView(run)
 	if err != nil {
@@ -127,13 +130,22 @@ func (v *view) text(w *errWriter) error {
 		return err
 	}
 
+	if err := v.textTimeline(w); err != nil {
+		return err
+	}
+	v.textConclusion(w)
+	return nil
+}
+
+// textTimeline writes the condensed timeline.
+func (v *view) textTimeline(w *errWriter) error {
 	tl := v.timeline
 	if len(tl.rows) == 0 {
 		w.printf("\nTIMELINE: no windows recorded\n")
 		return nil
 	}
 	w.printf("\nTIMELINE (%s windows, %d in %d rows, offsets from the start)\n", fmtDuration(tl.width), tl.windows, len(tl.rows))
-	t = newTable(w, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignLeft)
+	t := newTable(w, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignLeft)
 	t.Header("window", "requests", "errors", "err %", "top error classes", "p99 max (ms)", "events")
 	for _, b := range tl.rows {
 		if err := t.Append(rowRange(b), fmtInt(b.requests), fmtInt(b.errors), fmtPct(b.errors, b.requests),
@@ -141,29 +153,41 @@ func (v *view) text(w *errWriter) error {
 			return err
 		}
 	}
-	if err := t.Render(); err != nil {
-		return err
-	}
-	v.textConclusion(w)
-	return nil
+	return t.Render()
 }
 
 // conclusionEvidence is how many of the top finding's evidence sentences
 // the conclusion repeats.
 const conclusionEvidence = 2
 
-// textConclusion ends a report with findings the way a terminal user reads
-// it, from the bottom: the verdict and the top finding with its first
-// evidence and every remedy (FINDINGS above has the rest).
+// textConclusion ends the report the way a terminal user reads it, from
+// the bottom: the verdict and why. With findings that is the top finding
+// with its first evidence and every remedy (FINDINGS above has the rest);
+// a failed run without findings ends with the verdict's first reason. A
+// failed run always ends with it, also when no client saw an error.
 func (v *view) textConclusion(w *errWriter) {
 	if len(v.findings) == 0 {
+		if v.run.Verdict.Status != results.StatusFail {
+			return
+		}
+		why := "the verdict gives no reason"
+		if rs := v.run.Verdict.Reasons; len(rs) > 0 {
+			why = rs[0]
+		}
+		w.printf("\n")
+		for _, line := range wrap(why, textWidth, "CONCLUSION: "+v.status+" · ", "  ") {
+			w.printf("%s\n", line)
+		}
 		return
 	}
 	f := v.findings[0]
 	w.printf("\nCONCLUSION: %s · %s\n", v.status, findingTitle(f, v.run.Totals.Errors))
 	textFinding(w, f.Evidence[:min(conclusionEvidence, len(f.Evidence))], f.Remedy, "  ")
-	if n := len(v.findings) - 1; n > 0 {
-		w.printf("  (%d more finding(s) above, under FINDINGS)\n", n)
+	if line := unexplained(v.run, v.findings); line != "" {
+		w.printf("  %s.\n", line)
+	}
+	if n := int64(len(v.findings) - 1); n > 0 {
+		w.printf("  (%s above, under FINDINGS)\n", plural(n, "more findings"))
 	}
 }
 
@@ -175,7 +199,9 @@ const (
 )
 
 // textFindings writes the causes the diagnosis found, each with its
-// evidence and remedies; nothing when the run was not diagnosed.
+// primary errors, the other findings consistent with them, its evidence and
+// remedies; then the errors no finding explains and the findings ruled
+// out. Nothing when the run was not diagnosed.
 func (v *view) textFindings(w *errWriter) {
 	d := v.diagnosis
 	if d == nil && len(v.findings) == 0 {
@@ -189,6 +215,7 @@ func (v *view) textFindings(w *errWriter) {
 	}
 	if len(v.findings) == 0 {
 		w.printf("  %s\n", noFindings(v.run))
+		v.textRuledOut(w)
 		return
 	}
 	for i, f := range v.findings {
@@ -196,7 +223,32 @@ func (v *view) textFindings(w *errWriter) {
 			w.printf("\n")
 		}
 		w.printf("  %d. %s\n", i+1, findingTitle(f, v.run.Totals.Errors))
+		if also := alsoConsistent(f); also != "" {
+			for _, line := range wrap(also, textWidth, "     ", "       ") {
+				w.printf("%s\n", line)
+			}
+		}
 		textFinding(w, f.Evidence, f.Remedy, "     ")
+	}
+	if line := unexplained(v.run, v.findings); line != "" {
+		w.printf("\n  %s.\n", line)
+	}
+	v.textRuledOut(w)
+}
+
+// textRuledOut lists the findings the diagnosis considered and ruled
+// out, each with why and its evidence.
+func (v *view) textRuledOut(w *errWriter) {
+	out := ruledOut(v.run)
+	if len(out) == 0 {
+		return
+	}
+	w.printf("\n  Ruled out (considered, not a cause):\n")
+	for _, f := range out {
+		for _, line := range wrap(ruledOutTitle(f), textWidth, "  - ", "    ") {
+			w.printf("%s\n", line)
+		}
+		textFinding(w, f.Evidence, nil, "     ")
 	}
 }
 

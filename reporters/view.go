@@ -72,7 +72,11 @@ func newView(run *results.Run) (*view, error) {
 	sort.SliceStable(v.events, func(i, j int) bool { return v.events[i].offset < v.events[j].offset })
 	v.timeline = condense(red.Timeline, v.origin, v.events, maxTimelineRows)
 	v.findings = red.Findings
-	v.diagnosis = newDiagnosis(red.Diagnosis, red.Series, v.origin, v.events)
+	loadStart := v.origin
+	if len(red.Timeline) > 0 {
+		loadStart = earliest(red.Timeline)
+	}
+	v.diagnosis = newDiagnosis(red.Diagnosis, red.Series, v.origin, loadStart, v.events)
 	return v, nil
 }
 

@@ -427,17 +427,11 @@ func RedactRun(run *Run) (*Run, error) {
 		c.RestoreError = RedactText(c.RestoreError)
 		out.Cutover = &c
 	}
-	if run.Findings != nil {
-		out.Findings = make([]Finding, len(run.Findings))
-		for i, f := range run.Findings {
-			f.Evidence = redactAll(f.Evidence)
-			f.Remedy = redactAll(f.Remedy)
-			out.Findings[i] = f
-		}
-	}
+	out.Findings = redactFindings(run.Findings)
 	if run.Diagnosis != nil {
 		d := *run.Diagnosis
 		d.Note = RedactText(d.Note)
+		d.RuledOut = redactFindings(run.Diagnosis.RuledOut)
 		if d.Signals != nil {
 			d.Signals = make([]string, len(run.Diagnosis.Signals))
 			for i, k := range run.Diagnosis.Signals {
@@ -466,6 +460,24 @@ func RedactRun(run *Run) (*Run, error) {
 		}
 	}
 	return &out, nil
+}
+
+// redactFindings redacts the free text of findings: evidence, remedies and
+// why one was ruled out. Causes and the names of other findings are words
+// of the record's vocabulary.
+func redactFindings(fs []Finding) []Finding {
+	if fs == nil {
+		return nil
+	}
+	out := make([]Finding, len(fs))
+	for i, f := range fs {
+		f.Evidence = redactAll(f.Evidence)
+		f.Remedy = redactAll(f.Remedy)
+		f.RuledOut = RedactText(f.RuledOut)
+		f.AlsoConsistent = slices.Clone(f.AlsoConsistent)
+		out[i] = f
+	}
+	return out
 }
 
 func redactAll(ss []string) []string {

@@ -171,7 +171,9 @@ func TestRedactRun(t *testing.T) {
 		Evidence: []string{"GET https://h/?access_token=opaque-value-8 timed out"}, Remedy: []string{"raise the secrets service's timeout"}}}
 	run.Diagnosis = &Diagnosis{Metrics: MetricsMissing, Note: "fetch https://m/?access_token=opaque-value-10 failed",
 		Signals: []string{"q{token=opaque-value-12}"},
-		Buckets: []Bucket{{Phase: "during", Signals: map[string]float64{"q{token=opaque-value-12}": 3, "nat_dropped_sent{reason=OUT_OF_RESOURCES}": 5}}}}
+		Buckets: []Bucket{{Phase: "during", Signals: map[string]float64{"q{token=opaque-value-12}": 3, "nat_dropped_sent{reason=OUT_OF_RESOURCES}": 5}}},
+		RuledOut: []Finding{{Cause: "affinity-broken", Evidence: []string{"GET https://h/?access_token=opaque-value-14 re-pinned"},
+			RuledOut: "it explains no client error; see https://h/?token=opaque-value-15"}}}
 	run.Series = []Series{{Query: "q", Labels: map[string]string{"reason": "OUT_OF_RESOURCES", "api_key": "opaque-value-11"}}}
 
 	red, err := RedactRun(run)
@@ -195,6 +197,7 @@ func TestRedactRun(t *testing.T) {
 		`"restore_to": "token-api: token-api-00001-bwo=100%"`, "raise the secrets service's timeout",
 		`/items?api_key=[REDACTED]&page=2`, `\"user\":\"a\",\"password\":\"[REDACTED]\"`, `user=a&password=[REDACTED]`,
 		`http://u:[REDACTED]@h/`, `postgres://app:[REDACTED]@db/x`, `"q{token=[REDACTED]}"`,
+		`"cause": "affinity-broken"`, "it explains no client error",
 	} {
 		if !strings.Contains(out, kept) {
 			t.Errorf("redacted record lost %q:\n%s", kept, out)

@@ -181,6 +181,16 @@ type Diagnosis struct {
 	Signals []string `json:"signals"`
 	// Buckets are the client results per metric period, oldest first.
 	Buckets []Bucket `json:"buckets"`
+	// Unexplained is how many client errors no finding is the primary
+	// cause of: the Primary of Run.Findings plus Unexplained is the run's
+	// errors (the sum of its windows' errors).
+	Unexplained int64 `json:"unexplained"`
+	// RuledOut are the findings the rules considered and that are not
+	// among the causes: each is the primary cause of no client error and
+	// does not explain the verdict by itself (as a failed action or a
+	// saturated generator does); Finding.RuledOut says why. They carry no
+	// remedy.
+	RuledOut []Finding `json:"ruled_out,omitempty"`
 }
 
 // Bucket is one metric period of the diagnosis.
@@ -228,10 +238,24 @@ type Finding struct {
 	Evidence []string `json:"evidence"`
 	// Remedy are the known fixes, from the incidents.
 	Remedy []string `json:"remedy"`
-	// Explained is how many client errors the cause accounts for (the
-	// errors above the pre-cutover rate where its evidence is); findings
-	// are ordered by it.
+	// Explained is how many client errors the cause's evidence covers
+	// (the errors above the pre-cutover rate where its evidence is). Two
+	// findings can cover the same errors; Primary counts each error once.
 	Explained int64 `json:"explained,omitempty"`
+	// Primary is how many client errors the cause is the primary cause
+	// of: each error of the run is the primary error of at most one
+	// finding, the strongest whose evidence covers it, so the Primary of
+	// the findings and Diagnosis.Unexplained add up to Totals.Errors.
+	// Findings are ordered by it.
+	Primary int64 `json:"primary"`
+	// AlsoConsistent names the other findings (causes or ruled out) whose
+	// evidence also covers some of this finding's primary errors, most
+	// shared first.
+	AlsoConsistent []string `json:"also_consistent,omitempty"`
+	// RuledOut says why a finding of Diagnosis.RuledOut is not among the
+	// causes ("it is the primary cause of no client error: …"); empty for
+	// a cause.
+	RuledOut string `json:"ruled_out,omitempty"`
 }
 
 // Cutover records what a run did to the service and how it was left.

@@ -181,6 +181,7 @@ func diagnose(run *results.Run, f fetched, plan metricsPlan, sessions int, loadE
 		Signals:   an.Signals,
 		Buckets:   make([]results.Bucket, len(an.Buckets)),
 	}
+	d.Unexplained, d.RuledOut = an.Unexplained, an.RuledOut
 	if d.Signals == nil {
 		d.Signals = []string{}
 	}
@@ -220,8 +221,8 @@ func judgeDiagnosis(v *results.Verdict, run *results.Run) {
 	var named []string
 	for _, f := range run.Findings {
 		s := fmt.Sprintf("cause: %s (%s confidence", f.Cause, f.Confidence)
-		if f.Explained > 0 && run.Totals.Errors > 0 {
-			s += fmt.Sprintf(", explains %d of %d errors", f.Explained, run.Totals.Errors)
+		if f.Primary > 0 && run.Totals.Errors > 0 {
+			s += fmt.Sprintf(", primary cause of %d of %d errors", f.Primary, run.Totals.Errors)
 		}
 		named = append(named, s+")")
 	}

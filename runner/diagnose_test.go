@@ -201,6 +201,14 @@ metrics: {settle: 0s}
 	if d == nil || d.Metrics != results.MetricsCovered || d.Period != 1 || d.TimeScale != 60 || len(d.Buckets) < 5 {
 		t.Fatalf("diagnosis %+v", d)
 	}
+	// Each error is the primary error of at most one finding.
+	primary := d.Unexplained
+	for _, f := range run.Findings {
+		primary += f.Primary
+	}
+	if primary != run.Totals.Errors {
+		t.Errorf("primary errors of the findings + %d unexplained = %d, want the run's %d errors", d.Unexplained, primary, run.Totals.Errors)
+	}
 	var withDrops, errs int64
 	for _, b := range d.Buckets {
 		if b.Signals["nat_dropped_sent{reason=OUT_OF_RESOURCES}"] > 0 {

@@ -198,22 +198,26 @@ func TestAnalyzeCanonicalScenarios(t *testing.T) {
 		conf  string
 		noNAT bool     // no NAT finding at all
 		also  []string // further causes found
+		ruled []string // causes considered and ruled out
 		not   []string // causes that must not be found
 		quote []string // the top finding's evidence contains these
 	}{
 		{
+			// The 504s fall where NAT dropped: they are the drops' errors.
 			name: "S1 cold-pool port exhaustion", in: s1(),
 			top: CauseNATPortExhaustion, conf: ConfidenceHigh,
-			also:  []string{CauseUpstreamTimeout},
+			ruled: []string{CauseUpstreamTimeout},
 			not:   []string{CauseEgressNotReady, CauseNATAllocationFailure, CausePreExistingErrors},
 			quote: []string{"9,340 packets", "OUT_OF_RESOURCES", "720 of the 720 client errors (100%)", "at lag 0", "12:03:00–12:08:00 UTC", "deploy-start", "peaked at 64"},
 		},
 		{
+			// The drops come from the endpoints without a block: the
+			// allocation failure explains them, and the 504s with them.
 			name: "S2 NAT IP allocation failure", in: s2(),
 			top: CauseNATAllocationFailure, conf: ConfidenceHigh,
-			also:  []string{CauseNATPortExhaustion, CauseUpstreamTimeout},
+			ruled: []string{CauseNATPortExhaustion, CauseUpstreamTimeout},
 			not:   []string{CauseEgressNotReady, CausePreExistingErrors},
-			quote: []string{"15 of the cutover's", "up to 9 endpoint", "12:04:00–12:19:00 UTC"},
+			quote: []string{"15 of the cutover's", "up to 9 endpoints", "12:04:00–12:19:00 UTC"},
 		},
 		{
 			name: "S3 egress not ready, no NAT signal", in: s3(),
@@ -261,11 +265,16 @@ func TestAnalyzeCanonicalScenarios(t *testing.T) {
 					t.Errorf("%s not found; got %v", c, got)
 				}
 			}
+			ruled := causes(a.RuledOut)
+			if !slices.Equal(ruled, tt.ruled) {
+				t.Errorf("ruled out %v, want %v\n%s", ruled, tt.ruled, dump(a.RuledOut))
+			}
 			for _, c := range tt.not {
-				if slices.Contains(got, c) {
-					t.Errorf("%s found; got %v\n%s", c, got, dump(a.Findings))
+				if slices.Contains(got, c) || slices.Contains(ruled, c) {
+					t.Errorf("%s found; got %v, ruled out %v\n%s", c, got, ruled, dump(a.Findings))
 				}
 			}
+			checkAccounting(t, tt.in, a)
 			if tt.noNAT {
 				for _, c := range got {
 					if isNAT(c) {
@@ -307,8 +316,10 @@ func TestAnalyzeRemedies(t *testing.T) {
 			[]string{"session state out of the instance", "best-effort"}},
 		{"S6: keep-alive pooling, fix the baseline", s6(), CausePreExistingErrors,
 			[]string{"keep-alive", "baseline", "TIME_WAIT"}},
-		{"S1 upstream timeout: slow dependency first", s1(), CauseUpstreamTimeout,
-			[]string{"slow or failing dependency", "only after"}},
+		{"upstream timeout, NAT quiet: slow dependency first, not NAT", slowDependency(0, nil), CauseUpstreamTimeout,
+			[]string{"slow or failing dependency", "measured and shows no drop", "only after"}},
+		{"upstream timeout at the request timeout: the timeout's remedy", slowDependency(8*time.Second, nil), CauseUpstreamTimeout,
+			[]string{"ran into the timeout", "raise the request timeout above the dependency's latency"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -401,34 +412,44 @@ func TestAnalyzeErrorsWithFlatSeries(t *testing.T) {
 	}
 }
 
-// Acceptance: zero errors → no finding.
+// Acceptance: zero errors → no finding that rests on errors; the rules
+// about the cutover itself still report what happened.
 func TestAnalyzeZeroErrors(t *testing.T) {
 	loud := s2() // drops, allocation failures …
 	loud.Timeline = timeline(25, 6000, nil, revAfter)
 	loud.Sessions, loud.AffinityRepins = 100, 100
 	loud.Events = append(loud.Events, ev(EventActionFailed, at(5, 0), "error", `revision "x" failed: image not found`))
+	quiet := s2()
+	quiet.Timeline = timeline(25, 6000, nil, revAfter)
 	tests := []struct {
-		name string
-		in   Input
-		want []string
+		name  string
+		in    Input
+		want  []string
+		ruled []string
 	}{
-		{"nothing at all", Input{}, nil},
-		{"no errors, NAT drops and failures, re-pinned sessions, a failed action", loud, nil},
+		{"nothing at all", Input{}, nil, nil},
+		{"no errors, NAT drops and failures: nothing to explain", quiet, nil, nil},
+		{"no errors, NAT drops and failures, re-pinned sessions, a failed action", loud,
+			[]string{CauseRevisionNotReady}, []string{CauseAffinityBroken}},
 		{"no errors, generator saturated", func() Input {
 			in := loud
 			in.Load = results.LoadInfo{Saturated: true, SaturationReason: "achieved 80% of the asked rate", AskedRate: 100, AchievedRate: 80, Workers: 128}
 			return in
-		}(), []string{CauseLoadGeneratorSaturated}},
+		}(), []string{CauseRevisionNotReady, CauseLoadGeneratorSaturated}, []string{CauseAffinityBroken}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := Analyze(tt.in)
 			if got := causes(a.Findings); !slices.Equal(got, tt.want) {
-				t.Errorf("findings = %v, want %v", got, tt.want)
+				t.Errorf("findings = %v, want %v\n%s", got, tt.want, dump(a.Findings))
+			}
+			if got := causes(a.RuledOut); !slices.Equal(got, tt.ruled) {
+				t.Errorf("ruled out = %v, want %v\n%s", got, tt.ruled, dump(a.RuledOut))
 			}
 			if len(a.Stats) != 0 {
 				t.Errorf("stats with no errors: %d, want 0", len(a.Stats))
 			}
+			checkAccounting(t, tt.in, a)
 		})
 	}
 }

@@ -62,26 +62,30 @@ func gridOf(period time.Duration, series []results.Series, timeline []results.Wi
 	return grid{period: period}
 }
 
-// bucketize sums the windows into the grid's buckets, from the bucket of
-// the earliest window to the bucket of the latest, and returns them with
-// the index of the first. A window counts wholly in the bucket holding its
-// start, so windows should be no wider than the period. Buckets come back
-// without a phase.
-func bucketize(g grid, timeline []results.Window) (buckets []Bucket, first int) {
+// bucketize sums the windows into the grid's buckets and returns them with
+// the grid index of the first. A window of the given width counts wholly
+// in the bucket that holds most of it, its midpoint: load windows are
+// aligned to the load's start, not to the metric grid, and a window that
+// straddles a boundary belongs where most of its results fell. Windows as
+// wide as the period and on the grid land in their own bucket; wider
+// windows are not split. The buckets run from the one the load started in
+// (which may hold no window's midpoint) to the one holding the last
+// window's midpoint. Buckets come back without a phase.
+func bucketize(g grid, timeline []results.Window, width time.Duration) (buckets []Bucket, first int) {
 	if len(timeline) == 0 {
 		return nil, 0
 	}
+	home := func(w results.Window) int { return g.index(w.Start.Add(width / 2)) }
 	lo, hi := math.MaxInt, math.MinInt
 	for _, w := range timeline {
-		i := g.index(w.Start)
-		lo, hi = min(lo, i), max(hi, i)
+		lo, hi = min(lo, g.index(w.Start)), max(hi, home(w))
 	}
 	buckets = make([]Bucket, hi-lo+1)
 	for k := range buckets {
 		buckets[k] = Bucket{Start: g.start(lo + k), End: g.start(lo + k + 1), ByClass: map[string]int64{}}
 	}
 	for _, w := range timeline {
-		b := &buckets[g.index(w.Start)-lo]
+		b := &buckets[home(w)-lo]
 		b.Requests += w.Requests
 		b.Errors += w.Errors
 		for c, n := range w.ByClass {
@@ -97,6 +101,27 @@ func bucketize(g grid, timeline []results.Window) (buckets []Bucket, first int) 
 		}
 	}
 	return buckets, lo
+}
+
+// windowWidth is the width of the timeline's windows: width when
+// positive, else the smallest gap between two window starts, else zero (a
+// lone window counts where it starts).
+func windowWidth(width time.Duration, timeline []results.Window) time.Duration {
+	if width > 0 {
+		return width
+	}
+	starts := make([]time.Time, len(timeline))
+	for i, w := range timeline {
+		starts[i] = w.Start
+	}
+	slices.SortFunc(starts, time.Time.Compare)
+	var gap time.Duration
+	for i := 1; i < len(starts); i++ {
+		if d := starts[i].Sub(starts[i-1]); d > 0 && (gap == 0 || d < gap) {
+			gap = d
+		}
+	}
+	return gap
 }
 
 // errorClasses returns the classes to analyse: AllErrors first, then the

@@ -56,13 +56,15 @@ func TestBucketize(t *testing.T) {
 	win := func(m, s int, req, errs int64, classes map[string]int64) results.Window {
 		return results.Window{Start: at(m, s), Requests: req, Errors: errs, ByClass: classes, ByRevision: map[string]int64{"r1": req}}
 	}
+	ms := time.Millisecond
 	tests := []struct {
 		name  string
 		in    []results.Window
+		width time.Duration
 		first int
 		want  []Bucket
 	}{
-		{"empty", nil, 0, nil},
+		{"empty", nil, time.Second, 0, nil},
 		{
 			name: "windows summed into their minute, ok left out",
 			in: []results.Window{
@@ -70,6 +72,7 @@ func TestBucketize(t *testing.T) {
 				win(1, 30, 10, 1, map[string]int64{"ok": 9, "status_504": 1}),
 				win(2, 59, 5, 0, map[string]int64{"ok": 5}),
 			},
+			width: time.Second,
 			first: 1,
 			want: []Bucket{
 				{Start: at(1, 0), End: at(2, 0), Requests: 20, Errors: 3, ByClass: map[string]int64{"status_500": 2, "app_fetch_failed": 2, "status_504": 1}, ByRevision: map[string]int64{"r1": 20}},
@@ -82,6 +85,7 @@ func TestBucketize(t *testing.T) {
 				win(-1, 30, 4, 0, nil),
 				win(1, 0, 6, 0, nil),
 			},
+			width: time.Second,
 			first: -1,
 			want: []Bucket{
 				{Start: at(-1, 0), End: at(0, 0), Requests: 4, ByClass: map[string]int64{}, ByRevision: map[string]int64{"r1": 4}},
@@ -89,10 +93,46 @@ func TestBucketize(t *testing.T) {
 				{Start: at(1, 0), End: at(2, 0), Requests: 6, ByClass: map[string]int64{}, ByRevision: map[string]int64{"r1": 6}},
 			},
 		},
+		{
+			// Load windows are aligned to the load's start: one that
+			// straddles a boundary counts where most of it is.
+			name: "a window straddling a boundary counts where its midpoint is",
+			in: []results.Window{
+				{Start: at(0, 59).Add(400 * ms), Requests: 3, Errors: 1, ByClass: map[string]int64{"status_502": 1}}, // 0.6 s before, 0.4 s after
+				{Start: at(1, 59).Add(600 * ms), Requests: 5, Errors: 2, ByClass: map[string]int64{"status_502": 2}}, // 0.4 s before, 0.6 s after
+			},
+			width: time.Second,
+			first: 0,
+			want: []Bucket{
+				{Start: at(0, 0), End: at(1, 0), Requests: 3, Errors: 1, ByClass: map[string]int64{"status_502": 1}},
+				{Start: at(1, 0), End: at(2, 0), ByClass: map[string]int64{}},
+				{Start: at(2, 0), End: at(3, 0), Requests: 5, Errors: 2, ByClass: map[string]int64{"status_502": 2}},
+			},
+		},
+		{
+			name:  "the first bucket is the period the load started in, even with no window's midpoint in it",
+			in:    []results.Window{{Start: at(0, 59).Add(800 * ms), Requests: 7}},
+			width: time.Second,
+			first: 0,
+			want: []Bucket{
+				{Start: at(0, 0), End: at(1, 0), ByClass: map[string]int64{}},
+				{Start: at(1, 0), End: at(2, 0), Requests: 7, ByClass: map[string]int64{}},
+			},
+		},
+		{
+			name:  "windows as wide as the period, on the grid, land in their own bucket",
+			in:    []results.Window{{Start: at(0, 0), Requests: 1}, {Start: at(1, 0), Requests: 2}},
+			width: minute,
+			first: 0,
+			want: []Bucket{
+				{Start: at(0, 0), End: at(1, 0), Requests: 1, ByClass: map[string]int64{}},
+				{Start: at(1, 0), End: at(2, 0), Requests: 2, ByClass: map[string]int64{}},
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, first := bucketize(g, tt.in)
+			got, first := bucketize(g, tt.in, tt.width)
 			if first != tt.first {
 				t.Errorf("first = %d, want %d", first, tt.first)
 			}
@@ -107,6 +147,32 @@ func TestBucketize(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestWindowWidth(t *testing.T) {
+	wins := func(offsets ...time.Duration) []results.Window {
+		var out []results.Window
+		for _, o := range offsets {
+			out = append(out, results.Window{Start: t0.Add(o)})
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		given time.Duration
+		in    []results.Window
+		want  time.Duration
+	}{
+		{"given", 2 * time.Second, wins(0, time.Second), 2 * time.Second},
+		{"the smallest gap, in any order", 0, wins(3*time.Second, 0, time.Second, 5*time.Second), time.Second},
+		{"a lone window", 0, wins(0), 0},
+		{"none", 0, nil, 0},
+	}
+	for _, tt := range tests {
+		if got := windowWidth(tt.given, tt.in); got != tt.want {
+			t.Errorf("%s: windowWidth = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
 

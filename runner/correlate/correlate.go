@@ -3,7 +3,11 @@
 // series and the cutover's events, measures for every error class and series
 // how strongly they coincide (co-occurrence, Pearson correlation, best lag),
 // and names the causes the evidence supports, each with its evidence and the
-// known remedy from the incidents the project is built from.
+// known remedies from the incidents the project is built from, offered only
+// where the run's evidence supports them. Each client error is the primary
+// error of at most one finding, so the accounting adds up: the findings'
+// primary errors plus the unexplained ones are the run's errors. Findings
+// that explain no error and no verdict are ruled out, with why.
 //
 // Everything here is a pure function of its Input: no I/O, no clock, no
 // goroutines. It does not fetch metrics (runner/monitoring does), decide the
@@ -115,7 +119,37 @@ type Input struct {
 	// AffinityRepins is how many sessions' serving instance changed at the
 	// cutover; 0 if unknown.
 	AffinityRepins int
+	// Window is the width of the timeline's windows. Zero means: the
+	// smallest gap between two window starts. A window narrower than the
+	// period counts in the bucket that holds most of it (its midpoint).
+	Window time.Duration
+	// KeepAlive says whether the service reuses its outbound connections
+	// (the local cloud's app.calls[].keepalive), when the scenario knows:
+	// the keep-alive remedy is offered only for a service that opens a new
+	// connection per call. KeepAliveUnknown leaves that to the NAT series
+	// (new connections and drops against the requests).
+	KeepAlive KeepAlive
+	// RequestTimeout is the service's request timeout, past which the
+	// platform answers 504 "upstream request timeout" (Cloud Run's
+	// timeoutSeconds, localcloud run.request_timeout); 0 if unknown.
+	RequestTimeout time.Duration
+	// ClientTimeout is the load's timeout per request (load.timeout), past
+	// which a request counts as response_timeout; 0 if unknown.
+	ClientTimeout time.Duration
 }
+
+// KeepAlive is whether a service reuses its outbound connections.
+type KeepAlive int
+
+// KeepAlive values.
+const (
+	// KeepAliveUnknown: the scenario does not say (a real service).
+	KeepAliveUnknown KeepAlive = iota
+	// KeepAliveOn: outbound calls reuse pooled connections.
+	KeepAliveOn
+	// KeepAliveOff: every outbound call opens a new connection.
+	KeepAliveOff
+)
 
 // Analysis is what Analyze found.
 type Analysis struct {
@@ -126,9 +160,19 @@ type Analysis struct {
 	// metric labels, series differing only in resource summed), in the
 	// order Bucket.Signals and Stats use them.
 	Signals []string
-	// Findings name the causes the evidence supports, strongest first:
-	// the cause that explains the most errors leads.
+	// Findings name the causes the evidence supports: each is the primary
+	// cause of some client errors (Finding.Primary), or explains the
+	// verdict by itself (a failed action, a saturated generator). The
+	// primary cause of the most errors leads.
 	Findings []results.Finding
+	// RuledOut are the findings the rules considered that are the primary
+	// cause of no client error and explain no verdict by themselves, with
+	// why (Finding.RuledOut) and without remedies.
+	RuledOut []results.Finding
+	// Unexplained is how many client errors no finding is the primary
+	// cause of. The Primary of the findings plus Unexplained is the
+	// timeline's errors, exactly.
+	Unexplained int64
 	// Stats are, for every error class with errors and every signal, how
 	// strongly they coincide, for the report.
 	Stats []SeriesStat
@@ -187,14 +231,17 @@ type SeriesStat struct {
 }
 
 // Analyze buckets the client timeline on the metric grid, measures every
-// error class against every series, and names the causes the evidence
-// supports.
+// error class against every series, names the causes the evidence
+// supports, and gives each error to at most one of them.
 func Analyze(in Input) Analysis {
 	d := newDiagnosis(in)
+	acc := d.findings()
 	return Analysis{
-		Buckets:  d.buckets,
-		Signals:  d.signalKeys(),
-		Findings: d.findings(),
-		Stats:    d.stats(),
+		Buckets:     d.buckets,
+		Signals:     d.signalKeys(),
+		Findings:    acc.causes,
+		RuledOut:    acc.ruledOut,
+		Unexplained: acc.unexplained,
+		Stats:       d.stats(),
 	}
 }

@@ -18,9 +18,10 @@ type diagnosis struct {
 	buckets  []Bucket
 	baseRate float64 // pre-cutover error rate
 	sigs     []signal
-	classes  []string  // error classes with errors, AllErrors first
-	all      []float64 // errors per bucket
-	req      []float64 // requests per bucket
+	classes  []string           // error classes with errors, AllErrors first
+	all      []float64          // errors per bucket
+	req      []float64          // requests per bucket
+	cells    []map[string]int64 // errors per bucket by class, adding up to the bucket's errors
 
 	deployAt   time.Time
 	hasCutover bool
@@ -28,7 +29,7 @@ type diagnosis struct {
 
 func newDiagnosis(in Input) *diagnosis {
 	g := gridOf(in.Period, in.Series, in.Timeline)
-	buckets, first := bucketize(g, in.Timeline)
+	buckets, first := bucketize(g, in.Timeline, windowWidth(in.Window, in.Timeline))
 	d := &diagnosis{in: in, g: g, first: first, buckets: buckets}
 	d.baseRate = phaseBuckets(buckets, g, first, in.Events)
 	d.deployAt, d.hasCutover = firstEvent(in.Events, EventDeployStart)
@@ -45,6 +46,7 @@ func newDiagnosis(in Input) *diagnosis {
 	}
 	d.classes = errorClasses(buckets)
 	d.all = classVector(buckets, AllErrors)
+	d.cells = cellsOf(buckets)
 	d.req = make([]float64, len(buckets))
 	for k, b := range buckets {
 		d.req[k] = float64(b.Requests)

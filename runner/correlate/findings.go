@@ -1,10 +1,10 @@
 package correlate
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cutover-dev/cutover/results"
@@ -22,48 +22,45 @@ const (
 	MediumCorrelation  = 0.3
 )
 
-// causeOrder breaks ties between findings that explain as many errors:
-// the more specific cause first.
+// causeOrder is how specific and actionable each cause is, most first:
+// of the findings whose evidence covers the same errors, the first in this
+// order is their primary cause (see attributionOrder). A NAT allocation
+// failure explains the drops it causes; a failed revision the errors that
+// follow it; a 504 upstream timeout says more than "it failed before".
 var causeOrder = []string{
 	CauseNATAllocationFailure, CauseNATPortExhaustion, CauseNATEndpointConflict,
 	CauseRevisionNotReady, CauseEgressNotReady, CauseAffinityBroken,
-	CausePreExistingErrors, CauseUpstreamTimeout, CauseLoadGeneratorSaturated,
+	CauseUpstreamTimeout, CausePreExistingErrors, CauseLoadGeneratorSaturated,
 }
 
-// candidate is a finding with the number of errors it explains, which
-// orders the findings.
+// candidate is a finding with the errors its evidence covers.
 type candidate struct {
-	f    results.Finding
-	rank float64
+	f     results.Finding
+	claim claim
+	// verdict is true for a finding that explains the verdict by itself,
+	// whatever the errors: a failed action, a saturated generator. It
+	// stays among the causes when it is the primary cause of no error.
+	verdict bool
 }
 
-// findings applies every rule and orders what they found: most errors
-// explained first. With no errors only load-generator-saturated can be
-// found.
-func (d *diagnosis) findings() []results.Finding {
+// findings applies every rule, whatever the number of errors, and gives
+// each error to at most one finding. Rules that rest on errors find
+// nothing without them; the rules about the cutover itself (a revision
+// that did not become ready, sessions re-pinned, a saturated generator)
+// report what happened also when no client saw an error.
+func (d *diagnosis) findings() accounting {
 	var cands []candidate
-	if sum(d.all) > 0 {
-		nat := d.natCauses()
-		for _, n := range nat {
-			cands = append(cands, n.cand)
-		}
-		cands = append(cands, d.revisionNotReady()...)
-		cands = append(cands, d.egressNotReady(len(nat) > 0)...)
-		cands = append(cands, d.affinityBroken()...)
-		cands = append(cands, d.preExistingErrors()...)
-		cands = append(cands, d.upstreamTimeout()...)
+	nat := d.natCauses()
+	for _, n := range nat {
+		cands = append(cands, n.cand)
 	}
+	cands = append(cands, d.revisionNotReady()...)
+	cands = append(cands, d.egressNotReady(len(nat) > 0)...)
+	cands = append(cands, d.affinityBroken()...)
+	cands = append(cands, d.preExistingErrors()...)
+	cands = append(cands, d.upstreamTimeout()...)
 	cands = append(cands, d.loadGeneratorSaturated()...)
-	slices.SortStableFunc(cands, func(a, b candidate) int {
-		return cmp.Or(cmp.Compare(b.rank, a.rank),
-			cmp.Compare(slices.Index(causeOrder, a.f.Cause), slices.Index(causeOrder, b.f.Cause)))
-	})
-	out := make([]results.Finding, len(cands))
-	for i, c := range cands {
-		out[i] = c.f
-		out[i].Explained = int64(math.Round(c.rank))
-	}
-	return out
+	return d.attribute(cands)
 }
 
 // Remedies, from the incidents (seeds 000–002) and the simulator model.
@@ -73,8 +70,13 @@ var (
 		"Use Direct VPC egress with private-ranges-only instead of all-traffic, so only internet-bound traffic uses NAT.",
 		"Make self-calls (the service calling its own public URL or a proxy in front of it) on 127.0.0.1 instead, so no traffic hairpins through NAT.",
 		"Give NAT more room: more min ports per VM, dynamic port allocation, more NAT IPs, or a shorter TCP TIME_WAIT timeout (e.g. 30 s).",
-		"Pool and reuse outbound connections (keep-alive), so a fresh instance does not open one connection per in-flight request.",
 	}
+	// remedyKeepAlive is offered only where the run shows a new outbound
+	// connection per request (Input.KeepAlive, or the NAT series).
+	remedyKeepAlive = "Reuse outbound connections: turn on keep-alive with a pooled HTTP agent instead of a new connection per call, so each call does not take a NAT port for TIME_WAIT."
+	// remedyColdPool is the keep-alive service's version: its pool starts
+	// empty on every new instance.
+	remedyColdPool      = "Bound the outbound connection pool per destination below the NAT ports per VM, and warm it before the instance takes traffic, so a fresh instance reuses a few connections instead of opening one per in-flight request."
 	remedyNATAllocation = []string{
 		"Add NAT IPs or switch the gateway to AUTO IP allocation, so that old and new instances both get a port block during the cutover.",
 		"Allocate fewer ports per VM (lower min ports), so that more endpoints fit on each NAT IP.",
@@ -83,29 +85,26 @@ var (
 	}
 	remedyNATConflict = []string{
 		"Turn off endpoint-independent mapping on the NAT gateway, or give each VM more ports so mappings do not collide.",
-		"Pool and reuse outbound connections so fewer new mappings are needed.",
 	}
 	remedyEgress = []string{
 		"Add a startup probe that tests the egress destination, so an instance is not Ready (and gets no traffic) until its outbound path works.",
 		"Keep min instances warm so fewer instances start at the cutover.",
 		"If the delay is Direct VPC egress programming on new instances, a Serverless VPC Access connector avoids it; otherwise retry the first outbound calls with backoff.",
 	}
-	remedyUpstream = []string{
-		"Find the slow or failing dependency first: outbound calls through Cloud NAT, the database, the service's own self-calls; it is often the same NAT cause.",
-		"Raise the route / request timeout only after the dependency is fixed; set outbound connect timeouts below the request timeout so failures are fast.",
-	}
-	remedyAffinity = []string{
+	remedyFindDependencyNAT = "Find the slow or failing dependency first: outbound calls through Cloud NAT, the database, the service's own self-calls; it is often the same NAT cause."
+	remedyFindDependency    = "Find the slow or failing dependency first: the database, an external API, the service's own self-calls (Cloud NAT was measured and shows no drop beside these timeouts)."
+	remedyRaiseAfter        = "Raise the route / request timeout only after the dependency is fixed; set outbound connect timeouts below the request timeout so failures are fast."
+	// remedyTimeoutReached is offered where the latency ran to the timeout.
+	remedyTimeoutReached = "The requests ran into the timeout: a dependency takes longer than it allows. Make the dependency answer in time (or give the outbound call a shorter timeout with a fallback), or raise the request timeout above the dependency's latency."
+	// remedyDeadEndpoint is offered where connections were refused.
+	remedyDeadEndpoint = "Connections were refused: nothing listened at the address (a dead endpoint, a wrong port, instances gone). Check the target URL and port, and that the service or the instances behind the load balancer are up and accept connections."
+	remedyAffinity     = []string{
 		"Keep session state out of the instance (a shared store such as Memorystore, Firestore or the database, or a signed cookie).",
 		"Expect best-effort affinity: a revision switch, scale-in, restart or overload re-pins sessions, so every request must survive landing on a new instance.",
 	}
-	remedyPreExisting = []string{
-		"Fix the baseline before blaming the deploy: a service that fails before the cutover hides what the cutover does.",
-		"Reuse outbound connections: keep-alive with a pooled HTTP agent instead of a new connection per call.",
-	}
-	remedyPreExistingNAT = []string{
-		"Against connection churn through Cloud NAT: a shorter TCP TIME_WAIT timeout (30 s), more min ports per VM, or dynamic port allocation.",
-	}
-	remedySaturated = []string{
+	remedyBaseline       = "Fix the baseline before blaming the deploy: a service that fails before the cutover hides what the cutover does."
+	remedyPreExistingNAT = "Against connection churn through Cloud NAT: a shorter TCP TIME_WAIT timeout (30 s), more min ports per VM, or dynamic port allocation."
+	remedySaturated      = []string{
 		"Ask for fewer requests per second, or raise load.max_workers.",
 		"Drive the load from more machines.",
 	}
@@ -118,34 +117,38 @@ type natCause struct {
 	lag  int        // the lag hits were taken at
 	co   float64    // the co-occurrence at that lag
 	hits mask       // buckets where the signal is non-zero at lag
-	// explained are the errors of the cutover's hit buckets above the
-	// pre-cutover rate; cand.rank leaves out those claimed by a more
-	// specific NAT cause.
-	explained float64
+	// covered are the errors of the cutover's hit buckets above the
+	// pre-cutover rate (what cand.claim covers); unclaimed leaves out the
+	// buckets a more specific NAT cause marks.
+	covered, unclaimed int64
 }
 
 // natCauses finds nat-allocation-failure, nat-port-exhaustion and
 // nat-endpoint-independence-conflict: the signal is not flat and the
 // errors in the cutover's periods where it is non-zero are significantly
-// above the pre-cutover rate. Errors an allocation failure explains are
-// not counted again for the drops it causes.
+// above the pre-cutover rate. Each claims those errors; an allocation
+// failure comes first in the attribution, so the drops it causes are
+// explained by it.
 func (d *diagnosis) natCauses() []natCause {
 	alloc, allocOK := sumSignals(d.sigs, QueryNATAllocationFailed, func(s signal) bool { return s.query == QueryNATAllocationFailed })
 	drops, dropsOK := d.dropSignal(ReasonOutOfResources)
 	conflict, conflictOK := d.dropSignal(ReasonEndpointConflict)
 
-	// In order of specificity: an allocation failure explains the drops
-	// it causes, so the periods a cause claims are not counted again.
+	// In order of specificity: the periods a cause marks are left out of
+	// the unclaimed errors of the next, which grades its confidence.
 	causes := []struct {
 		sig      signal
 		ok       bool
 		cause    string
 		evidence func(natCause) []string
-		remedy   []string
+		remedy   func() []string
 	}{
-		{alloc, allocOK, CauseNATAllocationFailure, func(c natCause) []string { return d.allocationEvidence(alloc, drops, dropsOK, c) }, remedyNATAllocation},
-		{drops, dropsOK, CauseNATPortExhaustion, func(c natCause) []string { return d.dropEvidence(drops, ReasonOutOfResources, c) }, remedyNATPorts},
-		{conflict, conflictOK, CauseNATEndpointConflict, func(c natCause) []string { return d.dropEvidence(conflict, ReasonEndpointConflict, c) }, remedyNATConflict},
+		{alloc, allocOK, CauseNATAllocationFailure, func(c natCause) []string { return d.allocationEvidence(alloc, drops, dropsOK, c) },
+			func() []string { return remedyNATAllocation }},
+		{drops, dropsOK, CauseNATPortExhaustion, func(c natCause) []string { return d.dropEvidence(drops, ReasonOutOfResources, c) },
+			d.portsRemedy},
+		{conflict, conflictOK, CauseNATEndpointConflict, func(c natCause) []string { return d.dropEvidence(conflict, ReasonEndpointConflict, c) },
+			d.conflictRemedy},
 	}
 	var out []natCause
 	claimed := make(mask, len(d.buckets))
@@ -157,12 +160,30 @@ func (d *diagnosis) natCauses() []natCause {
 		if !ok {
 			continue
 		}
-		c.cand.f = results.Finding{Cause: k.cause, Evidence: k.evidence(c), Remedy: k.remedy}
+		c.cand.f = results.Finding{Cause: k.cause, Evidence: k.evidence(c), Remedy: k.remedy()}
 		c.cand.f.Confidence, _ = c.confidence()
 		out = append(out, c)
 		claimed = claimed.or(c.hits.dilate(1))
 	}
 	return out
+}
+
+// portsRemedy is the port exhaustion's remedies: keep-alive where the run
+// shows a new connection per request, else a bounded, warmed pool.
+func (d *diagnosis) portsRemedy() []string {
+	if churn, _ := d.churn(); churn {
+		return append(slices.Clone(remedyNATPorts), remedyKeepAlive)
+	}
+	return append(slices.Clone(remedyNATPorts), remedyColdPool)
+}
+
+// conflictRemedy is the endpoint-independence conflict's remedies, with
+// keep-alive where the run shows a new connection per request.
+func (d *diagnosis) conflictRemedy() []string {
+	if churn, _ := d.churn(); churn {
+		return append(slices.Clone(remedyNATConflict), remedyKeepAlive)
+	}
+	return remedyNATConflict
 }
 
 // dropSignal sums the NAT drop series of reason; OUT_OF_RESOURCES also
@@ -179,7 +200,7 @@ func (d *diagnosis) dropSignal(reason string) (signal, bool) {
 
 // natCause measures all errors against sig and says whether the errors of
 // the cutover's periods where sig is non-zero are significantly above the
-// pre-cutover rate. The rank leaves out the claimed buckets.
+// pre-cutover rate. It claims the errors above that rate there.
 func (d *diagnosis) natCause(sig signal, claimed mask) (natCause, bool) {
 	st := statOf(AllErrors, d.all, sig)
 	if st.Flat {
@@ -190,12 +211,13 @@ func (d *diagnosis) natCause(sig signal, claimed mask) (natCause, bool) {
 		c.lag, c.co = st.BestLag, st.LagCoOccurrence
 	}
 	c.hits = nonZeroMask(sig.at(c.lag))
-	during := d.phaseMask(PhaseDuring)
-	c.explained = d.excessIn(d.all, c.hits.and(during), d.baseRate)
-	if c.explained == 0 {
+	in := c.hits.and(d.phaseMask(PhaseDuring))
+	if d.excessIn(d.all, in, d.baseRate) == 0 {
 		return natCause{}, false
 	}
-	c.cand.rank = d.excessIn(d.all, c.hits.and(during).andNot(claimed), d.baseRate)
+	c.cand.claim = d.claimAbove(in, nil, d.baseRate)
+	c.covered = c.cand.claim.covered(d.cells)
+	c.unclaimed = d.claimAbove(in.andNot(claimed), nil, d.baseRate).covered(d.cells)
 	return c, true
 }
 
@@ -210,9 +232,9 @@ func (c natCause) confidence() (level, why string) {
 	return level, why
 }
 
-// consequence reports whether most of the cause's errors were claimed by a
-// more specific NAT cause.
-func (c natCause) consequence() bool { return c.cand.rank < c.explained/2 }
+// consequence reports whether most of the cause's errors fall in periods
+// a more specific NAT cause marks.
+func (c natCause) consequence() bool { return 2*c.unclaimed < c.covered }
 
 // grade returns the confidence of a finding resting on a series whose
 // co-occurrence with the errors is co and whose best correlation r is at
@@ -249,8 +271,26 @@ func (d *diagnosis) overlapSentence(c natCause, what string) string {
 	if c.lag != 0 {
 		at = fmt.Sprintf(" (counting the periods %s from each error)", lagText(c.lag))
 	}
-	return fmt.Sprintf("%s of the %s client errors (%s) fell in periods with %s%s; per period, errors and %s correlate with r = %.2f at lag 0 and best r = %.2f at lag %s (of ±%d periods; a positive lag means the metric moves after the errors).",
-		num(math.Round(c.co*sum(d.all))), num(sum(d.all)), pct(c.co), what, at, what, c.st.Correlation, c.st.BestCorrelation, lagText(c.st.BestLag), MaxLag)
+	return fmt.Sprintf("%s of the %s (%s) fell in periods with %s%s; per period, errors and %s correlate with r = %.2f at lag 0 and best r = %.2f at lag %s (of ±%d periods; a positive lag means the metric moves after the errors).",
+		num(c.co*sum(d.all)), plural(int64(sum(d.all)), "client errors"), pct(c.co), what, at, what, c.st.Correlation, c.st.BestCorrelation, lagText(c.st.BestLag), MaxLag)
+}
+
+// errorsIn describes the errors of the marked buckets, where they fell,
+// their classes, and how many of them are above rate: "104 errors fell in
+// periods with drops (status_502 88, status_504 16), 91 of them above the
+// pre-cutover rate of 0.5%". The classes add up to the count.
+func (d *diagnosis) errorsIn(m mask, where string, above int64, rate float64) string {
+	var n int64
+	for k, c := range d.cells {
+		if m[k] {
+			n += total(c)
+		}
+	}
+	s := fmt.Sprintf("%s %s (%s)", plural(n, "errors"), where, d.classText(m))
+	if above == n {
+		return s + fmt.Sprintf(", all above the pre-cutover rate of %s", pct(rate))
+	}
+	return s + fmt.Sprintf(", %s of them above the pre-cutover rate of %s", numInt(above), pct(rate))
 }
 
 func (d *diagnosis) dropEvidence(sig signal, reason string, c natCause) []string {
@@ -258,21 +298,27 @@ func (d *diagnosis) dropEvidence(sig signal, reason string, c natCause) []string
 	dropAt := nonZeroMask(sig.at(0))
 	in := dropAt.and(during)
 	ev := []string{
-		fmt.Sprintf("Cloud NAT dropped %s packets with reason %s during the cutover, in %d of its %d periods of %s (%s); %s before the first deploy-start.",
-			num(sumIn(sig.at(0), during)), reason, in.count(), during.count(), periodText(d.g.period), d.spanText(in), num(sumIn(sig.at(0), d.phaseMask(PhaseBefore)))),
+		fmt.Sprintf("Cloud NAT dropped %s with reason %s during the cutover, in %d of its %s of %s (%s); %s before the first deploy-start.",
+			plural(int64(math.Round(sumIn(sig.at(0), during))), "packets"), reason, in.count(), plural(int64(during.count()), "periods"),
+			periodText(d.g.period), d.spanText(in), num(sumIn(sig.at(0), d.phaseMask(PhaseBefore)))),
 		d.overlapSentence(c, "drops"),
-		fmt.Sprintf("During the cutover, %s errors above the pre-cutover rate of %s fell in periods with drops; by class: %s.",
-			num(c.explained), pct(d.baseRate), d.classText(c.hits.and(during))),
+		"During the cutover, " + d.errorsIn(c.hits.and(during), "fell in periods with drops", c.covered, d.baseRate) + ".",
 	}
 	if p, ok := d.peak(QueryNATPortUsage, in); ok {
-		s := fmt.Sprintf("nat_port_usage peaked at %s ports on one endpoint in those periods", num(p))
+		s := fmt.Sprintf("nat_port_usage peaked at %s on one endpoint in those periods", plural(int64(math.Round(p)), "ports"))
 		if a, ok := d.peak(QueryNATAllocatedPorts, in); ok {
 			s += fmt.Sprintf(", with %s allocated", num(a))
 		}
 		ev = append(ev, s+".")
 	}
+	if reason == ReasonOutOfResources {
+		if _, why := d.churn(); why != "" {
+			ev = append(ev, why)
+		}
+	}
 	if c.consequence() {
-		ev = append(ev, fmt.Sprintf("%s of these %s errors fall outside the periods where NAT allocation failed: the drops come mostly from endpoints that got no port block (see nat-allocation-failure).", num(c.cand.rank), num(c.explained)))
+		ev = append(ev, fmt.Sprintf("%s of these %s fall outside the periods where NAT allocation failed: the drops come mostly from endpoints that got no port block (see nat-allocation-failure).",
+			numInt(c.unclaimed), plural(c.covered, "errors")))
 	}
 	_, why := c.confidence()
 	return append(ev, why)
@@ -288,17 +334,67 @@ func (d *diagnosis) allocationEvidence(alloc, drops signal, dropsOK bool, c natC
 		}
 	}
 	ev := []string{
-		fmt.Sprintf("nat_allocation_failed was set in %d of the cutover's %d periods of %s (%s), for up to %s endpoint(s) at once: those endpoints got no NAT port block and lost all egress.",
-			in.count(), during.count(), periodText(d.g.period), d.spanText(in), num(most)),
+		fmt.Sprintf("nat_allocation_failed was set in %d of the cutover's %s of %s (%s), for up to %s at once: those endpoints got no NAT port block and lost all egress.",
+			in.count(), plural(int64(during.count()), "periods"), periodText(d.g.period), d.spanText(in), plural(int64(math.Round(most)), "endpoints")),
 		d.overlapSentence(c, "allocation failures"),
-		fmt.Sprintf("During the cutover, %s errors above the pre-cutover rate of %s fell in those periods; by class: %s.",
-			num(c.explained), pct(d.baseRate), d.classText(c.hits.and(during))),
+		"During the cutover, " + d.errorsIn(c.hits.and(during), "fell in those periods", c.covered, d.baseRate) + ".",
 	}
 	if dropsOK {
 		if n := sumIn(drops.at(0), in); n > 0 {
-			ev = append(ev, fmt.Sprintf("Cloud NAT also dropped %s packets with reason OUT_OF_RESOURCES in those periods: the endpoints without a block drop every new connection.", num(n)))
+			ev = append(ev, fmt.Sprintf("Cloud NAT also dropped %s with reason OUT_OF_RESOURCES in those periods: the endpoints without a block drop every new connection.", plural(int64(math.Round(n)), "packets")))
 		}
 	}
 	_, why := c.confidence()
 	return append(ev, why)
+}
+
+// ChurnRatio is the share of the requests that Cloud NAT's new connections
+// plus its OUT_OF_RESOURCES drops (connection attempts that found no port)
+// must reach, before the cutover, for the run to show about one new
+// outbound connection per request. A pooled service opens far fewer.
+const ChurnRatio = 0.5
+
+// churn says whether the service opens a new outbound connection per call,
+// and a sentence that says how the run shows it: the scenario's KeepAlive
+// when it knows, else the NAT series before the cutover (the whole run
+// without one). why is "" when the run shows nothing either way.
+func (d *diagnosis) churn() (yes bool, why string) {
+	switch d.in.KeepAlive {
+	case KeepAliveOff:
+		return true, "The service's outbound calls open a new connection each (keep-alive off in the scenario)."
+	case KeepAliveOn:
+		return false, "The service's outbound calls reuse pooled connections (keep-alive on in the scenario)."
+	}
+	before := d.phaseMask(PhaseBefore)
+	req := sumIn(d.req, before)
+	nc, ncOK := sumSignals(d.sigs, QueryNATNewConnections, func(s signal) bool { return s.query == QueryNATNewConnections })
+	drops, dropsOK := d.dropSignal(ReasonOutOfResources)
+	if req == 0 || (!ncOK && !dropsOK) {
+		return false, ""
+	}
+	var conns, dropped float64
+	if ncOK {
+		conns = sumIn(nc.at(0), before)
+	}
+	if dropsOK {
+		dropped = sumIn(drops.at(0), before)
+	}
+	if !ncOK && dropped == 0 {
+		return false, "" // no drop says nothing about how many connections opened
+	}
+	where := "before the cutover"
+	if !d.hasCutover {
+		where = "over the run"
+	}
+	ratio := (conns + dropped) / req
+	counted := fmt.Sprintf("Cloud NAT counted %s and %s (connection attempts) against %s %s, %s per request",
+		plural(int64(math.Round(conns)), "new connections"), plural(int64(math.Round(dropped)), "dropped packets"),
+		plural(int64(req), "requests"), where, strconv.FormatFloat(ratio, 'f', 2, 64))
+	if ratio >= ChurnRatio {
+		return true, counted + ": a new outbound connection for most requests, as without keep-alive."
+	}
+	if !ncOK {
+		return false, ""
+	}
+	return false, counted + ": the service reuses its outbound connections."
 }

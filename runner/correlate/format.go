@@ -3,6 +3,7 @@ package correlate
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -19,16 +20,20 @@ func abs(n int) int {
 	return n
 }
 
-// num formats a count with thousands separators ("12,345"), and any other
-// value with up to three significant digits.
+// num formats a count with thousands separators ("12,345"). Counts are
+// whole: a fractional value (a metric's aligned mean) is rounded, so no
+// sentence ever speaks of 72.7 errors.
 func num(v float64) string {
-	if v != math.Trunc(v) || math.Abs(v) >= 1e15 {
-		return strconv.FormatFloat(v, 'g', 3, 64)
-	}
-	s := strconv.FormatInt(int64(math.Abs(v)), 10)
+	return numInt(int64(math.Round(v)))
+}
+
+// numInt formats n with thousands separators.
+func numInt(n int64) string {
+	s := strconv.FormatInt(n, 10)
 	var b strings.Builder
-	if v < 0 {
+	if n < 0 {
 		b.WriteByte('-')
+		s = s[1:]
 	}
 	for i, r := range s {
 		if i > 0 && (len(s)-i)%3 == 0 {
@@ -37,6 +42,23 @@ func num(v float64) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// plural formats a count of things: "1 error", "2 errors", "1,200
+// requests". things is the plural; the singular drops its final "s".
+func plural(n int64, things string) string {
+	if n == 1 || n == -1 {
+		return numInt(n) + " " + strings.TrimSuffix(things, "s")
+	}
+	return numInt(n) + " " + things
+}
+
+// rate formats a rate per second: "80/s", "199.4/s".
+func rate(r float64) string {
+	if r == math.Trunc(r) {
+		return strconv.FormatFloat(r, 'f', 0, 64) + "/s"
+	}
+	return strconv.FormatFloat(r, 'f', 1, 64) + "/s"
 }
 
 // pct formats a share as a percentage: whole percents, or one decimal
@@ -108,27 +130,31 @@ func (d *diagnosis) spanText(m mask) string {
 	return s
 }
 
-// classText lists the error classes counted in the marked buckets, most
-// first, with the derived counters after them: "status_500 800, status_504
-// 400 (app_fetch_failed 800, upstream_timeout 400)".
+// classText lists the errors of the marked buckets by class, most first,
+// with the derived counters after them: "status_500 800, status_504 400;
+// of them app_fetch_failed 800, upstream_timeout 400". The classes add up
+// to the buckets' errors (errors no class counts are "unclassified"); the
+// derived counters count some of them a second time.
 func (d *diagnosis) classText(m mask) string {
 	type kv struct {
 		class string
 		n     int64
 	}
+	byClass := map[string]int64{}
+	for k, cell := range d.cells {
+		if m[k] {
+			for c, n := range cell {
+				byClass[c] += n
+			}
+		}
+	}
 	var classes, derived []kv
-	for _, c := range d.classes {
-		if c == AllErrors {
-			continue
-		}
-		n := int64(sumIn(classVector(d.buckets, c), m))
-		if n == 0 {
-			continue
-		}
-		if results.IsDerived(c) {
+	for _, c := range slices.Sorted(maps.Keys(byClass)) {
+		classes = append(classes, kv{c, byClass[c]})
+	}
+	for _, c := range results.Derived {
+		if n := int64(sumIn(classVector(d.buckets, c), m)); n > 0 {
 			derived = append(derived, kv{c, n})
-		} else {
-			classes = append(classes, kv{c, n})
 		}
 	}
 	byCount := func(a, b kv) int { return cmp.Compare(b.n, a.n) }
@@ -137,7 +163,7 @@ func (d *diagnosis) classText(m mask) string {
 	join := func(l []kv) string {
 		parts := make([]string, len(l))
 		for i, e := range l {
-			parts[i] = fmt.Sprintf("%s %s", e.class, num(float64(e.n)))
+			parts[i] = e.class + " " + numInt(e.n)
 		}
 		return strings.Join(parts, ", ")
 	}
@@ -149,5 +175,5 @@ func (d *diagnosis) classText(m mask) string {
 	case len(classes) == 0:
 		return join(derived)
 	}
-	return join(classes) + " (" + join(derived) + ")"
+	return join(classes) + "; of them " + join(derived)
 }

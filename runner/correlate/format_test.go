@@ -11,11 +11,28 @@ func TestNum(t *testing.T) {
 		v    float64
 		want string
 	}{
-		{0, "0"}, {7, "7"}, {999, "999"}, {1000, "1,000"}, {9340, "9,340"}, {1234567, "1,234,567"}, {-12345, "-12,345"}, {0.5, "0.5"}, {2.345678, "2.35"},
+		// Counts are whole: a metric's fractional mean is rounded.
+		{0, "0"}, {7, "7"}, {999, "999"}, {1000, "1,000"}, {9340, "9,340"}, {1234567, "1,234,567"}, {-12345, "-12,345"}, {0.4, "0"}, {72.7, "73"}, {2.345678, "2"},
 	}
 	for _, tt := range tests {
 		if got := num(tt.v); got != tt.want {
 			t.Errorf("num(%v) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}
+
+func TestPlural(t *testing.T) {
+	tests := []struct {
+		n      int64
+		things string
+		want   string
+	}{
+		{0, "errors", "0 errors"}, {1, "errors", "1 error"}, {2, "periods", "2 periods"}, {1, "periods", "1 period"},
+		{1200, "requests", "1,200 requests"}, {1, "4xx responses", "1 4xx response"},
+	}
+	for _, tt := range tests {
+		if got := plural(tt.n, tt.things); got != tt.want {
+			t.Errorf("plural(%d, %q) = %q, want %q", tt.n, tt.things, got, tt.want)
 		}
 	}
 }
