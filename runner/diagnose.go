@@ -9,6 +9,7 @@ import (
 
 	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner/correlate"
+	"github.com/cutover-dev/cutover/scenarios"
 )
 
 // PhaseMetrics is the phase Progress reports while the run waits for the
@@ -148,7 +149,7 @@ func waitUntil(ctx context.Context, now func() time.Time, t time.Time, interval 
 // timestamps (load.Summary.Grid); when there is one, the periods' client
 // errors and metric values cover the same interval exactly, and the 1 s
 // windows are not used.
-func diagnose(run *results.Run, f fetched, plan metricsPlan, sessions int, loadEnd time.Time, grid []results.Window) {
+func diagnose(run *results.Run, f fetched, plan metricsPlan, sc *scenarios.Scenario, loadEnd time.Time, grid []results.Window) {
 	var events []results.Event
 	for _, e := range run.Events {
 		if !e.At.After(loadEnd) {
@@ -159,18 +160,27 @@ func diagnose(run *results.Run, f fetched, plan metricsPlan, sessions int, loadE
 	if !f.covered {
 		series = nil
 	}
-	timeline := run.Timeline
+	timeline, window := run.Timeline, sc.Load.Window.D()
 	if len(grid) > 0 {
-		timeline = grid
+		timeline, window = grid, plan.period
 	}
+	sessions := 0
+	if sc.Load.Sessions.Cookies {
+		sessions = sc.Load.Sessions.Count
+	}
+	keepAlive, requestTimeout := serviceHints(sc)
 	an := correlate.Analyze(correlate.Input{
 		Timeline:       timeline,
+		Window:         window,
 		Events:         events,
 		Series:         series,
 		Period:         plan.period,
 		Load:           run.Load,
 		Sessions:       sessions,
 		AffinityRepins: run.Load.SessionRepins,
+		KeepAlive:      keepAlive,
+		RequestTimeout: requestTimeout,
+		ClientTimeout:  sc.Load.Timeout.D(),
 	})
 	d := &results.Diagnosis{
 		Metrics:   results.MetricsCovered,
@@ -242,4 +252,30 @@ func judgeDiagnosis(v *results.Verdict, run *results.Run) {
 			v.Reasons = append(v.Reasons, "metrics missing, so the cause is not diagnosed from them: "+run.Diagnosis.Note)
 		}
 	}
+}
+
+// serviceHints is what the scenario knows of the target service's own
+// behaviour, for the remedies: whether its outbound calls keep connections
+// alive and its request timeout (wall time). Only the local cloud's model
+// says; against a real cloud both are unknown and the metrics decide.
+func serviceHints(sc *scenarios.Scenario) (correlate.KeepAlive, time.Duration) {
+	if !sc.LocalCloud.Enabled() {
+		return correlate.KeepAliveUnknown, 0
+	}
+	for _, svc := range sc.LocalCloud.Services {
+		if svc.Name != sc.Target.Service {
+			continue
+		}
+		keep := correlate.KeepAliveOn
+		for _, c := range svc.App.Calls {
+			if !c.KeepAlive {
+				keep = correlate.KeepAliveOff
+			}
+		}
+		if len(svc.App.Calls) == 0 {
+			keep = correlate.KeepAliveUnknown
+		}
+		return keep, sc.Wall(svc.RequestTimeout)
+	}
+	return correlate.KeepAliveUnknown, 0
 }

@@ -261,11 +261,7 @@ func (r *run) diagnose(ctx context.Context) {
 		timeScale: sc.LocalCloud.TimeScale,
 	}
 	got := awaitMetrics(ctx, r.opts.Metrics, plan, r.loadStart, r.loadEnd, r.now, r.opts.Progress)
-	sessions := 0
-	if sc.Load.Sessions.Cookies {
-		sessions = sc.Load.Sessions.Count
-	}
-	diagnose(run, got, plan, sessions, r.loadEnd, r.sum.Grid)
+	diagnose(run, got, plan, sc, r.loadEnd, r.sum.Grid)
 	judgeDiagnosis(&run.Verdict, run)
 	if ctx.Err() != nil {
 		// The load and the cutover are over and the rollback was
