@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner"
+	"github.com/cutover-dev/cutover/runner/correlate"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
@@ -40,30 +43,45 @@ type replay struct {
 	code int
 	// cause is the expected top finding; "" expects none at all.
 	cause string
+	// second, when set, is the expected second finding.
+	second string
 	// noNAT forbids any NAT finding: NAT shows no drop in this incident.
 	noNAT bool
+	// heavy marks the nat-exhaustion family (three services deep at
+	// 100/s): no two heavy replays run at the same time.
+	heavy bool
+	// check, when set, checks what is particular to this replay.
+	check func(t *testing.T, got *replayed)
 }
 
-// replayPack is in start order: the two heaviest (nat-exhaustion and its
-// fix, three services deep at 100/s) never run at the same time.
+// replayPack is in start order, at most replayConcurrency at once. The
+// three heavy replays sit four places apart (0, 4, 8), each followed by
+// the longest light ones, so the next heavy one is due about when the
+// last one ends; the heavy slot in TestReplayPack makes sure of it.
 var replayPack = []replay{
-	{scenario: "nat-exhaustion", code: ExitFail, cause: "nat-port-exhaustion"},
-	{scenario: "nat-ip-plateau", code: ExitFail, cause: "nat-allocation-failure"},
-	{scenario: "egress-not-ready", code: ExitFail, cause: "egress-not-ready", noNAT: true},
-	{scenario: "affinity-cutover", code: ExitFail, cause: "affinity-broken", noNAT: true},
-	{scenario: "connection-churn", code: ExitFail, cause: "pre-existing-errors"},
+	{scenario: "nat-exhaustion", code: ExitFail, cause: correlate.CauseNATPortExhaustion, heavy: true,
+		check: func(t *testing.T, got *replayed) { checkDemo(t, &got.run, got.report) }},
+	{scenario: "trickle-and-burst", code: ExitFail, cause: correlate.CauseNATPortExhaustion,
+		second: correlate.CausePreExistingErrors, check: checkTrickleAndBurst},
+	{scenario: "nat-ip-plateau", code: ExitFail, cause: correlate.CauseNATAllocationFailure},
+	{scenario: "nat-ip-plateau-fixed", code: ExitPass},
+	{scenario: "late-deploy", code: ExitFail, cause: correlate.CauseNATPortExhaustion, heavy: true, check: checkLateDeploy},
+	{scenario: "egress-not-ready", code: ExitFail, cause: correlate.CauseEgressNotReady, noNAT: true},
+	{scenario: "affinity-cutover", code: ExitFail, cause: correlate.CauseAffinityBroken, noNAT: true},
+	{scenario: "connection-churn", code: ExitFail, cause: correlate.CausePreExistingErrors},
 	// The fix with an abort brake that the incident trips: the fix must
 	// not (TestAbortBrakeTripsOnTheNATIncident trips it).
-	{scenario: "nat-exhaustion-fixed", code: ExitPass, edit: withBrake},
-	{scenario: "nat-ip-plateau-fixed", code: ExitPass},
+	{scenario: "nat-exhaustion-fixed", code: ExitPass, edit: withBrake, heavy: true},
+	{scenario: "image-deleted-quiet", code: ExitFail, cause: correlate.CauseRevisionNotReady, noNAT: true, check: checkImageDeletedQuiet},
 }
 
 // replayed is the outcome of one replay run by the built binary.
 type replayed struct {
-	inv    invocation
-	err    error
-	run    results.Run
-	report string // report.txt of the run
+	inv      invocation
+	err      error
+	run      results.Run
+	report   string // report.txt of the run
+	markdown string // report.md of the run
 }
 
 // replayConcurrency is how many replays run at once: each spends most of
@@ -73,20 +91,27 @@ const replayConcurrency = 3
 
 // Each built-in incident replay, run end to end by the built binary,
 // yields its expected cause as the top finding (and no NAT finding where
-// NAT drops nothing); the fixed variants pass. The README's main command
-// (make demo: nat-exhaustion) gets the closest look.
+// NAT drops nothing); the fixed variants pass. In every one the findings
+// account for each error exactly once, no cause explains nothing, and the
+// reports count in whole numbers. The README's main command (make demo:
+// nat-exhaustion) gets the closest look.
 func TestReplayPack(t *testing.T) {
 	if testing.Short() {
-		t.Skip("seven replays of 30-60 s each")
+		t.Skip("ten replays of 20-60 s of load each")
 	}
 	out := make([]replayed, len(replayPack))
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, replayConcurrency)
+	heavySlot := make(chan struct{}, 1)
 	for i, r := range replayPack {
 		dir := t.TempDir()
 		slots <- struct{}{} // start in order, at most replayConcurrency at once
 		wg.Go(func() {
 			defer func() { <-slots }()
+			if r.heavy {
+				heavySlot <- struct{}{}
+				defer func() { <-heavySlot }()
+			}
 			out[i] = runReplay(dir, r.scenario, r.edit)
 		})
 	}
@@ -113,6 +138,8 @@ func TestReplayPack(t *testing.T) {
 				t.Errorf("findings %v on a run that passed", causes)
 			case r.cause != "" && (len(causes) == 0 || causes[0] != r.cause):
 				t.Errorf("findings %v, want %s first", causes, r.cause)
+			case r.second != "" && (len(causes) < 2 || causes[1] != r.second):
+				t.Errorf("findings %v, want %s second", causes, r.second)
 			}
 			if r.noNAT {
 				for _, c := range causes {
@@ -127,8 +154,11 @@ func TestReplayPack(t *testing.T) {
 			if r.code == ExitPass && run.Totals.Errors != 0 {
 				t.Errorf("the fix left %d errors: %v", run.Totals.Errors, run.Totals.ByClass)
 			}
-			if r.scenario == "nat-exhaustion" {
-				checkDemo(t, run, got.report)
+			checkAccounting(t, run)
+			checkWholeCounts(t, "report.txt", got.report)
+			checkWholeCounts(t, "report.md", got.markdown)
+			if r.check != nil {
+				r.check(t, &got)
 			}
 			if slices.Contains(eventKinds(run), runner.EventAbortTriggered) {
 				t.Errorf("the abort brake tripped: %q", run.Verdict.Reasons)
@@ -175,27 +205,86 @@ func runReplay(dir, scenario string, edit func(string) string) replayed {
 		return r
 	}
 	b, err := os.ReadFile(runs[0])
-	r.report, r.err = string(b), err
+	if r.report, r.err = string(b), err; err != nil {
+		return r
+	}
+	b, err = os.ReadFile(filepath.Join(filepath.Dir(runs[0]), "report.md"))
+	r.markdown, r.err = string(b), err
 	return r
 }
 
-// checkDemo checks what the README promises of `make demo`: the cutover's
-// events, both kinds of client error right after the deploy, and a finding
-// that names NAT port exhaustion with the drop counts, their overlap with
-// the client errors and the remedies.
-func checkDemo(t *testing.T, run *results.Run, report string) {
+// accounting returns each finding's primary count (the errors it is the
+// primary cause of) and the errors no finding claims. It is the one
+// place that reads those fields of the record.
+func accounting(run *results.Run) (primary []int64, unexplained int64) {
+	for _, f := range run.Findings {
+		primary = append(primary, f.Primary)
+	}
+	if run.Diagnosis != nil {
+		unexplained = run.Diagnosis.Unexplained
+	}
+	return primary, unexplained
+}
+
+// explainsTheVerdict lists the causes that can stand with no error of
+// their own: a failed action, a generator that could not keep up.
+var explainsTheVerdict = []string{correlate.CauseRevisionNotReady, correlate.CauseLoadGeneratorSaturated}
+
+// checkAccounting checks that every error is accounted for exactly once:
+// the findings' primary counts plus the unexplained ones add up to the
+// run's errors, and no finding among the causes explains nothing.
+func checkAccounting(t *testing.T, run *results.Run) {
 	t.Helper()
-	want := []string{"deploy-start", "revision-created", "revision-ready", "traffic-applied"}
-	if got := cutoverOrder(run); len(got) < 4 || !slices.Equal(got[:4], want) {
-		t.Errorf("event order %v, want %v first", got, want)
+	primary, unexplained := accounting(run)
+	sum := unexplained
+	var parts []string
+	for i, f := range run.Findings {
+		sum += primary[i]
+		parts = append(parts, fmt.Sprintf("%s %d", f.Cause, primary[i]))
+		if primary[i] <= 0 && !slices.Contains(explainsTheVerdict, f.Cause) {
+			t.Errorf("finding %s is the primary cause of %d errors: a cause that explains nothing", f.Cause, primary[i])
+		}
 	}
-	by := run.Totals.ByClass
-	if by[results.AppFetchFailed] == 0 || by[results.UpstreamTimeout] == 0 {
-		t.Errorf("want both fetch failed (502) and upstream timeout (504) errors, got %v", by)
+	if sum != run.Totals.Errors {
+		t.Errorf("primary counts (%s) plus %d unexplained add up to %d, want the run's %d errors",
+			strings.Join(parts, ", "), unexplained, sum, run.Totals.Errors)
 	}
-	// The errors follow the deploy: the error rate in the 10 s after it is
-	// far above the rate before it (the old revision's own scale-out during
-	// the ramp may cost a few).
+}
+
+// fractionalCount matches a count with decimals in prose ("54.9 errors");
+// a rate such as "57.2 requests/s" is not a count.
+var fractionalCount = regexp.MustCompile(`\b\d+\.\d+ (errors?|requests?|periods?)\b([^/]|$)`)
+
+// checkWholeCounts checks that a rendered report states counts of errors,
+// requests and periods as whole numbers. Prose is unwrapped first, so a
+// count split over two lines is found too.
+func checkWholeCounts(t *testing.T, name, report string) {
+	t.Helper()
+	text := strings.Join(strings.Fields(report), " ")
+	for _, loc := range fractionalCount.FindAllStringIndex(text, -1) {
+		from, to := max(loc[0]-60, 0), min(loc[1]+20, len(text))
+		t.Errorf("%s has a fractional count %q in: …%s…", name, strings.TrimSpace(text[loc[0]:loc[1]]), strings.ToValidUTF8(text[from:to], ""))
+	}
+}
+
+// loadShare returns where t falls in the run's load, 0 at its start and 1
+// at its end.
+func loadShare(run *results.Run, at time.Time) float64 {
+	if len(run.Timeline) == 0 || run.Load.Duration <= 0 {
+		return -1
+	}
+	return at.Sub(run.Timeline[0].Start).Seconds() / run.Load.Duration
+}
+
+// checkBurstAfterDeploy checks that the errors follow the deploy: the
+// error rate in the 10 s after it is far above the rate before it (the old
+// revision's own scale-out during a ramp may cost a few).
+func checkBurstAfterDeploy(t *testing.T, run *results.Run) {
+	t.Helper()
+	if len(run.Events) == 0 {
+		t.Error("no events: want a deploy")
+		return
+	}
 	deploy := run.Events[0].At
 	var before, beforeN, after, afterN int64
 	for _, w := range run.Timeline {
@@ -212,6 +301,90 @@ func checkDemo(t *testing.T, run *results.Run, report string) {
 		t.Errorf("error rate %.2f%% in the 10 s after the deploy vs %.2f%% before it; want a burst that follows the deploy",
 			100*rateAfter, 100*rateBefore)
 	}
+}
+
+// checkImageDeletedQuiet: the release failed on an image that cannot be
+// pulled while the old revision served every request; the report names
+// the failed revision with the missing-image remedy and ends with it.
+func checkImageDeletedQuiet(t *testing.T, got *replayed) {
+	t.Helper()
+	run := &got.run
+	if run.Totals.Errors != 0 {
+		t.Errorf("%d errors (%v): the old revision must have served every request", run.Totals.Errors, run.Totals.ByClass)
+	}
+	if c := run.Cutover; c == nil || !strings.Contains(c.FailedAction, "not found") || !c.Restored {
+		t.Errorf("cutover %+v: want the deploy failed on the missing image and the traffic restored", c)
+	}
+	if len(run.Findings) > 0 {
+		if remedy := strings.Join(run.Findings[0].Remedy, "\n"); !strings.Contains(remedy, "The image is missing") {
+			t.Errorf("top finding's remedies lack the missing image:\n%s", remedy)
+		}
+	}
+	end := got.report[max(strings.LastIndex(got.report, "\nTIMELINE"), 0):]
+	if !strings.Contains(end, "CONCLUSION: FAIL · "+correlate.CauseRevisionNotReady) {
+		findings := got.report[max(strings.Index(got.report, "\nFINDINGS"), 0):]
+		t.Errorf("report.txt does not end with the failed revision's conclusion; its findings:%s", findings[:min(len(findings), 300)])
+	}
+}
+
+// checkLateDeploy: the release lands late in the load (70-80% of it) and
+// the NAT errors follow it, up to the end of the load.
+func checkLateDeploy(t *testing.T, got *replayed) {
+	t.Helper()
+	run := &got.run
+	if len(run.Events) == 0 {
+		t.Fatal("no events: want a deploy")
+	}
+	if at := loadShare(run, run.Events[0].At); at < 0.7 || at > 0.8 {
+		t.Errorf("the deploy started at %.0f%% of the load, want 70-80%%", 100*at)
+	}
+	checkBurstAfterDeploy(t, run)
+}
+
+// checkTrickleAndBurst: the refused connections are spread over the whole
+// run at the share of requests that go to the retired host, and the NAT
+// burst comes on top of them at the deploy.
+func checkTrickleAndBurst(t *testing.T, got *replayed) {
+	t.Helper()
+	run := &got.run
+	if len(run.Events) == 0 {
+		t.Fatal("no events: want a deploy")
+	}
+	deploy := run.Events[0].At
+	var refusedBefore, refusedAfter int64
+	for _, w := range run.Timeline {
+		if w.Start.Before(deploy) {
+			refusedBefore += w.ByClass[results.ClassConnectRefused]
+		} else {
+			refusedAfter += w.ByClass[results.ClassConnectRefused]
+		}
+	}
+	refused := refusedBefore + refusedAfter
+	if want := run.Totals.Requests / 200; refused < want-2 || refused > want+2 || refusedBefore == 0 || refusedAfter == 0 {
+		t.Errorf("%d refused connections (%d before the deploy, %d after), want about %d (1 request in 200) on both sides of it",
+			refused, refusedBefore, refusedAfter, want)
+	}
+	if run.Totals.ByClass[results.AppFetchFailed] == 0 {
+		t.Errorf("no 502 fetch failed: want the NAT burst at the deploy, got %v", run.Totals.ByClass)
+	}
+	checkBurstAfterDeploy(t, run)
+}
+
+// checkDemo checks what the README promises of `make demo`: the cutover's
+// events, both kinds of client error right after the deploy, and a finding
+// that names NAT port exhaustion with the drop counts, their overlap with
+// the client errors and the remedies.
+func checkDemo(t *testing.T, run *results.Run, report string) {
+	t.Helper()
+	want := []string{"deploy-start", "revision-created", "revision-ready", "traffic-applied"}
+	if got := cutoverOrder(run); len(got) < 4 || !slices.Equal(got[:4], want) {
+		t.Errorf("event order %v, want %v first", got, want)
+	}
+	by := run.Totals.ByClass
+	if by[results.AppFetchFailed] == 0 || by[results.UpstreamTimeout] == 0 {
+		t.Errorf("want both fetch failed (502) and upstream timeout (504) errors, got %v", by)
+	}
+	checkBurstAfterDeploy(t, run)
 	f := run.Findings[0]
 	if f.Confidence != "high" || f.Explained < run.Totals.Errors/2 {
 		t.Errorf("top finding %s %s explains %d of %d errors; want high confidence and most of them",
