@@ -385,6 +385,9 @@ func checkDemo(t *testing.T, run *results.Run, report string) {
 		t.Errorf("want both fetch failed (502) and upstream timeout (504) errors, got %v", by)
 	}
 	checkBurstAfterDeploy(t, run)
+	if len(run.Findings) == 0 {
+		t.Fatal("no finding on the demo")
+	}
 	f := run.Findings[0]
 	if f.Confidence != "high" || f.Explained < run.Totals.Errors/2 {
 		t.Errorf("top finding %s %s explains %d of %d errors; want high confidence and most of them",
