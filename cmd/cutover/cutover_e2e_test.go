@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,12 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	runapi "cloud.google.com/go/run/apiv2"
-	"cloud.google.com/go/run/apiv2/runpb"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cutover-dev/cutover/results"
 )
@@ -168,50 +161,11 @@ func TestSIGINTDuringShiftRestoresTheSplit(t *testing.T) {
 // interruptDuringShift stops a run with sig during a stepwise shift.
 func interruptDuringShift(t *testing.T, sig syscall.Signal) {
 	dir := t.TempDir()
-	cloudFile := writeScenario(t, dir, "cloud.yaml", `version: 1
-name: cloud
-load: {requests: [{path: /}], rate: 1/s, duration: 1s}
-`+cloudSection)
-	lc := exec.Command(binary, "localcloud", cloudFile)
-	stdout, err := lc.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := lc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		lc.Process.Signal(syscall.SIGINT)
-		lc.Wait()
-	}()
-	var ep endpoints
-	if err := json.NewDecoder(bufio.NewReader(stdout)).Decode(&ep); err != nil {
-		t.Fatal(err)
-	}
-
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	services, err := runapi.NewServicesClient(ctx, option.WithEndpoint(ep.ControlPlane), option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer services.Close()
-	name := "projects/demo/locations/asia-northeast1/services/api"
-	// served is what the service serves: revision=percent, LATEST resolved.
-	served := func() string {
-		svc, err := services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
-		if err != nil {
-			t.Fatalf("GetService: %v", err)
-		}
-		var parts []string
-		for _, tt := range svc.GetTrafficStatuses() {
-			if tt.GetPercent() > 0 {
-				parts = append(parts, fmt.Sprintf("%s=%d", tt.GetRevision(), tt.GetPercent()))
-			}
-		}
-		return strings.Join(parts, ",")
-	}
+	cloud := startLocalCloud(t, ctx, dir)
+	ep := cloud.ep
+	served := func() string { return cloud.served(t, ctx) }
 	before := served()
 
 	p := writeScenario(t, dir, "shift.yaml", fmt.Sprintf(`version: 1
@@ -248,7 +202,7 @@ rollback: on-abort
 	if err := run.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
-	err = run.Wait()
+	err := run.Wait()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != ExitAborted {
 		t.Fatalf("wait: %v, want exit %d\nstderr:\n%s", err, ExitAborted, errb.String())
