@@ -184,9 +184,6 @@ func setEnv(env []*runpb.EnvVar, name, value string) []*runpb.EnvVar {
 	return append(env, &runpb.EnvVar{Name: name, Values: v})
 }
 
-// maxRevisionName is the longest revision name Cloud Run accepts.
-const maxRevisionName = 63
-
 // nextSuffix names a revision the way Cloud Run names its own,
 // SERVICE-NNNNN-xyz: the number after the latest created revision's (or
 // after the service's generation when that has no number), and three
