@@ -164,24 +164,12 @@ func interruptDuringShift(t *testing.T, sig syscall.Signal) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cloud := startLocalCloud(t, ctx, dir)
-	ep := cloud.ep
 	served := func() string { return cloud.served(t, ctx) }
 	before := served()
 
-	p := writeScenario(t, dir, "shift.yaml", fmt.Sprintf(`version: 1
-name: shift
-target: {platform: cloudrun, project: demo, region: asia-northeast1, service: api, endpoint: %q}
-load:
-  requests: [{path: /}]
-  rate: 50/s
-  duration: 5m
-actions:
-  - at: 1s
-    deploy: {env: {MODE: v2}, traffic: "0"}
-  - at: 1s
-    traffic: {revision: "@deployed", steps: [10, 50, 100], every: 2m}
-rollback: on-abort
-`, ep.ControlPlane))
+	// The shared stepwise shift; its rollback (on-failure) restores on an
+	// abort as on-abort does.
+	p := shiftScenario(t, dir, "shift", cloud.ep.ControlPlane)
 	run := exec.Command(binary, "run", p, "--out", "out")
 	run.Dir = dir
 	var out, errb bytes.Buffer
