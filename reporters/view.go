@@ -67,7 +67,7 @@ func newView(run *results.Run) (*view, error) {
 	v.headline = headline(red)
 	v.classes = classRows(red.Totals)
 	for _, e := range red.Events {
-		v.events = append(v.events, eventRow{kind: e.Kind, offset: e.At.Sub(v.origin), details: formatDetails(e.Details)})
+		v.events = append(v.events, eventRow{kind: string(e.Kind), offset: e.At.Sub(v.origin), details: formatDetails(e.Details)})
 	}
 	sort.SliceStable(v.events, func(i, j int) bool { return v.events[i].offset < v.events[j].offset })
 	v.timeline = condense(red.Timeline, v.origin, v.events, maxTimelineRows)

@@ -379,9 +379,30 @@ type Window struct {
 	Histogram string `json:"hist,omitempty"`
 }
 
+// EventKind names what an Event is: one of the Event* constants.
+type EventKind string
+
+// Event kinds on a run's timeline.
+const (
+	EventDeployStart     EventKind = "deploy-start"
+	EventRevisionCreated EventKind = "revision-created"
+	EventRevisionReady   EventKind = "revision-ready"
+	EventTrafficApplied  EventKind = "traffic-applied"
+	EventActionFailed    EventKind = "action-failed"
+	EventRollbackStart   EventKind = "rollback-start"
+	EventRollbackDone    EventKind = "rollback-done"
+	EventRollbackFailed  EventKind = "rollback-failed"
+	// EventAbortTriggered: a brake (an abort threshold, an interrupt)
+	// stopped the run.
+	EventAbortTriggered EventKind = "abort-triggered"
+	// EventClaimReleaseFailed: the run could not release its claim on a
+	// service.
+	EventClaimReleaseFailed EventKind = "claim-release-failed"
+)
+
 // Event is one thing that happened on the timeline (a deploy, a traffic shift).
 type Event struct {
-	Kind    string            `json:"kind"`
+	Kind    EventKind         `json:"kind"`
 	At      time.Time         `json:"at"`
 	Details map[string]string `json:"details,omitempty"`
 }

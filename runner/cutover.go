@@ -184,7 +184,7 @@ func (c *cutover) started() bool { return c.begun.Load() }
 func (c *cutover) services() []string { return actionServices(c.sc) }
 
 // event records a platform event on the timeline.
-func (c *cutover) event(kind string, details map[string]string) {
+func (c *cutover) event(kind results.EventKind, details map[string]string) {
 	c.rec.addEvent(results.Event{Kind: kind, At: c.now(), Details: details})
 }
 
@@ -201,7 +201,7 @@ func (c *cutover) run(ctx context.Context, start time.Time) error {
 				return nil
 			}
 			msg := fmt.Sprintf("actions[%d] (%s at %s): %v", i, kindOf(a), a.At, err)
-			c.event(EventActionFailed, map[string]string{"action": fmt.Sprint(i), "error": err.Error()})
+			c.event(results.EventActionFailed, map[string]string{"action": fmt.Sprint(i), "error": err.Error()})
 			c.rec.setFailedAction(msg)
 			c.failed = errors.New(msg)
 			return c.failed
@@ -260,14 +260,14 @@ func (c *cutover) deploy(ctx context.Context, d *scenarios.DeployAction) error {
 	if err := c.beforeChange(service); err != nil {
 		return err
 	}
-	c.event(EventDeployStart, details)
+	c.event(results.EventDeployStart, details)
 	report := func(e Event) {
 		if e.Details == nil {
 			e.Details = map[string]string{}
 		}
 		e.Details["service"] = service
 		c.report(e)
-		if e.Kind == EventRevisionCreated && e.Details["revision"] != "" {
+		if e.Kind == results.EventRevisionCreated && e.Details["revision"] != "" {
 			c.created(service, e.Details["revision"])
 		}
 	}
@@ -307,7 +307,7 @@ func (c *cutover) applied(ctx context.Context, service string) error {
 	if err != nil {
 		return fmt.Errorf("read the traffic split of %s: %w", service, err)
 	}
-	c.event(EventTrafficApplied, map[string]string{"service": service, "traffic": FormatSplit(svc.Traffic), "latest_ready": svc.LatestReadyRevision})
+	c.event(results.EventTrafficApplied, map[string]string{"service": service, "traffic": FormatSplit(svc.Traffic), "latest_ready": svc.LatestReadyRevision})
 	return nil
 }
 
@@ -378,7 +378,7 @@ func (c *cutover) setTraffic(ctx context.Context, split []TrafficTarget) error {
 	if err := c.platforms[c.target].SetTraffic(ctx, split); err != nil {
 		return err
 	}
-	c.event(EventTrafficApplied, map[string]string{"service": c.target, "traffic": FormatSplit(split)})
+	c.event(results.EventTrafficApplied, map[string]string{"service": c.target, "traffic": FormatSplit(split)})
 	return nil
 }
 

@@ -101,8 +101,8 @@ func (f *fakePlatform) Revisions(ctx context.Context) ([]string, error) {
 
 func okDeploy(rev string) func(DeploySpec, func(Event)) (string, error) {
 	return func(spec DeploySpec, report func(Event)) (string, error) {
-		report(Event{Kind: EventRevisionCreated, Details: map[string]string{"revision": rev}})
-		report(Event{Kind: EventRevisionReady, Details: map[string]string{"revision": rev}})
+		report(Event{Kind: results.EventRevisionCreated, Details: map[string]string{"revision": rev}})
+		report(Event{Kind: results.EventRevisionReady, Details: map[string]string{"revision": rev}})
 		return rev, nil
 	}
 }
@@ -138,7 +138,7 @@ func baseline() Service {
 
 func TestFailedDeployRollsBackPinnedAndFailsTheRun(t *testing.T) {
 	p := &fakePlatform{svc: baseline(), deploy: func(spec DeploySpec, report func(Event)) (string, error) {
-		report(Event{Kind: EventRevisionCreated, Details: map[string]string{"revision": "api-00002-xyz"}})
+		report(Event{Kind: results.EventRevisionCreated, Details: map[string]string{"revision": "api-00002-xyz"}})
 		return "", errors.New(`revision "api-00002-xyz" failed: Image 'x' not found`)
 	}}
 	out, err := runWith(t, context.Background(), scenarioWith(t, okServer(t), "actions: [{at: 100ms, deploy: {image: x}}]\n"), p)
@@ -157,7 +157,7 @@ func TestFailedDeployRollsBackPinnedAndFailsTheRun(t *testing.T) {
 	}
 	var kinds []string
 	for _, e := range run.Events {
-		kinds = append(kinds, e.Kind)
+		kinds = append(kinds, string(e.Kind))
 	}
 	if got := strings.Join(kinds, " "); got != "deploy-start revision-created action-failed rollback-start rollback-done" {
 		t.Errorf("events %q", got)

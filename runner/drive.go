@@ -225,7 +225,7 @@ func (w *watch) decideGate(win results.Window) {
 func (w *watch) trip(t *trip) {
 	r := w.r
 	r.tripped = t
-	r.rec.addEvent(results.Event{Kind: EventAbortTriggered, At: r.now(), Details: map[string]string{"reason": t.why}})
+	r.rec.addEvent(results.Event{Kind: results.EventAbortTriggered, At: r.now(), Details: map[string]string{"reason": t.why}})
 	w.stopActions()
 	w.restoring.Add(1)
 	go func() {

@@ -9,18 +9,6 @@ import (
 	"github.com/cutover-dev/cutover/results"
 )
 
-// Event kinds on a run's timeline.
-const (
-	EventDeployStart     = "deploy-start"
-	EventRevisionCreated = "revision-created"
-	EventRevisionReady   = "revision-ready"
-	EventTrafficApplied  = "traffic-applied"
-	EventActionFailed    = "action-failed"
-	EventRollbackStart   = "rollback-start"
-	EventRollbackDone    = "rollback-done"
-	EventRollbackFailed  = "rollback-failed"
-)
-
 // Platform is the service a cutover changes: the runner reads it before the
 // run, deploys to it and shifts its traffic during the run, and puts its
 // traffic back afterwards. Implementations live in their own packages
@@ -86,9 +74,10 @@ type DeploySpec struct {
 	NoWait bool
 }
 
-// Event is something the platform did, at a time.
+// Event is something the platform did, at a time; Kind is one of the
+// results.Event* kinds.
 type Event struct {
-	Kind    string
+	Kind    results.EventKind
 	At      time.Time
 	Details map[string]string
 }

@@ -9,12 +9,6 @@ import (
 	"github.com/cutover-dev/cutover/results"
 )
 
-// Event kinds of the restore and the brake.
-const (
-	EventAbortTriggered     = "abort-triggered"
-	EventClaimReleaseFailed = "claim-release-failed"
-)
-
 // Backoff of a restore whose platform API is unreachable.
 const (
 	restoreBackoff    = 500 * time.Millisecond
@@ -67,7 +61,7 @@ func (c *cutover) restore(ctx context.Context, why string, o restoreOptions) {
 	stop := watchAbandon(rctx, cancel, o.abandon)
 	defer stop()
 
-	c.event(EventRollbackStart, map[string]string{"reason": why, "traffic": c.restoreSplits()})
+	c.event(results.EventRollbackStart, map[string]string{"reason": why, "traffic": c.restoreSplits()})
 	var errs []error
 	for _, name := range changed {
 		if err := c.restoreOne(rctx, name, o); err != nil {
@@ -92,7 +86,7 @@ func (c *cutover) restoreOne(ctx context.Context, name string, o restoreOptions)
 			Note: fmt.Sprintf("putting back %s: %s (attempt %d)", name, FormatSplit(split), attempt)})
 		err := c.platforms[name].Restore(ctx, RestoreSpec{RunID: o.runID, Split: split})
 		if err == nil {
-			c.event(EventRollbackDone, map[string]string{"service": name, "traffic": FormatSplit(split)})
+			c.event(results.EventRollbackDone, map[string]string{"service": name, "traffic": FormatSplit(split)})
 			report(o.progress, Progress{Phase: PhaseRestore, Elapsed: c.now().Sub(started), Total: o.timeout,
 				Note: fmt.Sprintf("put back %s: %s", name, FormatSplit(split))})
 			return nil
@@ -105,7 +99,7 @@ func (c *cutover) restoreOne(ctx context.Context, name string, o restoreOptions)
 				continue
 			}
 		}
-		c.event(EventRollbackFailed, map[string]string{"service": name, "error": err.Error(), "traffic": FormatSplit(split)})
+		c.event(results.EventRollbackFailed, map[string]string{"service": name, "error": err.Error(), "traffic": FormatSplit(split)})
 		return fmt.Errorf("restore %s to %s: %w", c.before[name].Name, FormatSplit(split), err)
 	}
 }
@@ -143,7 +137,7 @@ func (c *cutover) releaseClaims(ctx context.Context, left string, timeout time.D
 	defer cancel()
 	for _, name := range c.claimed {
 		if err := c.platforms[name].Release(rctx, c.rec.runID()); err != nil {
-			c.event(EventClaimReleaseFailed, map[string]string{"service": name, "error": err.Error()})
+			c.event(results.EventClaimReleaseFailed, map[string]string{"service": name, "error": err.Error()})
 		}
 	}
 }

@@ -25,7 +25,7 @@ import (
 func eventKindsOf(run *results.Run) string {
 	var kinds []string
 	for _, e := range run.Events {
-		kinds = append(kinds, e.Kind)
+		kinds = append(kinds, string(e.Kind))
 	}
 	return strings.Join(kinds, " ")
 }
@@ -57,7 +57,7 @@ rollback: on-failure
 func TestAPanicInAnActionRestoresAndSaysSo(t *testing.T) {
 	p := &fakePlatform{svc: baseline()}
 	p.deploy = func(spec DeploySpec, report func(Event)) (string, error) {
-		report(Event{Kind: EventRevisionCreated, Details: map[string]string{"revision": "api-00002-xyz"}})
+		report(Event{Kind: results.EventRevisionCreated, Details: map[string]string{"revision": "api-00002-xyz"}})
 		panic("a bug in a driver")
 	}
 	out, err := runWith(t, context.Background(), scenarioWith(t, okServer(t), "actions: [{at: 0s, deploy: {}}]\n"), p)

@@ -39,7 +39,7 @@ localcloud:
 func eventKinds(run *results.Run) []string {
 	var kinds []string
 	for _, e := range run.Events {
-		kinds = append(kinds, e.Kind)
+		kinds = append(kinds, string(e.Kind))
 	}
 	return kinds
 }

@@ -14,7 +14,6 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/cutover-dev/cutover/results"
-	"github.com/cutover-dev/cutover/runner"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes at a new directory and unmounts
@@ -88,11 +87,11 @@ func TestDiskFullMidCutoverRestoresTheSplit(t *testing.T) {
 	restoreAt := time.Time{}
 	for _, e := range rec.Events {
 		switch e.Kind {
-		case runner.EventRollbackStart:
+		case results.EventRollbackStart:
 			if restoreAt.IsZero() {
 				restoreAt = e.At
 			}
-		case runner.EventDeployStart, runner.EventTrafficApplied:
+		case results.EventDeployStart, results.EventTrafficApplied:
 			if !restoreAt.IsZero() {
 				t.Errorf("%s at %s after the restore started at %s", e.Kind, e.At, restoreAt)
 			}

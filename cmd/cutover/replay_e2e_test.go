@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/results"
-	"github.com/cutover-dev/cutover/runner"
 	"github.com/cutover-dev/cutover/runner/correlate"
 	"github.com/cutover-dev/cutover/scenarios"
 )
@@ -160,7 +159,7 @@ func TestReplayPack(t *testing.T) {
 			if r.check != nil {
 				r.check(t, &got)
 			}
-			if slices.Contains(eventKinds(run), runner.EventAbortTriggered) {
+			if slices.Contains(eventKinds(run), string(results.EventAbortTriggered)) {
 				t.Errorf("the abort brake tripped: %q", run.Verdict.Reasons)
 			}
 		})
@@ -564,11 +563,11 @@ func TestAbortBrakeTripsOnTheNATIncident(t *testing.T) {
 	var tripped, restoreAt time.Time
 	for _, e := range run.Events {
 		switch {
-		case e.Kind == runner.EventAbortTriggered && tripped.IsZero():
+		case e.Kind == results.EventAbortTriggered && tripped.IsZero():
 			tripped = e.At
-		case e.Kind == runner.EventRollbackStart && restoreAt.IsZero():
+		case e.Kind == results.EventRollbackStart && restoreAt.IsZero():
 			restoreAt = e.At
-		case !tripped.IsZero() && (e.Kind == runner.EventDeployStart || e.Kind == runner.EventTrafficApplied):
+		case !tripped.IsZero() && (e.Kind == results.EventDeployStart || e.Kind == results.EventTrafficApplied):
 			t.Errorf("%s at %s after the brake tripped at %s", e.Kind, e.At, tripped)
 		}
 	}

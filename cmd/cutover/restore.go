@@ -52,7 +52,7 @@ func (c *restoreCmd) run(ctx context.Context, env Env) (int, error) {
 		return 0, err
 	}
 	cut.Left, cut.Restored, cut.RestoreError, cut.RestoreCommand = results.LeftRestored, true, "", ""
-	rec.Events = append(rec.Events, results.Event{Kind: runner.EventRollbackDone, At: time.Now(),
+	rec.Events = append(rec.Events, results.Event{Kind: results.EventRollbackDone, At: time.Now(),
 		Details: map[string]string{"reason": "cutover restore", "traffic": cut.RestoreTo}})
 	if err := results.Update(c.RunDir, rec); err != nil {
 		fmt.Fprintf(env.Stderr, "cutover: the traffic was put back, but the record could not be updated: %v\n", err)

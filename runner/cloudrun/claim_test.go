@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner"
 )
 
@@ -212,8 +213,8 @@ func TestClaimRecordsTheSplitOfEachWrite(t *testing.T) {
 		t.Fatalf("claimed Deploy: %v", err)
 	}
 	checkEvents(t, got.get(),
-		ev(runner.EventRevisionCreated, "revision", rev),
-		ev(runner.EventRevisionReady, "revision", rev, "traffic", e.first+"=100%, api-canary=0% (tag canary)"))
+		ev(results.EventRevisionCreated, "revision", rev),
+		ev(results.EventRevisionReady, "revision", rev, "traffic", e.first+"=100%, api-canary=0% (tag canary)"))
 	recorded("after the no-traffic deploy", e.first+"=100%, api-canary=0% (tag canary)")
 	if n := revisions(); n != before+1 {
 		t.Errorf("%d revisions after one deploy, want %d", n, before+1)
@@ -228,7 +229,7 @@ func TestClaimRecordsTheSplitOfEachWrite(t *testing.T) {
 	if _, err := e.c.Deploy(ctx, runner.DeploySpec{DeployID: "d2"}, got.report); err != nil {
 		t.Fatalf("claimed cutover Deploy: %v", err)
 	}
-	if evs := got.get(); len(evs) != 2 || evs[0].Kind != runner.EventRevisionCreated || evs[1].Kind != runner.EventRevisionReady {
+	if evs := got.get(); len(evs) != 2 || evs[0].Kind != results.EventRevisionCreated || evs[1].Kind != results.EventRevisionReady {
 		t.Errorf("events %v, want revision-created, revision-ready", evs)
 	}
 	recorded("after the cutover deploy", "LATEST=100%")

@@ -31,6 +31,7 @@ import (
 
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner"
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/iterator"
@@ -238,7 +239,7 @@ func (c *Client) WaitReady(ctx context.Context, revision string, report func(run
 			if svc, err := c.getService(ctx); err == nil {
 				details["traffic"] = servedSplit(svc)
 			}
-			emit(report, runner.Event{Kind: runner.EventRevisionReady, At: c.now(), Details: details})
+			emit(report, runner.Event{Kind: results.EventRevisionReady, At: c.now(), Details: details})
 			return nil
 		case runpb.Condition_CONDITION_FAILED:
 			reason := strings.TrimSuffix(strings.TrimSpace(ready.GetMessage()), ".")

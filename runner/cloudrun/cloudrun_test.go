@@ -15,6 +15,7 @@ import (
 
 	"github.com/cutover-dev/cutover/localcloud"
 	"github.com/cutover-dev/cutover/localcloud/localcloudtest"
+	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner"
 	"github.com/cutover-dev/cutover/scenarios"
 	"go.uber.org/goleak"
@@ -163,7 +164,7 @@ func checkEvents(t *testing.T, got []runner.Event, want ...runner.Event) {
 	}
 }
 
-func ev(kind string, kv ...string) runner.Event {
+func ev(kind results.EventKind, kv ...string) runner.Event {
 	d := map[string]string{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		d[kv[i]] = kv[i+1]
@@ -276,8 +277,8 @@ func TestDeployCutover(t *testing.T) {
 		t.Fatalf("Deploy returned %q, want a new revision of api (first %q)", rev, e.first)
 	}
 	checkEvents(t, got.get(),
-		ev(runner.EventRevisionCreated, "revision", rev),
-		ev(runner.EventRevisionReady, "revision", rev, "traffic", rev+"=100%"))
+		ev(results.EventRevisionCreated, "revision", rev),
+		ev(results.EventRevisionReady, "revision", rev, "traffic", rev+"=100%"))
 	r := e.revision(t, rev)
 	if r.Template.Env["FEATURE"] != "on" || r.Template.Env[DeployIDEnv] != "d1" || r.Template.Image != "gcr.io/demo/api:v1" {
 		t.Errorf("new revision's template: image %q env %v, want the v1 image with FEATURE=on and %s=d1",
@@ -300,8 +301,8 @@ func TestDeployCutover(t *testing.T) {
 		t.Fatalf("Deploy with a suffix: %q, %v, want api-green", rev, err)
 	}
 	checkEvents(t, got.get(),
-		ev(runner.EventRevisionCreated, "revision", "api-green"),
-		ev(runner.EventRevisionReady, "revision", "api-green", "traffic", "api-green=100%"))
+		ev(results.EventRevisionCreated, "revision", "api-green"),
+		ev(results.EventRevisionReady, "revision", "api-green", "traffic", "api-green=100%"))
 	r = e.revision(t, "api-green")
 	wantEnv := map[string]string{"FEATURE": "on", "OTHER": "x", DeployIDEnv: "d2"}
 	if r.Template.Image != "gcr.io/demo/api:v2" || !reflect.DeepEqual(r.Template.Env, wantEnv) {
@@ -338,8 +339,8 @@ func TestDeployNoTraffic(t *testing.T) {
 	}
 	split := e.first + "=100%, " + rev + "=0% (tag canary)"
 	checkEvents(t, got.get(),
-		ev(runner.EventRevisionCreated, "revision", rev),
-		ev(runner.EventRevisionReady, "revision", rev, "traffic", split))
+		ev(results.EventRevisionCreated, "revision", rev),
+		ev(results.EventRevisionReady, "revision", rev, "traffic", split))
 	s := e.service(t)
 	checkTraffic(t, "after a no-traffic deploy", s.Traffic,
 		runner.TrafficTarget{Revision: e.first, Percent: 100},
@@ -422,7 +423,7 @@ func TestDeployImageNotFound(t *testing.T) {
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Errorf("Deploy error code %v, want the operation's FAILED_PRECONDITION through %%w", status.Code(err))
 	}
-	checkEvents(t, got.get(), ev(runner.EventRevisionCreated, "revision", failed))
+	checkEvents(t, got.get(), ev(results.EventRevisionCreated, "revision", failed))
 	if s.LatestReadyRevision != e.first {
 		t.Errorf("latest ready %q, want still %q", s.LatestReadyRevision, e.first)
 	}
@@ -443,13 +444,13 @@ func TestDeployNoWaitThenWaitReady(t *testing.T) {
 	if err != nil || rev == "" || rev == e.first {
 		t.Fatalf("Deploy NoWait: %q, %v, want a new revision", rev, err)
 	}
-	checkEvents(t, got.get(), ev(runner.EventRevisionCreated, "revision", rev))
+	checkEvents(t, got.get(), ev(results.EventRevisionCreated, "revision", rev))
 	if err := e.c.WaitReady(ctx, rev, got.report); err != nil {
 		t.Fatalf("WaitReady: %v", err)
 	}
 	checkEvents(t, got.get(),
-		ev(runner.EventRevisionCreated, "revision", rev),
-		ev(runner.EventRevisionReady, "revision", rev, "traffic", rev+"=100%"))
+		ev(results.EventRevisionCreated, "revision", rev),
+		ev(results.EventRevisionReady, "revision", rev, "traffic", rev+"=100%"))
 	if r := e.revision(t, rev); r.Ready.State != localcloud.ConditionSucceeded {
 		t.Errorf("revision %s is %s after WaitReady", rev, r.Ready.State)
 	}
@@ -464,7 +465,7 @@ func TestDeployNoWaitThenWaitReady(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("WaitReady: %v, want an error containing %q", err, want)
 	}
-	checkEvents(t, got.get(), ev(runner.EventRevisionCreated, "revision", broken))
+	checkEvents(t, got.get(), ev(results.EventRevisionCreated, "revision", broken))
 
 	if err := e.c.WaitReady(ctx, "api-nope", nil); status.Code(err) != codes.NotFound {
 		t.Errorf("WaitReady of a missing revision: %v, want NOT_FOUND", err)
@@ -502,8 +503,8 @@ func TestDeployRetriesOnEtagConflict(t *testing.T) {
 		t.Errorf("attempts %v, want [0 1]: one conflict, one retry", attempts)
 	}
 	checkEvents(t, got.get(),
-		ev(runner.EventRevisionCreated, "revision", rev),
-		ev(runner.EventRevisionReady, "revision", rev, "traffic", e.first+"=100% (tag stable), api-canary=0% (tag canary)"))
+		ev(results.EventRevisionCreated, "revision", rev),
+		ev(results.EventRevisionReady, "revision", rev, "traffic", e.first+"=100% (tag stable), api-canary=0% (tag canary)"))
 	checkTraffic(t, "after the retried deploy", e.service(t).Traffic,
 		runner.TrafficTarget{Revision: e.first, Percent: 100, Tag: "stable"},
 		runner.TrafficTarget{Revision: "api-canary", Percent: 0, Tag: "canary"})

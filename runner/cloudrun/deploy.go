@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner"
 	"google.golang.org/grpc/status"
 )
@@ -60,7 +61,7 @@ func (c *Client) Deploy(ctx context.Context, spec runner.DeploySpec, report func
 	noteCreated := func(md *runpb.Service) {
 		if r := shortName(md.GetLatestCreatedRevision()); created == "" && r != "" && r != before {
 			created = r
-			emit(report, runner.Event{Kind: runner.EventRevisionCreated, At: c.now(),
+			emit(report, runner.Event{Kind: results.EventRevisionCreated, At: c.now(),
 				Details: map[string]string{"revision": r}})
 		}
 	}
@@ -91,7 +92,7 @@ func (c *Client) Deploy(ctx context.Context, spec runner.DeploySpec, report func
 	if spec.NoWait {
 		return created, nil
 	}
-	emit(report, runner.Event{Kind: runner.EventRevisionReady, At: c.now(),
+	emit(report, runner.Event{Kind: results.EventRevisionReady, At: c.now(),
 		Details: map[string]string{"revision": created, "traffic": servedSplit(resp)}})
 	return created, nil
 }

@@ -130,12 +130,12 @@ func s4() Input {
 			7: {results.ClassStatus503: 200},
 		}), nil),
 		Events: []results.Event{
-			ev(EventDeployStart, at(3, 10)),
-			ev(EventRevisionCreated, at(3, 15), "revision", "api-00002"),
-			ev(EventActionFailed, at(3, 40), "action", "0", "error",
+			ev(results.EventDeployStart, at(3, 10)),
+			ev(results.EventRevisionCreated, at(3, 15), "revision", "api-00002"),
+			ev(results.EventActionFailed, at(3, 40), "action", "0", "error",
 				`deploy to service "api": revision "api-00002" failed: Image 'europe-docker.pkg.dev/p/r/api@sha256:abc' not found.`),
-			ev(EventRollbackStart, at(3, 41)),
-			ev(EventRollbackDone, at(3, 42)),
+			ev(results.EventRollbackStart, at(3, 41)),
+			ev(results.EventRollbackDone, at(3, 42)),
 		},
 		Series: natQuietSeries(n),
 		Period: minute,
@@ -173,10 +173,10 @@ func s6() Input {
 		conns[m] = 640
 	}
 	events := []results.Event{
-		ev(EventDeployStart, at(5, 10)),
-		ev(EventRevisionCreated, at(5, 15), "revision", "api-00002"),
-		ev(EventRevisionReady, at(5, 40), "revision", "api-00002"),
-		ev(EventTrafficApplied, at(5, 45)),
+		ev(results.EventDeployStart, at(5, 10)),
+		ev(results.EventRevisionCreated, at(5, 15), "revision", "api-00002"),
+		ev(results.EventRevisionReady, at(5, 40), "revision", "api-00002"),
+		ev(results.EventTrafficApplied, at(5, 45)),
 	}
 	return Input{
 		Timeline: timeline(n, 6000, errsAt(table), nil),
@@ -418,7 +418,7 @@ func TestAnalyzeZeroErrors(t *testing.T) {
 	loud := s2() // drops, allocation failures …
 	loud.Timeline = timeline(25, 6000, nil, revAfter)
 	loud.Sessions, loud.AffinityRepins = 100, 100
-	loud.Events = append(loud.Events, ev(EventActionFailed, at(5, 0), "error", `revision "x" failed: image not found`))
+	loud.Events = append(loud.Events, ev(results.EventActionFailed, at(5, 0), "error", `revision "x" failed: image not found`))
 	quiet := s2()
 	quiet.Timeline = timeline(25, 6000, nil, revAfter)
 	tests := []struct {

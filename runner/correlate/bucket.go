@@ -171,9 +171,9 @@ func classVector(buckets []Bucket, class string) []float64 {
 
 // cutoverEnds are the event kinds that mark progress of a cutover: the
 // cutover is not over before SettlePeriods past the last of them.
-var cutoverEnds = []string{
-	EventDeployStart, EventRevisionCreated, EventRevisionReady, EventTrafficApplied,
-	EventActionFailed, EventRollbackStart, EventRollbackDone, EventRollbackFailed,
+var cutoverEnds = []results.EventKind{
+	results.EventDeployStart, results.EventRevisionCreated, results.EventRevisionReady, results.EventTrafficApplied,
+	results.EventActionFailed, results.EventRollbackStart, results.EventRollbackDone, results.EventRollbackFailed,
 }
 
 // phaseBuckets sets the phase of every bucket (buckets[k] is grid bucket
@@ -184,7 +184,7 @@ var cutoverEnds = []string{
 // above the pre-cutover rate; the rest is after. It returns the
 // pre-cutover error rate.
 func phaseBuckets(buckets []Bucket, g grid, first int, events []results.Event) (baseRate float64) {
-	deploy, ok := firstEvent(events, EventDeployStart)
+	deploy, ok := firstEvent(events, results.EventDeployStart)
 	if !ok {
 		for k := range buckets {
 			buckets[k].Phase = PhaseBefore
@@ -222,7 +222,7 @@ func phaseBuckets(buckets []Bucket, g grid, first int, events []results.Event) (
 }
 
 // firstEvent returns the time of the earliest event of kind.
-func firstEvent(events []results.Event, kind string) (time.Time, bool) {
+func firstEvent(events []results.Event, kind results.EventKind) (time.Time, bool) {
 	var at time.Time
 	found := false
 	for _, e := range events {

@@ -227,37 +227,37 @@ func TestPhaseBuckets(t *testing.T) {
 		{
 			name:   "deploy mid-minute 2, traffic at 2:40: during to minute 4",
 			errs:   []int64{0, 0, 0, 0, 0, 0, 0, 0},
-			events: []results.Event{ev(EventDeployStart, at(2, 10)), ev(EventTrafficApplied, at(2, 40))},
+			events: []results.Event{ev(results.EventDeployStart, at(2, 10)), ev(results.EventTrafficApplied, at(2, 40))},
 			want:   "bbdddaaa",
 		},
 		{
 			name:   "deploy on a bucket boundary: that bucket is during",
 			errs:   []int64{0, 0, 0, 0, 0, 0},
-			events: []results.Event{ev(EventDeployStart, at(2, 0))},
+			events: []results.Event{ev(results.EventDeployStart, at(2, 0))},
 			want:   "bbddda",
 		},
 		{
 			name:   "errors past the settle period keep the cutover going until they stop",
 			errs:   []int64{0, 0, 0, 30, 30, 30, 30, 30, 0, 0},
-			events: []results.Event{ev(EventDeployStart, at(2, 10)), ev(EventRevisionReady, at(2, 30))},
+			events: []results.Event{ev(results.EventDeployStart, at(2, 10)), ev(results.EventRevisionReady, at(2, 30))},
 			want:   "bbddddddaa",
 		},
 		{
 			name:   "errors at the pre-cutover rate do not extend the cutover",
 			errs:   []int64{5, 5, 5, 5, 5, 6, 5, 4, 5},
-			events: []results.Event{ev(EventDeployStart, at(3, 10))},
+			events: []results.Event{ev(results.EventDeployStart, at(3, 10))},
 			want:   "bbbdddaaa", baseRate: 0.05,
 		},
 		{
 			name:   "a late rollback is part of the cutover",
 			errs:   []int64{0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-			events: []results.Event{ev(EventDeployStart, at(1, 10)), ev(EventActionFailed, at(2, 0)), ev(EventRollbackDone, at(5, 0))},
+			events: []results.Event{ev(results.EventDeployStart, at(1, 10)), ev(results.EventActionFailed, at(2, 0)), ev(results.EventRollbackDone, at(5, 0))},
 			want:   "bdddddddaa",
 		},
 		{
 			name:   "errors after the cutover settled are after",
 			errs:   []int64{0, 0, 0, 0, 0, 0, 9, 0},
-			events: []results.Event{ev(EventDeployStart, at(1, 10))},
+			events: []results.Event{ev(results.EventDeployStart, at(1, 10))},
 			want:   "bdddaaaa",
 		},
 	}

@@ -85,19 +85,6 @@ const (
 	ReasonEndpointConflict = "ENDPOINT_INDEPENDENCE_CONFLICT"
 )
 
-// Event kinds read from the timeline. They are the runner's (runner
-// imports this package, so the names are repeated here, not imported).
-const (
-	EventDeployStart     = "deploy-start"
-	EventRevisionCreated = "revision-created"
-	EventRevisionReady   = "revision-ready"
-	EventTrafficApplied  = "traffic-applied"
-	EventActionFailed    = "action-failed"
-	EventRollbackStart   = "rollback-start"
-	EventRollbackDone    = "rollback-done"
-	EventRollbackFailed  = "rollback-failed"
-)
-
 // Input is everything the diagnosis looks at.
 type Input struct {
 	// Timeline is the client results per window (1 s by default), with

@@ -32,7 +32,7 @@ func newDiagnosis(in Input) *diagnosis {
 	buckets, first := bucketize(g, in.Timeline, windowWidth(in.Window, in.Timeline))
 	d := &diagnosis{in: in, g: g, first: first, buckets: buckets}
 	d.baseRate = phaseBuckets(buckets, g, first, in.Events)
-	d.deployAt, d.hasCutover = firstEvent(in.Events, EventDeployStart)
+	d.deployAt, d.hasCutover = firstEvent(in.Events, results.EventDeployStart)
 	d.sigs = signalsOf(in.Series, g, first, len(buckets))
 	for _, s := range d.sigs {
 		for k, v := range s.at(0) {
@@ -202,7 +202,7 @@ func (d *diagnosis) rateIn(errs []float64, m mask) float64 {
 }
 
 // eventsOf returns the events of kind, oldest first.
-func (d *diagnosis) eventsOf(kind string) []results.Event {
+func (d *diagnosis) eventsOf(kind results.EventKind) []results.Event {
 	var out []results.Event
 	for _, e := range d.in.Events {
 		if e.Kind == kind {
@@ -221,7 +221,7 @@ func (d *diagnosis) bucketOf(t time.Time) int {
 // newRevisions are the revisions the run's deploys created.
 func (d *diagnosis) newRevisions() []string {
 	var out []string
-	for _, e := range d.eventsOf(EventRevisionCreated) {
+	for _, e := range d.eventsOf(results.EventRevisionCreated) {
 		if r := e.Details["revision"]; r != "" && !slices.Contains(out, r) {
 			out = append(out, r)
 		}

@@ -93,7 +93,7 @@ func clock(t time.Time) string { return t.UTC().Format("15:04:05") }
 // rel says where t is relative to the first deploy-start, or to the start
 // of the timeline when nothing was deployed.
 func (d *diagnosis) rel(t time.Time) string {
-	ref, name := d.deployAt, "deploy-start"
+	ref, name := d.deployAt, string(results.EventDeployStart)
 	if !d.hasCutover {
 		if len(d.in.Timeline) == 0 {
 			return ""

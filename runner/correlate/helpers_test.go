@@ -82,7 +82,7 @@ func drops(vals ...float64) results.Series {
 func zeros(n int) []float64 { return make([]float64, n) }
 
 // ev returns an event.
-func ev(kind string, t time.Time, details ...string) results.Event {
+func ev(kind results.EventKind, t time.Time, details ...string) results.Event {
 	e := results.Event{Kind: kind, At: t}
 	if len(details) > 0 {
 		e.Details = map[string]string{}
@@ -97,10 +97,10 @@ func ev(kind string, t time.Time, details ...string) results.Event {
 // ready and takes all traffic at minute 3 + 40 s.
 func cutoverEvents() []results.Event {
 	return []results.Event{
-		ev(EventDeployStart, at(3, 10)),
-		ev(EventRevisionCreated, at(3, 15), "revision", "api-00002"),
-		ev(EventRevisionReady, at(3, 40), "revision", "api-00002"),
-		ev(EventTrafficApplied, at(3, 45), "traffic", "LATEST=100%"),
+		ev(results.EventDeployStart, at(3, 10)),
+		ev(results.EventRevisionCreated, at(3, 15), "revision", "api-00002"),
+		ev(results.EventRevisionReady, at(3, 40), "revision", "api-00002"),
+		ev(results.EventTrafficApplied, at(3, 45), "traffic", "LATEST=100%"),
 	}
 }
 

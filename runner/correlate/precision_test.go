@@ -106,9 +106,9 @@ func imageDeleted(msg string) Input {
 	return Input{
 		Timeline: timeline(n, 6000, nil, func(int) string { return "api-00001" }),
 		Events: []results.Event{
-			ev(EventDeployStart, at(3, 10)),
-			ev(EventRevisionCreated, at(3, 15), "revision", "api-00002"),
-			ev(EventActionFailed, at(3, 40), "action", "0", "error", msg),
+			ev(results.EventDeployStart, at(3, 10)),
+			ev(results.EventRevisionCreated, at(3, 15), "revision", "api-00002"),
+			ev(results.EventActionFailed, at(3, 40), "action", "0", "error", msg),
 		},
 		Series: natQuietSeries(n),
 		Period: minute,
@@ -219,9 +219,9 @@ func misaligned(offset time.Duration, perSecond func(sec int) int64) Input {
 	return Input{
 		Timeline: tl,
 		Events: []results.Event{
-			ev(EventDeployStart, sec(12)),
-			ev(EventRevisionReady, sec(24), "revision", "api-00002"),
-			ev(EventTrafficApplied, sec(24)),
+			ev(results.EventDeployStart, sec(12)),
+			ev(results.EventRevisionReady, sec(24), "revision", "api-00002"),
+			ev(results.EventTrafficApplied, sec(24)),
 		},
 		Series: []results.Series{dropped},
 		Period: period,

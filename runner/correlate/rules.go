@@ -18,7 +18,7 @@ import (
 // error.
 func (d *diagnosis) revisionNotReady() []candidate {
 	var fails []results.Event
-	for _, e := range d.eventsOf(EventActionFailed) {
+	for _, e := range d.eventsOf(results.EventActionFailed) {
 		if aboutRevision(e.Details["error"]) {
 			fails = append(fails, e)
 		}
@@ -124,7 +124,7 @@ func (d *diagnosis) egressNotReady(natFound bool) []candidate {
 	if natFound || !d.hasCutover {
 		return nil
 	}
-	ready, ok := d.firstAfterDeploy(EventRevisionReady, EventTrafficApplied)
+	ready, ok := d.firstAfterDeploy(results.EventRevisionReady, results.EventTrafficApplied)
 	if !ok {
 		return nil
 	}
@@ -221,7 +221,7 @@ func (d *diagnosis) natQuiet(m mask) bool {
 
 // firstAfterDeploy returns the earliest event of the kinds at or after the
 // first deploy-start.
-func (d *diagnosis) firstAfterDeploy(kinds ...string) (at results.Event, ok bool) {
+func (d *diagnosis) firstAfterDeploy(kinds ...results.EventKind) (at results.Event, ok bool) {
 	for _, e := range d.in.Events {
 		if slices.Contains(kinds, e.Kind) && !e.At.Before(d.deployAt) && (!ok || e.At.Before(at.At)) {
 			at, ok = e, true
@@ -303,7 +303,7 @@ func (d *diagnosis) affinityBroken() []candidate {
 	rate := d.rateIn(other, before)
 	share := float64(d.in.AffinityRepins) / float64(d.in.Sessions)
 	at := d.deployAt
-	if e, ok := d.firstAfterDeploy(EventTrafficApplied, EventRevisionReady); ok {
+	if e, ok := d.firstAfterDeploy(results.EventTrafficApplied, results.EventRevisionReady); ok {
 		at = e.At
 	}
 	ev := []string{fmt.Sprintf("%s of %s with an affinity cookie (%s) were re-pinned to another instance during the run (their X-Instance changed); the new revision took traffic at %s: affinity is best effort and a revision switch breaks it.",
