@@ -14,18 +14,6 @@ import (
 	"github.com/cutover-dev/cutover/results"
 )
 
-// Queries whose series the diagnosis table shows, by the name the metric
-// query gives them (results.Series.Query, the part of a signal key before
-// "{"), and the NAT drop reason that means the ports ran out.
-const (
-	queryNATDropped      = "nat_dropped_sent"
-	queryNATAllocFailed  = "nat_allocation_failed"
-	queryNATPortUsage    = "nat_port_usage"
-	queryNATNewConns     = "nat_new_connections"
-	queryRunInstances    = "run_instance_count"
-	reasonOutOfResources = "OUT_OF_RESOURCES"
-)
-
 // maxDiagnosisRows is how many periods the diagnosis table shows before it
 // folds long quiet stretches into one line.
 const maxDiagnosisRows = 40
@@ -38,14 +26,16 @@ const noData = "-"
 // signals) or has a value in some period. cell renders the values of the
 // query's signals in one period, by signal key, non-zero only.
 var signalColumns = []struct {
-	header, query, means string
-	cell                 func(vals map[string]float64) string
+	header string
+	query  results.Query
+	means  string
+	cell   func(vals map[string]float64) string
 }{
-	{"NAT drops", queryNATDropped, "packets Cloud NAT dropped, all reasons (other than OUT_OF_RESOURCES named)", dropsCell},
-	{"alloc fail", queryNATAllocFailed, "Cloud NAT failed to allocate ports (for part of the period)", allocCell},
-	{"ports", queryNATPortUsage, "peak NAT ports in use on one endpoint", peakCell},
-	{"new conns", queryNATNewConns, "new NAT connections", sumCell},
-	{"inst", queryRunInstances, "Cloud Run instances (all revisions)", sumCell},
+	{"NAT drops", results.QueryNATDroppedSent, "packets Cloud NAT dropped, all reasons (other than OUT_OF_RESOURCES named)", dropsCell},
+	{"alloc fail", results.QueryNATAllocationFailed, "Cloud NAT failed to allocate ports (for part of the period)", allocCell},
+	{"ports", results.QueryNATPortUsage, "peak NAT ports in use on one endpoint", peakCell},
+	{"new conns", results.QueryNATNewConnections, "new NAT connections", sumCell},
+	{"inst", results.QueryRunInstanceCount, "Cloud Run instances (all revisions)", sumCell},
 }
 
 // diagnosis is the metric side of a run lined up with the client side, one
@@ -100,7 +90,7 @@ func newDiagnosis(d *results.Diagnosis, series []results.Series, origin, loadSta
 
 	// Where each query's points end: a period at or past it has no data.
 	// Only a record whose metrics are missing has such periods.
-	reached := map[string]time.Time{}
+	reached := map[results.Query]time.Time{}
 	if d.Metrics == results.MetricsMissing {
 		for _, s := range series {
 			for _, p := range s.Points {
@@ -133,7 +123,7 @@ func newDiagnosis(d *results.Diagnosis, series []results.Series, origin, loadSta
 			requests: b.Requests,
 			errors:   b.Errors,
 			classes:  shortClasses(b.ByClass, 3),
-			alarm:    len(valuesOf(b.Signals, queryNATDropped))+len(valuesOf(b.Signals, queryNATAllocFailed)) > 0,
+			alarm:    len(valuesOf(b.Signals, results.QueryNATDroppedSent))+len(valuesOf(b.Signals, results.QueryNATAllocationFailed)) > 0,
 		}
 		for _, i := range cols {
 			c := signalColumns[i]
@@ -270,15 +260,15 @@ func foldQuiet(rows []diagRow, maxRows int) []diagRow {
 }
 
 // hasQuery reports whether any of keys belongs to query.
-func hasQuery(keys []string, query string) bool {
+func hasQuery(keys []string, query results.Query) bool {
 	return slices.ContainsFunc(keys, func(k string) bool { return queryOf(k) == query })
 }
 
 // queryOf is the query part of a signal key: "nat_dropped_sent" of
 // "nat_dropped_sent{reason=OUT_OF_RESOURCES}".
-func queryOf(key string) string {
+func queryOf(key string) results.Query {
 	q, _, _ := strings.Cut(key, "{")
-	return q
+	return results.Query(q)
 }
 
 // labelOf returns the value of label name in a signal key, "" if absent.
@@ -296,7 +286,7 @@ func labelOf(key, name string) string {
 }
 
 // valuesOf picks the values of query's signals out of a period's signals.
-func valuesOf(signals map[string]float64, query string) map[string]float64 {
+func valuesOf(signals map[string]float64, query results.Query) map[string]float64 {
 	out := map[string]float64{}
 	for k, v := range signals {
 		if queryOf(k) == query {
@@ -315,7 +305,7 @@ func dropsCell(vals map[string]float64) string {
 	for k, v := range vals {
 		total += v
 		// The key comes from the redacted run: its labels are redacted by name.
-		if r := labelOf(k, "reason"); r != "" && r != reasonOutOfResources {
+		if r := labelOf(k, "reason"); r != "" && r != results.DropOutOfResources {
 			other[r] += v
 		}
 	}

@@ -301,7 +301,7 @@ func seriesOf(keys []string, signals map[string][]float64, period time.Duration,
 	var out []results.Series
 	for _, key := range keys {
 		query, labels, _ := strings.Cut(key, "{")
-		s := results.Series{Query: query, MetricType: "test.example/" + query}
+		s := results.Series{Query: results.Query(query), MetricType: "test.example/" + query}
 		if labels != "" {
 			s.Labels = map[string]string{}
 			for _, kv := range strings.Split(strings.TrimSuffix(labels, "}"), ",") {

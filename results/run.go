@@ -5,7 +5,10 @@
 // nothing about how a run is driven or rendered.
 package results
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // SchemaVersion is the version of the run.json layout written by this package.
 const SchemaVersion = 1
@@ -207,10 +210,48 @@ type Bucket struct {
 	Signals map[string]float64 `json:"signals,omitempty"`
 }
 
+// Query names a metric query and the series it fetched (Series.Query). A
+// scenario may add queries of its own names; the default queries are named
+// by the Query* constants, which the diagnosis keys on.
+type Query string
+
+// Names of the default metric queries.
+const (
+	QueryNATDroppedSent      Query = "nat_dropped_sent"
+	QueryNATAllocationFailed Query = "nat_allocation_failed"
+	QueryNATAllocatedPorts   Query = "nat_allocated_ports"
+	QueryNATPortUsage        Query = "nat_port_usage"
+	QueryNATOpenConnections  Query = "nat_open_connections"
+	QueryNATNewConnections   Query = "nat_new_connections"
+	QueryRunRequestCount     Query = "run_request_count"
+	QueryRunInstanceCount    Query = "run_instance_count"
+)
+
+// NAT drop reasons: the "reason" label of QueryNATDroppedSent's series.
+const (
+	DropOutOfResources   = "OUT_OF_RESOURCES"
+	DropEndpointConflict = "ENDPOINT_INDEPENDENCE_CONFLICT"
+)
+
+// IsNAT reports whether q reads a Cloud NAT metric: its name starts with
+// "nat_", as every default NAT query's does.
+func (q Query) IsNAT() bool { return strings.HasPrefix(string(q), "nat_") }
+
+// NATObserved reports whether any Cloud NAT series came back with points: a
+// flat NAT signal then means "nothing happened", not "not measured".
+func NATObserved(series []Series) bool {
+	for _, s := range series {
+		if s.Query.IsNAT() && len(s.Points) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Series is one fetched metric time series, aligned to the metric period.
 type Series struct {
-	// Query names the query that fetched it ("nat_dropped_sent").
-	Query      string            `json:"query"`
+	// Query names the query that fetched it (QueryNATDroppedSent).
+	Query      Query             `json:"query"`
 	MetricType string            `json:"metric_type"`
 	Labels     map[string]string `json:"labels,omitempty"`
 	Resource   map[string]string `json:"resource,omitempty"`

@@ -198,7 +198,7 @@ func diagnose(run *results.Run, f fetched, plan metricsPlan, sc *scenarios.Scena
 	switch {
 	case !f.covered:
 		d.Metrics, d.Note = results.MetricsMissing, f.note
-	case !hasNAT(f.series):
+	case !results.NATObserved(f.series):
 		d.Note = "no Cloud NAT series came back (no NAT in the path, or another gateway or region than metrics.nat names): NAT is not ruled out"
 	}
 	for i, b := range an.Buckets {
@@ -211,16 +211,6 @@ func diagnose(run *results.Run, f fetched, plan metricsPlan, sc *scenarios.Scena
 	run.Series = f.series
 	run.Findings = an.Findings
 	run.Diagnosis = d
-}
-
-// hasNAT reports whether any Cloud NAT series came back with points.
-func hasNAT(series []results.Series) bool {
-	for _, s := range series {
-		if strings.HasPrefix(s.Query, "nat_") && len(s.Points) > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // judgeDiagnosis folds the diagnosis into the verdict and names the

@@ -146,8 +146,8 @@ func (s *errorServer) failFor(d time.Duration) {
 func (s *errorServer) drops(start, end time.Time, period time.Duration) []results.Series {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ser := results.Series{Query: correlate.QueryNATDropped, MetricType: "router.googleapis.com/nat/dropped_sent_packets_count",
-		Labels: map[string]string{"reason": correlate.ReasonOutOfResources}}
+	ser := results.Series{Query: results.QueryNATDroppedSent, MetricType: "router.googleapis.com/nat/dropped_sent_packets_count",
+		Labels: map[string]string{"reason": results.DropOutOfResources}}
 	for t := start.Truncate(period); t.Before(end); t = t.Add(period) {
 		var n float64
 		for _, e := range s.errors {
@@ -282,7 +282,7 @@ func TestMissingMetricsLeaveAFailAFail(t *testing.T) {
 	}}
 	// The NAT series came back flat and partial: not covered.
 	src := &fakeMetrics{series: func(start, end time.Time, period time.Duration) []results.Series {
-		return []results.Series{{Query: correlate.QueryNATDropped, Labels: map[string]string{"reason": correlate.ReasonOutOfResources},
+		return []results.Series{{Query: results.QueryNATDroppedSent, Labels: map[string]string{"reason": results.DropOutOfResources},
 			Points: []results.Point{{Start: start.Truncate(period), End: start.Truncate(period).Add(period)}}}}
 	}}
 	out, err := Run(context.Background(), Options{Scenario: fastCutover(t, srv.URL, "{settle: 0s, max_wait: 0s}"),

@@ -206,9 +206,9 @@ func metricQueries(sc *scenarios.Scenario) []monitoring.Query {
 		NATRegion: m.NAT.Region, Router: m.NAT.Router, Gateway: m.NAT.Gateway,
 	})
 	for _, x := range m.Extra {
-		q := monitoring.Query{Name: x.Name, MetricType: x.Type, Filter: x.Filter,
+		q := monitoring.Query{Name: results.Query(x.Name), MetricType: x.Type, Filter: x.Filter,
 			Aligner: x.Aligner, Reducer: x.Reducer, GroupBy: x.GroupBy}
-		if i := slices.IndexFunc(qs, func(d monitoring.Query) bool { return d.Name == x.Name }); i >= 0 {
+		if i := slices.IndexFunc(qs, func(d monitoring.Query) bool { return d.Name == q.Name }); i >= 0 {
 			qs[i] = q
 			continue
 		}

@@ -45,9 +45,9 @@ func natQuietSeries(minutes int) []results.Series {
 	}
 	return []results.Series{
 		drops(zeros(minutes)...),
-		series(QueryNATDropped, map[string]string{"reason": ReasonEndpointConflict}, zeros(minutes)...),
-		series(QueryNATAllocationFailed, nil, zeros(minutes)...),
-		series(QueryNATPortUsage, nil, usage...),
+		series(results.QueryNATDroppedSent, map[string]string{"reason": results.DropEndpointConflict}, zeros(minutes)...),
+		series(results.QueryNATAllocationFailed, nil, zeros(minutes)...),
+		series(results.QueryNATPortUsage, nil, usage...),
 	}
 }
 
@@ -67,12 +67,12 @@ func s1() Input {
 		Events: cutoverEvents(),
 		Series: []results.Series{
 			drops(0, 0, 0, 40, 5000, 3000, 1200, 100, 0, 0, 0, 0),
-			series(QueryNATDropped, map[string]string{"reason": ReasonEndpointConflict}, zeros(n)...),
-			series(QueryNATAllocationFailed, nil, zeros(n)...),
-			series(QueryNATPortUsage, nil, 20, 20, 20, 40, 64, 64, 64, 50, 30, 20, 20, 20),
-			series(QueryNATAllocatedPorts, nil, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64),
-			series(QueryRunRequestCount, map[string]string{"response_code_class": "5xx", "revision_name": "api-00002"}, 0, 0, 0, 0, 350, 240, 110, 20, 0, 0, 0, 0),
-			series(QueryRunInstanceCount, map[string]string{"state": "active"}, 20, 20, 20, 30, 40, 40, 30, 20, 20, 20, 20, 20),
+			series(results.QueryNATDroppedSent, map[string]string{"reason": results.DropEndpointConflict}, zeros(n)...),
+			series(results.QueryNATAllocationFailed, nil, zeros(n)...),
+			series(results.QueryNATPortUsage, nil, 20, 20, 20, 40, 64, 64, 64, 50, 30, 20, 20, 20),
+			series(results.QueryNATAllocatedPorts, nil, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64),
+			series(results.QueryRunRequestCount, map[string]string{"response_code_class": "5xx", "revision_name": "api-00002"}, 0, 0, 0, 0, 350, 240, 110, 20, 0, 0, 0, 0),
+			series(results.QueryRunInstanceCount, map[string]string{"state": "active"}, 20, 20, 20, 30, 40, 40, 30, 20, 20, 20, 20, 20),
 		},
 		Period: minute,
 	}
@@ -95,8 +95,8 @@ func s2() Input {
 		Events:   cutoverEvents(),
 		Series: []results.Series{
 			drops(drop...),
-			series(QueryNATAllocationFailed, nil, alloc...),
-			series(QueryNATPortUsage, nil, slices.Repeat([]float64{2048}, n)...),
+			series(results.QueryNATAllocationFailed, nil, alloc...),
+			series(results.QueryNATPortUsage, nil, slices.Repeat([]float64{2048}, n)...),
 		},
 		Period: minute,
 	}
@@ -183,8 +183,8 @@ func s6() Input {
 		Events:   events,
 		Series: []results.Series{
 			drops(drop...),
-			series(QueryNATAllocationFailed, nil, zeros(n)...),
-			series(QueryNATNewConnections, nil, conns...),
+			series(results.QueryNATAllocationFailed, nil, zeros(n)...),
+			series(results.QueryNATNewConnections, nil, conns...),
 		},
 		Period: minute,
 	}
@@ -389,7 +389,7 @@ func TestAnalyzeSeriesShiftedOnePeriod(t *testing.T) {
 func TestAnalyzeErrorsWithFlatSeries(t *testing.T) {
 	in := s1()
 	for i := range in.Series {
-		if in.Series[i].Query == QueryNATDropped {
+		if in.Series[i].Query == results.QueryNATDroppedSent {
 			for j := range in.Series[i].Points {
 				in.Series[i].Points[j].Value = 0
 			}
@@ -554,16 +554,16 @@ func TestAnalyzeDropReasons(t *testing.T) {
 		labels map[string]string
 		top    string
 	}{
-		{"OUT_OF_RESOURCES", map[string]string{"reason": ReasonOutOfResources}, CauseNATPortExhaustion},
+		{"OUT_OF_RESOURCES", map[string]string{"reason": results.DropOutOfResources}, CauseNATPortExhaustion},
 		{"no reason label counts as out of resources", nil, CauseNATPortExhaustion},
-		{"ENDPOINT_INDEPENDENCE_CONFLICT", map[string]string{"reason": ReasonEndpointConflict}, CauseNATEndpointConflict},
+		{"ENDPOINT_INDEPENDENCE_CONFLICT", map[string]string{"reason": results.DropEndpointConflict}, CauseNATEndpointConflict},
 		{"another reason is not a NAT cause", map[string]string{"reason": "SOMETHING_ELSE"}, CauseEgressNotReady},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := s3()
 			in.Timeline = s1().Timeline
-			in.Series = append(in.Series, series(QueryNATDropped, tt.labels, vals...))
+			in.Series = append(in.Series, series(results.QueryNATDroppedSent, tt.labels, vals...))
 			got := causes(Analyze(in).Findings)
 			if len(got) == 0 || got[0] != tt.top {
 				t.Errorf("findings = %v, want %s first", got, tt.top)

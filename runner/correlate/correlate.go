@@ -66,25 +66,6 @@ const (
 	ConfidenceLow    = "low"
 )
 
-// Queries: the names the default metric queries give their series
-// (results.Series.Query).
-const (
-	QueryNATDropped          = "nat_dropped_sent"
-	QueryNATAllocationFailed = "nat_allocation_failed"
-	QueryNATPortUsage        = "nat_port_usage"
-	QueryNATAllocatedPorts   = "nat_allocated_ports"
-	QueryNATOpenConnections  = "nat_open_connections"
-	QueryNATNewConnections   = "nat_new_connections"
-	QueryRunRequestCount     = "run_request_count"
-	QueryRunInstanceCount    = "run_instance_count"
-)
-
-// NAT drop reasons (the "reason" label of QueryNATDropped).
-const (
-	ReasonOutOfResources   = "OUT_OF_RESOURCES"
-	ReasonEndpointConflict = "ENDPOINT_INDEPENDENCE_CONFLICT"
-)
-
 // Input is everything the diagnosis looks at.
 type Input struct {
 	// Timeline is the client results per window (1 s by default), with
@@ -94,7 +75,7 @@ type Input struct {
 	// revision-ready, traffic-applied, action-failed, rollback-*.
 	Events []results.Event
 	// Series are the fetched platform metrics, aligned to Period; Query
-	// names the default query that fetched each (QueryNATDropped, …).
+	// names the default query that fetched each (results.QueryNATDroppedSent, …).
 	Series []results.Series
 	// Period is the metric period (60 s on Google; 60 s / time_scale on the
 	// local cloud). Zero means: the series' own point width, else 60 s.
@@ -192,7 +173,7 @@ type SeriesStat struct {
 	// Signal is the series key: the query and its metric labels, as in
 	// "nat_dropped_sent{reason=OUT_OF_RESOURCES}".
 	Signal string
-	Query  string
+	Query  results.Query
 	Labels map[string]string
 	// Errors is the class's count over the analysed buckets.
 	Errors int64

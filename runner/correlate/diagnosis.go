@@ -3,7 +3,6 @@ package correlate
 import (
 	"cmp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/cutover-dev/cutover/results"
@@ -229,20 +228,9 @@ func (d *diagnosis) newRevisions() []string {
 	return out
 }
 
-// natObserved reports whether any NAT series came back with points: a flat
-// NAT drop signal then means "no drops", not "not measured".
-func (d *diagnosis) natObserved() bool {
-	for _, s := range d.in.Series {
-		if strings.HasPrefix(s.Query, "nat_") && len(s.Points) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // peak returns the largest point value of any series of query inside the
 // marked buckets (not summed across resources), and whether there was one.
-func (d *diagnosis) peak(query string, m mask) (float64, bool) {
+func (d *diagnosis) peak(query results.Query, m mask) (float64, bool) {
 	var best float64
 	found := false
 	for _, s := range d.in.Series {

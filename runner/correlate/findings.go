@@ -130,9 +130,9 @@ type natCause struct {
 // failure comes first in the attribution, so the drops it causes are
 // explained by it.
 func (d *diagnosis) natCauses() []natCause {
-	alloc, allocOK := sumSignals(d.sigs, QueryNATAllocationFailed, func(s signal) bool { return s.query == QueryNATAllocationFailed })
-	drops, dropsOK := d.dropSignal(ReasonOutOfResources)
-	conflict, conflictOK := d.dropSignal(ReasonEndpointConflict)
+	alloc, allocOK := sumSignals(d.sigs, string(results.QueryNATAllocationFailed), func(s signal) bool { return s.query == results.QueryNATAllocationFailed })
+	drops, dropsOK := d.dropSignal(results.DropOutOfResources)
+	conflict, conflictOK := d.dropSignal(results.DropEndpointConflict)
 
 	// In order of specificity: the periods a cause marks are left out of
 	// the unclaimed errors of the next, which grades its confidence.
@@ -145,9 +145,9 @@ func (d *diagnosis) natCauses() []natCause {
 	}{
 		{alloc, allocOK, CauseNATAllocationFailure, func(c natCause) []string { return d.allocationEvidence(alloc, drops, dropsOK, c) },
 			func() []string { return remedyNATAllocation }},
-		{drops, dropsOK, CauseNATPortExhaustion, func(c natCause) []string { return d.dropEvidence(drops, ReasonOutOfResources, c) },
+		{drops, dropsOK, CauseNATPortExhaustion, func(c natCause) []string { return d.dropEvidence(drops, results.DropOutOfResources, c) },
 			d.portsRemedy},
-		{conflict, conflictOK, CauseNATEndpointConflict, func(c natCause) []string { return d.dropEvidence(conflict, ReasonEndpointConflict, c) },
+		{conflict, conflictOK, CauseNATEndpointConflict, func(c natCause) []string { return d.dropEvidence(conflict, results.DropEndpointConflict, c) },
 			d.conflictRemedy},
 	}
 	var out []natCause
@@ -189,12 +189,12 @@ func (d *diagnosis) conflictRemedy() []string {
 // dropSignal sums the NAT drop series of reason; OUT_OF_RESOURCES also
 // takes the drop series that carry no reason.
 func (d *diagnosis) dropSignal(reason string) (signal, bool) {
-	return sumSignals(d.sigs, seriesKey(QueryNATDropped, map[string]string{"reason": reason}), func(s signal) bool {
-		if s.query != QueryNATDropped {
+	return sumSignals(d.sigs, seriesKey(results.QueryNATDroppedSent, map[string]string{"reason": reason}), func(s signal) bool {
+		if s.query != results.QueryNATDroppedSent {
 			return false
 		}
 		r := s.labels["reason"]
-		return r == reason || (r == "" && reason == ReasonOutOfResources)
+		return r == reason || (r == "" && reason == results.DropOutOfResources)
 	})
 }
 
@@ -304,14 +304,14 @@ func (d *diagnosis) dropEvidence(sig signal, reason string, c natCause) []string
 		d.overlapSentence(c, "drops"),
 		"During the cutover, " + d.errorsIn(c.hits.and(during), "fell in periods with drops", c.covered, d.baseRate) + ".",
 	}
-	if p, ok := d.peak(QueryNATPortUsage, in); ok {
+	if p, ok := d.peak(results.QueryNATPortUsage, in); ok {
 		s := fmt.Sprintf("nat_port_usage peaked at %s on one endpoint in those periods", plural(int64(math.Round(p)), "ports"))
-		if a, ok := d.peak(QueryNATAllocatedPorts, in); ok {
+		if a, ok := d.peak(results.QueryNATAllocatedPorts, in); ok {
 			s += fmt.Sprintf(", with %s allocated", num(a))
 		}
 		ev = append(ev, s+".")
 	}
-	if reason == ReasonOutOfResources {
+	if reason == results.DropOutOfResources {
 		if _, why := d.churn(); why != "" {
 			ev = append(ev, why)
 		}
@@ -367,8 +367,8 @@ func (d *diagnosis) churn() (yes bool, why string) {
 	}
 	before := d.phaseMask(PhaseBefore)
 	req := sumIn(d.req, before)
-	nc, ncOK := sumSignals(d.sigs, QueryNATNewConnections, func(s signal) bool { return s.query == QueryNATNewConnections })
-	drops, dropsOK := d.dropSignal(ReasonOutOfResources)
+	nc, ncOK := sumSignals(d.sigs, string(results.QueryNATNewConnections), func(s signal) bool { return s.query == results.QueryNATNewConnections })
+	drops, dropsOK := d.dropSignal(results.DropOutOfResources)
 	if req == 0 || (!ncOK && !dropsOK) {
 		return false, ""
 	}

@@ -65,7 +65,7 @@ func share(n int64, parts, i int) int64 {
 }
 
 // series returns a series with one point a minute from t0.
-func series(query string, labels map[string]string, vals ...float64) results.Series {
+func series(query results.Query, labels map[string]string, vals ...float64) results.Series {
 	s := results.Series{Query: query, Labels: labels}
 	for i, v := range vals {
 		s.Points = append(s.Points, results.Point{Start: at(i, 0), End: at(i+1, 0), Value: v})
@@ -75,7 +75,7 @@ func series(query string, labels map[string]string, vals ...float64) results.Ser
 
 // drops is the OUT_OF_RESOURCES drop series.
 func drops(vals ...float64) results.Series {
-	return series(QueryNATDropped, map[string]string{"reason": ReasonOutOfResources}, vals...)
+	return series(results.QueryNATDroppedSent, map[string]string{"reason": results.DropOutOfResources}, vals...)
 }
 
 // zeros returns n zeros.

@@ -206,7 +206,7 @@ func misaligned(offset time.Duration, perSecond func(sec int) int64) Input {
 			ByClass: map[string]int64{results.ClassOK: 200 - e, results.ClassStatus502: e, results.AppFetchFailed: e},
 		})
 	}
-	dropped := results.Series{Query: QueryNATDropped, Labels: map[string]string{"reason": ReasonOutOfResources}}
+	dropped := results.Series{Query: results.QueryNATDroppedSent, Labels: map[string]string{"reason": results.DropOutOfResources}}
 	for k := range periods {
 		var n int64
 		for s := k * 6; s < k*6+6; s++ {
@@ -325,7 +325,7 @@ func slowDependency(timeout time.Duration, other map[string]int64) Input {
 		Timeline: timeline(n, 6000, func(int) map[string]int64 { return with(upstream504(300), other) }, revAfter),
 		Events:   cutoverEvents(),
 		Series: append(natQuietSeries(n),
-			series(QueryNATNewConnections, nil, slices.Repeat([]float64{40}, n)...)),
+			series(results.QueryNATNewConnections, nil, slices.Repeat([]float64{40}, n)...)),
 		Period:         minute,
 		KeepAlive:      KeepAliveOn,
 		RequestTimeout: timeout,
@@ -357,7 +357,7 @@ func TestAnalyzeRemediesFollowTheEvidence(t *testing.T) {
 	portsOff.KeepAlive = KeepAliveOff
 	conflict := s3()
 	conflict.Timeline = s1().Timeline
-	conflict.Series = append(conflict.Series, series(QueryNATDropped, map[string]string{"reason": ReasonEndpointConflict},
+	conflict.Series = append(conflict.Series, series(results.QueryNATDroppedSent, map[string]string{"reason": results.DropEndpointConflict},
 		0, 0, 0, 40, 5000, 3000, 1200, 100, 0, 0))
 	tests := []struct {
 		name     string

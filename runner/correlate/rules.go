@@ -144,7 +144,7 @@ func (d *diagnosis) egressNotReady(natFound bool) []candidate {
 	onset := lo - d.bucketOf(ready.At)
 	soon := onset >= -1 && onset <= 2
 
-	observed, quiet := d.natObserved(), d.natQuiet(during.dilate(MaxLag))
+	observed, quiet := results.NATObserved(d.in.Series), d.natQuiet(during.dilate(MaxLag))
 	ev := []string{
 		fmt.Sprintf("%s of the service's outbound calls (5xx and connection errors) above the pre-cutover rate of %s during the cutover, in %s of %s (%s).",
 			plural(explained, "errors"), pct(rate), plural(int64(above.count()), "periods"), periodText(d.g.period), d.spanText(above)),
@@ -209,7 +209,7 @@ func (d *diagnosis) egressVector() []float64 {
 // reported in the marked buckets.
 func (d *diagnosis) natQuiet(m mask) bool {
 	for _, s := range d.sigs {
-		if s.query != QueryNATDropped && s.query != QueryNATAllocationFailed {
+		if s.query != results.QueryNATDroppedSent && s.query != results.QueryNATAllocationFailed {
 			continue
 		}
 		if sumIn(s.at(0), m) != 0 {
@@ -255,7 +255,7 @@ func (d *diagnosis) newRevisionText(m mask) string {
 	}
 	var fivexx float64
 	for _, s := range d.sigs {
-		if s.query == QueryRunRequestCount && s.labels["response_code_class"] == "5xx" && slices.Contains(revs, s.labels["revision_name"]) {
+		if s.query == results.QueryRunRequestCount && s.labels["response_code_class"] == "5xx" && slices.Contains(revs, s.labels["revision_name"]) {
 			fivexx += sumIn(s.at(0), m)
 		}
 	}
@@ -371,7 +371,7 @@ func (d *diagnosis) preExistingErrors() []candidate {
 			remedy = append(remedy, remedyKeepAlive)
 		}
 	}
-	if drops, ok := d.dropSignal(ReasonOutOfResources); ok {
+	if drops, ok := d.dropSignal(results.DropOutOfResources); ok {
 		if n := sumIn(drops.at(0), before); n > 0 {
 			errs := slices.Clone(d.all)
 			for k := range errs {
@@ -385,7 +385,7 @@ func (d *diagnosis) preExistingErrors() []candidate {
 			remedy = append(remedy, remedyPreExistingNAT)
 		}
 	}
-	if nc, ok := sumSignals(d.sigs, QueryNATNewConnections, func(s signal) bool { return s.query == QueryNATNewConnections }); ok && before.count() > 0 {
+	if nc, ok := sumSignals(d.sigs, string(results.QueryNATNewConnections), func(s signal) bool { return s.query == results.QueryNATNewConnections }); ok && before.count() > 0 {
 		if mean := sumIn(nc.at(0), before) / float64(before.count()); mean > 0 {
 			ev = append(ev, fmt.Sprintf("nat_new_connections averaged %s per period before the cutover.", num(mean)))
 		}
@@ -435,7 +435,7 @@ func (d *diagnosis) upstreamTimeout() []candidate {
 	}
 	natAt := make(mask, len(d.buckets))
 	for _, s := range d.sigs {
-		if s.query == QueryNATDropped || s.query == QueryNATAllocationFailed {
+		if s.query == results.QueryNATDroppedSent || s.query == results.QueryNATAllocationFailed {
 			natAt = natAt.or(nonZeroMask(s.at(0)))
 		}
 	}
@@ -444,7 +444,7 @@ func (d *diagnosis) upstreamTimeout() []candidate {
 	share := inNAT / float64(t.n)
 	if inNAT > 0 {
 		ev = append(ev, fmt.Sprintf("%s of them fell in or next to periods with Cloud NAT drops or allocation failures: most likely the same cause, an outbound connection that stalled until the request timed out.", pct(share)))
-	} else if d.natObserved() {
+	} else if results.NATObserved(d.in.Series) {
 		ev = append(ev, "No Cloud NAT drop or allocation failure coincides with them: a dependency was slow.")
 	}
 	if s := t.latency(); s != "" {
@@ -454,7 +454,7 @@ func (d *diagnosis) upstreamTimeout() []candidate {
 	switch {
 	case t.reached:
 		remedy = []string{remedyTimeoutReached}
-	case inNAT > 0 || !d.natObserved():
+	case inNAT > 0 || !results.NATObserved(d.in.Series):
 		remedy = []string{remedyFindDependencyNAT, remedyRaiseAfter}
 	default:
 		remedy = []string{remedyFindDependency, remedyRaiseAfter}

@@ -17,7 +17,7 @@ import (
 // values[MaxLag+k] lines up with bucket k.
 type signal struct {
 	key    string
-	query  string
+	query  results.Query
 	labels map[string]string
 	values []float64
 }
@@ -35,12 +35,12 @@ func lagged(ext []float64, lag int) []float64 {
 
 // seriesKey names a series by its query and metric labels:
 // "query{k=v,k2=v2}", or just the query without labels.
-func seriesKey(query string, labels map[string]string) string {
+func seriesKey(query results.Query, labels map[string]string) string {
 	if len(labels) == 0 {
-		return query
+		return string(query)
 	}
 	var b strings.Builder
-	b.WriteString(query)
+	b.WriteString(string(query))
 	b.WriteByte('{')
 	for i, k := range slices.Sorted(maps.Keys(labels)) {
 		if i > 0 {

@@ -150,7 +150,7 @@ func TestBestLagPrefersSmallerShiftOnTies(t *testing.T) {
 
 func TestSeriesKey(t *testing.T) {
 	tests := []struct {
-		query  string
+		query  results.Query
 		labels map[string]string
 		want   string
 	}{
@@ -171,7 +171,7 @@ func TestSignalsOfSumsResourcesAndPlacesPoints(t *testing.T) {
 	a.Resource = map[string]string{"endpoint": "a"}
 	b := drops(10, 0, 0, 40)
 	b.Resource = map[string]string{"endpoint": "b"}
-	other := series(QueryNATPortUsage, nil, 5)
+	other := series(results.QueryNATPortUsage, nil, 5)
 	// Buckets are minutes 1..2 (first = 1, n = 2): minutes −1, 0, 3 and 4
 	// sit in the lag margin, minute 5 off it.
 	b.Points = append(b.Points, series("", nil, 0, 0, 0, 0, 0, 99).Points[5])

@@ -86,7 +86,7 @@ func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Source,
 		return nil, fmt.Errorf("connect to cloud monitoring for %s: no queries", name)
 	}
 	s := &Source{name: name}
-	seen := map[string]bool{}
+	seen := map[results.Query]bool{}
 	var errs []error
 	for _, q := range qs {
 		c, err := compile(q)
@@ -130,8 +130,8 @@ func (s *Source) Close() error {
 }
 
 // Queries returns the names of the queries Fetch runs, in order.
-func (s *Source) Queries() []string {
-	out := make([]string, len(s.queries))
+func (s *Source) Queries() []results.Query {
+	out := make([]results.Query, len(s.queries))
 	for i, q := range s.queries {
 		out[i] = q.Name
 	}

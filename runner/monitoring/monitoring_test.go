@@ -163,8 +163,8 @@ func sum(s results.Series) float64 {
 	return n
 }
 
-func byQuery(series []results.Series) map[string][]results.Series {
-	m := map[string][]results.Series{}
+func byQuery(series []results.Series) map[results.Query][]results.Series {
+	m := map[results.Query][]results.Series{}
 	for _, s := range series {
 		m[s.Query] = append(m[s.Query], s)
 	}
@@ -250,23 +250,23 @@ func TestFetchFromLocalCloud(t *testing.T) {
 	}
 
 	// NAT drops: one series, by reason, every drop of the run.
-	if got := qs[QueryNATDroppedSent]; len(got) != 1 || len(got[0].Labels) != 1 ||
+	if got := qs[results.QueryNATDroppedSent]; len(got) != 1 || len(got[0].Labels) != 1 ||
 		got[0].Labels["reason"] != localcloud.ReasonOutOfResources || sum(got[0]) != float64(drops) ||
 		got[0].MetricType != MetricNATDroppedSent {
 		t.Errorf("nat_dropped_sent = %v, want one OUT_OF_RESOURCES series summing to %d", got, drops)
 	}
 	// No allocation failure: every endpoint got its block.
-	for _, s := range qs[QueryNATAllocFailed] {
+	for _, s := range qs[results.QueryNATAllocationFailed] {
 		if sum(s) != 0 {
 			t.Errorf("nat_allocation_failed = %v, want 0 throughout", s.Points)
 		}
 	}
-	if got := qs[QueryNATNewConnections]; len(got) != 1 || sum(got[0]) == 0 {
+	if got := qs[results.QueryNATNewConnections]; len(got) != 1 || sum(got[0]) == 0 {
 		t.Errorf("nat_new_connections = %v, want one series with connections", got)
 	}
 	// Request counts: by class and revision, as the clients saw them.
 	byClass := map[string]float64{}
-	for _, s := range qs[QueryRunRequestCount] {
+	for _, s := range qs[results.QueryRunRequestCount] {
 		if len(s.Labels) != 1 || s.Resource["revision_name"] != revision || len(s.Resource) != 1 {
 			t.Errorf("run_request_count series labels %v resource %v, want response_code_class and revision %s", s.Labels, s.Resource, revision)
 		}
@@ -275,7 +275,7 @@ func TestFetchFromLocalCloud(t *testing.T) {
 	if byClass["2xx"] != float64(counts["2xx"]) || byClass["5xx"] != float64(counts["5xx"]) || len(byClass) != 2 {
 		t.Errorf("run_request_count by class %v, want 2xx %d and 5xx %d", byClass, counts["2xx"], counts["5xx"])
 	}
-	for _, s := range qs[QueryRunInstanceCount] {
+	for _, s := range qs[results.QueryRunInstanceCount] {
 		if state := s.Labels["state"]; state != "active" && state != "idle" || s.Resource["revision_name"] != revision {
 			t.Errorf("run_instance_count series labels %v resource %v", s.Labels, s.Resource)
 		}
@@ -298,7 +298,7 @@ func checkGrid(t *testing.T, s results.Series, P time.Duration, from, to time.Ti
 
 // describe lists each query's newest point end, for a failure message.
 func describe(series []results.Series) string {
-	newest := map[string]time.Time{}
+	newest := map[results.Query]time.Time{}
 	for _, s := range series {
 		if n := newestEnd([]results.Series{s}); n.After(newest[s.Query]) {
 			newest[s.Query] = n
@@ -306,7 +306,7 @@ func describe(series []results.Series) string {
 	}
 	var parts []string
 	for q, n := range newest {
-		parts = append(parts, q+"@"+n.Format("15:04:05.000"))
+		parts = append(parts, string(q)+"@"+n.Format("15:04:05.000"))
 	}
 	return strings.Join(parts, " ")
 }
@@ -368,7 +368,7 @@ func TestFetchBadQuery(t *testing.T) {
 	}
 	defer other.Close()
 	_, _, err = other.Fetch(ctx, now().Add(-time.Minute), now(), e.period)
-	if status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), `query "`+QueryNATDroppedSent+`"`) {
+	if status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), `query "`+string(results.QueryNATDroppedSent)+`"`) {
 		t.Errorf("fetch from another project: %v, want NotFound naming the first query", err)
 	}
 	done, cancelDone := context.WithCancel(ctx)

@@ -7,18 +7,8 @@ import (
 	"strings"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
-)
 
-// Names of the default queries; the correlate package keys on them.
-const (
-	QueryNATDroppedSent     = "nat_dropped_sent"
-	QueryNATAllocFailed     = "nat_allocation_failed"
-	QueryNATAllocatedPorts  = "nat_allocated_ports"
-	QueryNATPortUsage       = "nat_port_usage"
-	QueryNATOpenConnections = "nat_open_connections"
-	QueryNATNewConnections  = "nat_new_connections"
-	QueryRunRequestCount    = "run_request_count"
-	QueryRunInstanceCount   = "run_instance_count"
+	"github.com/cutover-dev/cutover/results"
 )
 
 // Metric and monitored-resource types of the default queries, as Cloud
@@ -41,7 +31,7 @@ const (
 type Query struct {
 	// Name identifies the query's series in the run record
 	// (results.Series.Query); unique within a Source.
-	Name string
+	Name results.Query
 	// MetricType is the one metric type the query reads.
 	MetricType string
 	// Filter holds further conditions, AND-ed to metric.type = MetricType,
@@ -93,22 +83,22 @@ func DefaultQueries(cfg Config) []Query {
 	}
 	natFilter, runFilter := strings.Join(nat, " AND "), strings.Join(run, " AND ")
 	return []Query{
-		{Name: QueryNATDroppedSent, MetricType: MetricNATDroppedSent, Filter: natFilter,
+		{Name: results.QueryNATDroppedSent, MetricType: MetricNATDroppedSent, Filter: natFilter,
 			Aligner: "ALIGN_DELTA", Reducer: "REDUCE_SUM", GroupBy: []string{"metric.label.reason"}},
-		{Name: QueryNATAllocFailed, MetricType: MetricNATAllocFailed, Filter: natFilter,
+		{Name: results.QueryNATAllocationFailed, MetricType: MetricNATAllocFailed, Filter: natFilter,
 			Aligner: "ALIGN_FRACTION_TRUE", Reducer: "REDUCE_MAX"},
-		{Name: QueryNATAllocatedPorts, MetricType: MetricNATAllocatedPorts, Filter: natFilter,
+		{Name: results.QueryNATAllocatedPorts, MetricType: MetricNATAllocatedPorts, Filter: natFilter,
 			Aligner: "ALIGN_MAX", Reducer: "REDUCE_SUM"},
-		{Name: QueryNATPortUsage, MetricType: MetricNATPortUsage, Filter: natFilter,
+		{Name: results.QueryNATPortUsage, MetricType: MetricNATPortUsage, Filter: natFilter,
 			Aligner: "ALIGN_MAX", Reducer: "REDUCE_MAX"},
-		{Name: QueryNATOpenConnections, MetricType: MetricNATOpenConnections, Filter: natFilter,
+		{Name: results.QueryNATOpenConnections, MetricType: MetricNATOpenConnections, Filter: natFilter,
 			Aligner: "ALIGN_MAX", Reducer: "REDUCE_SUM"},
-		{Name: QueryNATNewConnections, MetricType: MetricNATNewConnections, Filter: natFilter,
+		{Name: results.QueryNATNewConnections, MetricType: MetricNATNewConnections, Filter: natFilter,
 			Aligner: "ALIGN_DELTA", Reducer: "REDUCE_SUM"},
-		{Name: QueryRunRequestCount, MetricType: MetricRunRequestCount, Filter: runFilter,
+		{Name: results.QueryRunRequestCount, MetricType: MetricRunRequestCount, Filter: runFilter,
 			Aligner: "ALIGN_DELTA", Reducer: "REDUCE_SUM",
 			GroupBy: []string{"metric.label.response_code_class", "resource.label.revision_name"}},
-		{Name: QueryRunInstanceCount, MetricType: MetricRunInstanceCount, Filter: runFilter,
+		{Name: results.QueryRunInstanceCount, MetricType: MetricRunInstanceCount, Filter: runFilter,
 			Aligner: "ALIGN_MAX", Reducer: "REDUCE_SUM",
 			GroupBy: []string{"metric.label.state", "resource.label.revision_name"}},
 	}

@@ -51,8 +51,8 @@ func TestAlignWindow(t *testing.T) {
 func TestDefaultQueries(t *testing.T) {
 	t.Parallel()
 	qs := DefaultQueries(Config{Project: "p", Region: "asia-northeast1", Service: "api", Router: "r1", Gateway: `g"1`})
-	var names []string
-	byName := map[string]Query{}
+	var names []results.Query
+	byName := map[results.Query]Query{}
 	for _, q := range qs {
 		names = append(names, q.Name)
 		byName[q.Name] = q
@@ -60,24 +60,24 @@ func TestDefaultQueries(t *testing.T) {
 			t.Errorf("default query %q does not compile: %v", q.Name, err)
 		}
 	}
-	want := []string{QueryNATDroppedSent, QueryNATAllocFailed, QueryNATAllocatedPorts, QueryNATPortUsage,
-		QueryNATOpenConnections, QueryNATNewConnections, QueryRunRequestCount, QueryRunInstanceCount}
+	want := []results.Query{results.QueryNATDroppedSent, results.QueryNATAllocationFailed, results.QueryNATAllocatedPorts, results.QueryNATPortUsage,
+		results.QueryNATOpenConnections, results.QueryNATNewConnections, results.QueryRunRequestCount, results.QueryRunInstanceCount}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("names %v, want %v", names, want)
 	}
-	drops := byName[QueryNATDroppedSent]
+	drops := byName[results.QueryNATDroppedSent]
 	wantFilter := `resource.type = "nat_gateway" AND resource.labels.gateway_name = "g\"1" AND ` +
 		`resource.labels.router_id = "r1" AND resource.labels.region = "asia-northeast1"`
 	if drops.Filter != wantFilter || drops.Aligner != "ALIGN_DELTA" || drops.Reducer != "REDUCE_SUM" ||
 		!reflect.DeepEqual(drops.GroupBy, []string{"metric.label.reason"}) {
 		t.Errorf("nat_dropped_sent = %+v", drops)
 	}
-	rc := byName[QueryRunRequestCount]
+	rc := byName[results.QueryRunRequestCount]
 	if rc.Filter != `resource.type = "cloud_run_revision" AND resource.labels.service_name = "api" AND resource.labels.location = "asia-northeast1"` ||
 		!reflect.DeepEqual(rc.GroupBy, []string{"metric.label.response_code_class", "resource.label.revision_name"}) {
 		t.Errorf("run_request_count = %+v", rc)
 	}
-	if ic := byName[QueryRunInstanceCount]; !reflect.DeepEqual(ic.GroupBy, []string{"metric.label.state", "resource.label.revision_name"}) ||
+	if ic := byName[results.QueryRunInstanceCount]; !reflect.DeepEqual(ic.GroupBy, []string{"metric.label.state", "resource.label.revision_name"}) ||
 		ic.Aligner != "ALIGN_MAX" || ic.Reducer != "REDUCE_SUM" {
 		t.Errorf("run_instance_count = %+v", ic)
 	}
@@ -311,7 +311,7 @@ func TestFetchRejectsWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if got := s.Queries(); len(got) != 8 || got[0] != QueryNATDroppedSent {
+	if got := s.Queries(); len(got) != 8 || got[0] != results.QueryNATDroppedSent {
 		t.Errorf("Queries() = %v, want the 8 defaults", got)
 	}
 	for _, tt := range []struct {
