@@ -19,7 +19,10 @@ const (
 	ResultsFile = "results.bin"
 )
 
-// Result classes: every request result is sorted into exactly one.
+// Result classes: every request result is sorted into exactly one. They
+// are declared here only; scenarios' threshold metrics and runner/load's
+// classifier refer to them. They are untyped string constants because the
+// ByClass maps key on plain strings (classes and derived counters alike).
 const (
 	ClassOK          = "ok"
 	ClassStatus429   = "status_429"

@@ -89,11 +89,11 @@ func (b *brake) checkRule() *trip {
 
 // abortValue is a threshold's metric during the cutover: counts since the
 // brake started watching, latency percentiles of the window just closed.
-func abortValue(metric string, since results.Totals, win results.Window) (float64, error) {
+func abortValue(metric scenarios.MetricName, since results.Totals, win results.Window) (float64, error) {
 	switch metric {
-	case "p50":
+	case scenarios.MetricP50:
 		return win.P50, nil
-	case "p99":
+	case scenarios.MetricP99:
 		return win.P99, nil
 	}
 	return metricValue(metric, since, results.Latency{})

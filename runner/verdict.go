@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
 
@@ -26,39 +27,34 @@ func ErrorRateUpper95(errors, requests int64) float64 {
 
 // metricValue returns the value a threshold metric has in a run, in the
 // unit scenarios.Threshold.Value uses.
-func metricValue(metric string, t results.Totals, l results.Latency) (float64, error) {
+func metricValue(metric scenarios.MetricName, t results.Totals, l results.Latency) (float64, error) {
 	switch metric {
-	case "p50":
+	case scenarios.MetricP50:
 		return l.P50, nil
-	case "p90":
+	case scenarios.MetricP90:
 		return l.P90, nil
-	case "p95":
+	case scenarios.MetricP95:
 		return l.P95, nil
-	case "p99":
+	case scenarios.MetricP99:
 		return l.P99, nil
-	case "max":
+	case scenarios.MetricMax:
 		return l.Max, nil
-	case "mean":
+	case scenarios.MetricMean:
 		return l.Mean, nil
-	case "requests":
+	case scenarios.MetricRequests:
 		return float64(t.Requests), nil
-	case "errors":
+	case scenarios.MetricErrors:
 		return float64(t.Errors), nil
-	case "error_rate":
+	case scenarios.MetricErrorRate:
 		if t.Requests == 0 {
 			return 0, nil
 		}
 		return float64(t.Errors) / float64(t.Requests), nil
 	}
-	if n, ok := t.ByClass[metric]; ok {
+	if n, ok := t.ByClass[string(metric)]; ok {
 		return float64(n), nil
 	}
-	for _, c := range results.Classes {
-		if c == metric {
-			return 0, nil
-		}
-	}
-	if results.IsDerived(metric) {
+	if slices.Contains(results.Classes, string(metric)) || results.IsDerived(string(metric)) {
 		return 0, nil
 	}
 	return 0, fmt.Errorf("threshold metric %q: not known to the runner", metric)
@@ -174,19 +170,18 @@ func serverOnly(t results.Totals) results.Totals {
 // server's answers alone; latency never does (a starved client measures
 // its own delays).
 func brokenByServer(th scenarios.Threshold, server results.Totals) bool {
-	switch th.Metric {
-	case "p50", "p90", "p95", "p99", "max", "mean", results.FetchFailed:
+	if th.Metric.Unit() == scenarios.UnitMillis || th.Metric == scenarios.ClassMetric(results.FetchFailed) {
 		return false
 	}
 	actual, err := metricValue(th.Metric, server, results.Latency{})
 	return err == nil && !compare(actual, th.Op, th.Value)
 }
 
-func formatActual(metric string, v float64) string {
-	switch metric {
-	case "p50", "p90", "p95", "p99", "max", "mean":
+func formatActual(metric scenarios.MetricName, v float64) string {
+	switch metric.Unit() {
+	case scenarios.UnitMillis:
 		return fmt.Sprintf("%.1fms", v)
-	case "error_rate":
+	case scenarios.UnitFraction:
 		return fmt.Sprintf("%.3g%%", 100*v)
 	}
 	return fmt.Sprintf("%g", v)

@@ -189,7 +189,7 @@ type Threshold struct {
 	// Expr is the expression as written.
 	Expr string
 	// Metric is one of ThresholdMetrics.
-	Metric string
+	Metric MetricName
 	// Op is one of <, <=, >, >=, ==, !=.
 	Op string
 	// Value is in the metric's unit: milliseconds for latencies, a fraction

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/cutover-dev/cutover/results"
 )
 
 // Units of Threshold.Value, by metric.
@@ -19,10 +21,39 @@ const (
 	UnitCount    = "count"    // counts of results
 )
 
+// MetricName is a metric a threshold expression tests ("p99",
+// "error_rate", "status_504"): one of ThresholdMetrics. Every result class
+// and derived counter of results is also a metric, a count, named as the
+// class is.
+type MetricName string
+
+// The metrics that are not result classes.
+const (
+	MetricP50       MetricName = "p50"
+	MetricP90       MetricName = "p90"
+	MetricP95       MetricName = "p95"
+	MetricP99       MetricName = "p99"
+	MetricMax       MetricName = "max"
+	MetricMean      MetricName = "mean"
+	MetricErrorRate MetricName = "error_rate"
+	MetricRequests  MetricName = "requests"
+	MetricErrors    MetricName = "errors"
+)
+
+// ClassMetric is the count metric of a results class or derived counter.
+func ClassMetric(class string) MetricName { return MetricName(class) }
+
+// Unit returns the unit of Threshold.Value for m (UnitMillis, UnitFraction
+// or UnitCount), "" for a name that is not one of ThresholdMetrics.
+func (m MetricName) Unit() string {
+	tm, _ := lookupMetric(m)
+	return tm.Unit
+}
+
 // ThresholdMetric is one metric a threshold expression can test.
 type ThresholdMetric struct {
 	// Name is the metric as written in an expression ("p99").
-	Name string
+	Name MetricName
 	// Unit is the unit of Threshold.Value for this metric: UnitMillis,
 	// UnitFraction or UnitCount.
 	Unit string
@@ -33,42 +64,33 @@ type ThresholdMetric struct {
 // ThresholdMetrics lists every metric a threshold can test, in the order
 // they are shown to people.
 var ThresholdMetrics = []ThresholdMetric{
-	{"p50", UnitMillis, "median request latency; write a duration (800ms, 1.5s) or a number of milliseconds"},
-	{"p90", UnitMillis, "90th percentile latency"},
-	{"p95", UnitMillis, "95th percentile latency"},
-	{"p99", UnitMillis, "99th percentile latency"},
-	{"max", UnitMillis, "largest latency"},
-	{"mean", UnitMillis, "mean latency"},
-	{"error_rate", UnitFraction, "errors divided by requests; write a percentage (0.1%) or a fraction (0.001)"},
-	{"requests", UnitCount, "requests sent"},
-	{"errors", UnitCount, "results not classed ok"},
-	{"fetch_failed", UnitCount, "transport failures, the sum of connect_timeout … transport_other (Node's \"fetch failed\")"},
-	{"upstream_timeout", UnitCount, "504 responses whose body says \"upstream request timeout\""},
-	{"app_fetch_failed", UnitCount, "5xx responses whose body says \"fetch failed\": the service's own outbound call failed"},
-	{"ok", UnitCount, "results classed ok"},
-	{"status_429", UnitCount, "responses with status 429 (too many requests)"},
-	{"status_500", UnitCount, "responses with status 500"},
-	{"status_502", UnitCount, "responses with status 502"},
-	{"status_503", UnitCount, "responses with status 503"},
-	{"status_504", UnitCount, "responses with status 504"},
-	{"status_other", UnitCount, "responses with any other error status"},
-	{"connect_timeout", UnitCount, "connections that timed out before they were established"},
-	{"connect_refused", UnitCount, "connections refused"},
-	{"conn_reset", UnitCount, "connections reset by the peer"},
-	{"eof", UnitCount, "connections closed before a whole response arrived"},
-	{"response_timeout", UnitCount, "requests that timed out waiting for the response"},
-	{"tls", UnitCount, "TLS failures"},
-	{"dns", UnitCount, "name resolution failures"},
-	{"transport_other", UnitCount, "other transport failures"},
-}
-
-// ResultClasses are the result class names, identical to results.Classes
-// and in the same order. scenarios is a leaf package and cannot import
-// results, so the list is kept here too; a test checks the two match. Each
-// class is also a threshold metric (a count).
-var ResultClasses = []string{
-	"ok", "status_429", "status_500", "status_502", "status_503", "status_504", "status_other",
-	"connect_timeout", "connect_refused", "conn_reset", "eof", "response_timeout", "tls", "dns", "transport_other",
+	{MetricP50, UnitMillis, "median request latency; write a duration (800ms, 1.5s) or a number of milliseconds"},
+	{MetricP90, UnitMillis, "90th percentile latency"},
+	{MetricP95, UnitMillis, "95th percentile latency"},
+	{MetricP99, UnitMillis, "99th percentile latency"},
+	{MetricMax, UnitMillis, "largest latency"},
+	{MetricMean, UnitMillis, "mean latency"},
+	{MetricErrorRate, UnitFraction, "errors divided by requests; write a percentage (0.1%) or a fraction (0.001)"},
+	{MetricRequests, UnitCount, "requests sent"},
+	{MetricErrors, UnitCount, "results not classed ok"},
+	{results.FetchFailed, UnitCount, "transport failures, the sum of connect_timeout … transport_other (Node's \"fetch failed\")"},
+	{results.UpstreamTimeout, UnitCount, "504 responses whose body says \"upstream request timeout\""},
+	{results.AppFetchFailed, UnitCount, "5xx responses whose body says \"fetch failed\": the service's own outbound call failed"},
+	{results.ClassOK, UnitCount, "results classed ok"},
+	{results.ClassStatus429, UnitCount, "responses with status 429 (too many requests)"},
+	{results.ClassStatus500, UnitCount, "responses with status 500"},
+	{results.ClassStatus502, UnitCount, "responses with status 502"},
+	{results.ClassStatus503, UnitCount, "responses with status 503"},
+	{results.ClassStatus504, UnitCount, "responses with status 504"},
+	{results.ClassStatusOther, UnitCount, "responses with any other error status"},
+	{results.ClassConnectTimeout, UnitCount, "connections that timed out before they were established"},
+	{results.ClassConnectRefused, UnitCount, "connections refused"},
+	{results.ClassConnReset, UnitCount, "connections reset by the peer"},
+	{results.ClassEOF, UnitCount, "connections closed before a whole response arrived"},
+	{results.ClassResponseTimeout, UnitCount, "requests that timed out waiting for the response"},
+	{results.ClassTLS, UnitCount, "TLS failures"},
+	{results.ClassDNS, UnitCount, "name resolution failures"},
+	{results.ClassTransportOther, UnitCount, "other transport failures"},
 }
 
 // thresholdOps are the comparison operators, two-character ones first so
@@ -77,7 +99,7 @@ var thresholdOps = []string{"<=", ">=", "==", "!=", "<", ">"}
 
 const thresholdHelp = `write METRIC OP VALUE, e.g. "p99 < 800ms", with OP one of < <= > >= == !=`
 
-func lookupMetric(name string) (ThresholdMetric, bool) {
+func lookupMetric(name MetricName) (ThresholdMetric, bool) {
 	for _, m := range ThresholdMetrics {
 		if m.Name == name {
 			return m, true
@@ -89,7 +111,7 @@ func lookupMetric(name string) (ThresholdMetric, bool) {
 func metricNames() []string {
 	names := make([]string, len(ThresholdMetrics))
 	for i, m := range ThresholdMetrics {
-		names[i] = m.Name
+		names[i] = string(m.Name)
 	}
 	return names
 }
@@ -120,7 +142,7 @@ func ParseThreshold(expr string) (Threshold, error) {
 	if metric == "" {
 		return Threshold{}, fmt.Errorf("%q: no metric before %s; %s", expr, op, thresholdHelp)
 	}
-	m, ok := lookupMetric(metric)
+	m, ok := lookupMetric(MetricName(metric))
 	if !ok {
 		return Threshold{}, fmt.Errorf("%q: unknown metric %q%s; metrics are %s",
 			expr, metric, didYouMean(metric, metricNames()), strings.Join(metricNames(), ", "))
@@ -132,7 +154,7 @@ func ParseThreshold(expr string) (Threshold, error) {
 	if err != nil {
 		return Threshold{}, fmt.Errorf("%q: %w", expr, err)
 	}
-	return Threshold{Expr: expr, Metric: metric, Op: op, Value: v}, nil
+	return Threshold{Expr: expr, Metric: m.Name, Op: op, Value: v}, nil
 }
 
 // parseThresholdValue parses value in m's unit.
@@ -192,10 +214,10 @@ func (t Threshold) String() string {
 		return t.Expr
 	}
 	v := strconv.FormatFloat(t.Value, 'g', -1, 64)
-	if m, ok := lookupMetric(t.Metric); ok && m.Unit == UnitMillis {
+	if t.Metric.Unit() == UnitMillis {
 		v += "ms"
 	}
-	return t.Metric + " " + t.Op + " " + v
+	return string(t.Metric) + " " + t.Op + " " + v
 }
 
 // thresholdMapping is the long form of a threshold list item:

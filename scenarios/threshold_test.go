@@ -1,14 +1,17 @@
 package scenarios
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cutover-dev/cutover/results"
 )
 
 func TestParseThreshold(t *testing.T) {
 	tests := []struct {
 		expr    string
-		metric  string
+		metric  MetricName
 		op      string
 		value   float64
 		wantErr string // a substring of the error; "" for none
@@ -91,7 +94,7 @@ func TestThresholdString(t *testing.T) {
 }
 
 func TestThresholdMetricsDocumented(t *testing.T) {
-	seen := map[string]bool{}
+	seen := map[MetricName]bool{}
 	for _, m := range ThresholdMetrics {
 		if seen[m.Name] {
 			t.Errorf("metric %q listed twice", m.Name)
@@ -106,9 +109,9 @@ func TestThresholdMetricsDocumented(t *testing.T) {
 			t.Errorf("metric %q has unit %q", m.Name, m.Unit)
 		}
 	}
-	for _, c := range ResultClasses {
-		if m, ok := lookupMetric(c); !ok || m.Unit != UnitCount {
-			t.Errorf("class %q is not a count metric", c)
+	for _, c := range append(slices.Clone(results.Classes), results.Derived...) {
+		if m, ok := lookupMetric(ClassMetric(c)); !ok || m.Unit != UnitCount {
+			t.Errorf("class or derived counter %q is not a count metric", c)
 		}
 	}
 }

@@ -203,7 +203,7 @@ func hasDotDot(escaped string) bool {
 
 // wholeRunLatencies are the latency metrics known only at the end of a run:
 // an abort threshold cannot test them live.
-var wholeRunLatencies = []string{"p90", "p95", "max", "mean"}
+var wholeRunLatencies = []MetricName{MetricP90, MetricP95, MetricMax, MetricMean}
 
 func (v *validator) verdict(vd *Verdict, l *Load) {
 	v.intIn("verdict.max_errors", vd.MaxErrors, 0, maxCount, "")
@@ -213,7 +213,7 @@ func (v *validator) verdict(vd *Verdict, l *Load) {
 		p := fmt.Sprintf("verdict.thresholds[%d]", i)
 		if _, ok := lookupMetric(t.Metric); !ok {
 			v.addf(p, "%q: unknown metric %q%s; metrics are %s",
-				t, t.Metric, didYouMean(t.Metric, metricNames()), strings.Join(metricNames(), ", "))
+				t, t.Metric, didYouMean(string(t.Metric), metricNames()), strings.Join(metricNames(), ", "))
 		}
 		if !slices.Contains(thresholdOps, t.Op) {
 			v.addf(p, "%q: unknown operator %q; %s", t, t.Op, thresholdHelp)
