@@ -9,10 +9,6 @@ import (
 	"github.com/cutover-dev/cutover/results"
 )
 
-// DefaultPeriod is the metric period used when neither the Input nor the
-// series say what it is.
-const DefaultPeriod = 60 * time.Second
-
 // grid is the metric period grid: bucket i covers
 // [origin + i·period, origin + (i+1)·period).
 type grid struct {
@@ -35,9 +31,10 @@ func (g grid) start(i int) time.Time { return g.origin.Add(time.Duration(i) * g.
 
 // gridOf returns the grid the buckets use: anchored on the series' point
 // boundaries when there are points, else on the first window; the period
-// is period when positive, else the width of the first point, else
-// DefaultPeriod.
-func gridOf(period time.Duration, series []results.Series, timeline []results.Window) grid {
+// is period when positive, else the width of the first point, else width
+// (each window its own bucket). The metric period's default is the
+// scenario's (scenarios resolves it); this package declares none.
+func gridOf(period time.Duration, series []results.Series, timeline []results.Window, width time.Duration) grid {
 	var first *results.Point
 	for i := range series {
 		for j := range series[i].Points {
@@ -48,11 +45,13 @@ func gridOf(period time.Duration, series []results.Series, timeline []results.Wi
 		}
 	}
 	if period <= 0 {
-		period = DefaultPeriod
+		period = width
 		if first != nil && first.End.After(first.Start) {
 			period = first.End.Sub(first.Start)
 		}
 	}
+	// A timeline of one window and nothing else to go by is one bucket.
+	period = max(period, time.Nanosecond)
 	switch {
 	case first != nil:
 		return grid{origin: first.Start, period: period}

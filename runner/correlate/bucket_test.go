@@ -23,12 +23,12 @@ func TestGridOf(t *testing.T) {
 		{"series grid, period given", minute, pts, grid{origin: at(-1, 0), period: minute}},
 		{"series grid, period from the points", 0, pts, grid{origin: at(-1, 0), period: minute}},
 		{"no series: first window, period given", time.Second, nil, grid{origin: at(0, 7), period: time.Second}},
-		{"no series, no period: default", 0, nil, grid{origin: at(0, 7), period: DefaultPeriod}},
+		{"no series, no period: the windows' width", 0, nil, grid{origin: at(0, 7), period: time.Second}},
 		{"empty series: first window", 30 * time.Second, []results.Series{{Query: "a"}}, grid{origin: at(0, 7), period: 30 * time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := gridOf(tt.period, tt.series, win)
+			got := gridOf(tt.period, tt.series, win, time.Second)
 			if !got.origin.Equal(tt.want.origin) || got.period != tt.want.period {
 				t.Errorf("gridOf = %v/%v, want %v/%v", got.origin, got.period, tt.want.origin, tt.want.period)
 			}

@@ -77,8 +77,9 @@ type Input struct {
 	// Series are the fetched platform metrics, aligned to Period; Query
 	// names the default query that fetched each (results.QueryNATDroppedSent, …).
 	Series []results.Series
-	// Period is the metric period (60 s on Google; 60 s / time_scale on the
-	// local cloud). Zero means: the series' own point width, else 60 s.
+	// Period is the metric period as the scenario resolved it, in wall-clock
+	// time (60 s on Google; 60 s / time_scale on the local cloud). Zero
+	// means: the series' own point width, else the windows' width.
 	Period time.Duration
 	// Load says whether the generator kept up.
 	Load results.LoadInfo

@@ -27,8 +27,9 @@ type diagnosis struct {
 }
 
 func newDiagnosis(in Input) *diagnosis {
-	g := gridOf(in.Period, in.Series, in.Timeline)
-	buckets, first := bucketize(g, in.Timeline, windowWidth(in.Window, in.Timeline))
+	width := windowWidth(in.Window, in.Timeline)
+	g := gridOf(in.Period, in.Series, in.Timeline, width)
+	buckets, first := bucketize(g, in.Timeline, width)
 	d := &diagnosis{in: in, g: g, first: first, buckets: buckets}
 	d.baseRate = phaseBuckets(buckets, g, first, in.Events)
 	d.deployAt, d.hasCutover = firstEvent(in.Events, results.EventDeployStart)
