@@ -113,8 +113,23 @@ var failSignalOrder = []string{
 	"run_instance_count{revision_name=web-00001-abc,state=active}", "run_instance_count{revision_name=web-00002-xyz,state=active}",
 }
 
+// failRun is the nat-exhaustion run the golden reports render: a cutover
+// whose errors NAT port exhaustion explains, with its diagnosis.
 func failRun() *results.Run {
-	run := &results.Run{
+	run := failRecord()
+	failTimeline(run)
+	run.Verdict = failVerdict()
+	phases := []string{"before", "before", "during", "during", "during", "during", "during", "during", "after", "after"}
+	run.Diagnosis = failDiagnosis(run.Timeline, phases)
+	run.Series = seriesOf(failSignalOrder, failSignals, failPeriod*time.Second, len(phases))
+	run.Findings = failFindings()
+	return run
+}
+
+// failRecord is failRun's record before its timeline: the scenario, the
+// load, the cutover and its events.
+func failRecord() *results.Run {
+	return &results.Run{
 		SchemaVersion: results.SchemaVersion,
 		RunID:         "20261123-233658-nat-exhaustion-9c1e",
 		Scenario: map[string]any{
@@ -157,6 +172,11 @@ func failRun() *results.Run {
 			{Kind: "rollback-done", At: at(61 * time.Second), Details: map[string]string{"restored": "web-00001-abc=100%"}},
 		},
 	}
+}
+
+// failTimeline adds failRun's windows and totals: failRate requests a
+// second, failPeriodErrors spread over each period's seconds 1–5.
+func failTimeline(run *results.Run) {
 	totals := map[string]int64{}
 	for i := range failWindows {
 		w := results.Window{Start: at(time.Duration(i) * time.Second), Requests: failRate, ByClass: map[string]int64{}, P50: 22, P99: 45}
@@ -190,7 +210,11 @@ func failRun() *results.Run {
 		addWindow(run, totals, w)
 	}
 	run.Totals.ByClass = totals
-	run.Verdict = results.Verdict{
+}
+
+// failVerdict is failRun's verdict: a fail with three broken thresholds.
+func failVerdict() results.Verdict {
+	return results.Verdict{
 		Status: results.StatusFail,
 		Reasons: []string{
 			"90 errors in the verdict window (max_errors 0)",
@@ -206,11 +230,15 @@ func failRun() *results.Run {
 			{Expr: "p50 < 100ms", Actual: 22.5, Pass: true},
 		},
 	}
-	phases := []string{"before", "before", "during", "during", "during", "during", "during", "during", "after", "after"}
-	run.Diagnosis = &results.Diagnosis{
+}
+
+// failDiagnosis is failRun's diagnosis over its timeline, with the
+// affinity finding ruled out.
+func failDiagnosis(timeline []results.Window, phases []string) *results.Diagnosis {
+	return &results.Diagnosis{
 		Metrics: results.MetricsCovered, Period: failPeriod, TimeScale: failScale, Settle: 18, Waited: 24,
 		Signals: failSignalOrder,
-		Buckets: bucketsOf(run.Timeline, failPeriod*time.Second, phases, failSignals),
+		Buckets: bucketsOf(timeline, failPeriod*time.Second, phases, failSignals),
 		RuledOut: []results.Finding{{
 			Cause: "affinity-broken", Confidence: "medium",
 			RuledOut: "it explains no client error",
@@ -221,8 +249,12 @@ func failRun() *results.Run {
 			},
 		}},
 	}
-	run.Series = seriesOf(failSignalOrder, failSignals, failPeriod*time.Second, len(phases))
-	run.Findings = []results.Finding{
+}
+
+// failFindings are failRun's causes: NAT port exhaustion, then the upstream
+// timeouts it mostly explains.
+func failFindings() []results.Finding {
+	return []results.Finding{
 		{
 			Cause: "nat-port-exhaustion", Confidence: "high", Explained: 74, Primary: 74,
 			AlsoConsistent: []string{"upstream-timeout"},
@@ -256,7 +288,6 @@ func failRun() *results.Run {
 			},
 		},
 	}
-	return run
 }
 
 // bucketsOf buckets a timeline into metric periods from the start of the

@@ -24,6 +24,24 @@ func JUnit(w io.Writer, run *results.Run) error {
 	if err != nil {
 		return fmt.Errorf("render junit report: %w", err)
 	}
+	suite := v.junitSuite()
+	ew := &errWriter{w: w}
+	_, _ = io.WriteString(ew, xml.Header)
+	enc := xml.NewEncoder(ew)
+	enc.Indent("", "  ")
+	if err := enc.Encode(suite.document()); err != nil {
+		return fmt.Errorf("render junit report: %w", err)
+	}
+	_, _ = io.WriteString(ew, "\n")
+	if ew.err != nil {
+		return fmt.Errorf("render junit report: %w", ew.err)
+	}
+	return nil
+}
+
+// junitSuite builds the run's testsuite: its properties, then the
+// threshold, metrics, finding and verdict cases, counted.
+func (v *view) junitSuite() junitSuite {
 	r := v.run
 	suite := junitSuite{
 		Name:      "cutover/" + v.name,
@@ -38,9 +56,27 @@ func JUnit(w io.Writer, run *results.Run) error {
 			{"error_rate_upper_95", strconv.FormatFloat(r.Verdict.ErrorRateUpper95, 'g', -1, 64)},
 		},
 	}
-	inconclusive := r.Verdict.Status == results.StatusInconclusive
-	for _, th := range r.Verdict.Thresholds {
-		tc := junitCase{Name: th.Expr, Classname: suite.Name + ".thresholds", Time: "0"}
+	suite.Cases = v.junitThresholds(suite.Name)
+	if d := v.diagnosis; d != nil {
+		suite.Properties = append(suite.Properties, junitProperty{"metrics", d.metrics})
+		suite.Cases = append(suite.Cases, d.junitMetrics(suite.Name))
+	}
+	if len(v.findings) > 0 {
+		suite.Properties = append(suite.Properties, junitProperty{"cause", v.findings[0].Cause})
+	}
+	suite.Cases = append(suite.Cases, v.junitFindings(suite.Name)...)
+	suite.Cases = append(suite.Cases, v.junitVerdict(suite.Name, suite.Time))
+	suite.count()
+	return suite
+}
+
+// junitThresholds is a testcase per threshold: a failure when broken, or
+// skipped when the run is inconclusive.
+func (v *view) junitThresholds(suite string) []junitCase {
+	var cases []junitCase
+	inconclusive := v.run.Verdict.Status == results.StatusInconclusive
+	for _, th := range v.run.Verdict.Thresholds {
+		tc := junitCase{Name: th.Expr, Classname: suite + ".thresholds", Time: "0"}
 		switch {
 		case th.Pass:
 		case inconclusive:
@@ -52,22 +88,28 @@ func JUnit(w io.Writer, run *results.Run) error {
 				Text:    fmt.Sprintf("threshold %s failed: actual value %s", th.Expr, fmtNum(th.Actual)),
 			}
 		}
-		suite.Cases = append(suite.Cases, tc)
+		cases = append(cases, tc)
 	}
-	if d := v.diagnosis; d != nil {
-		suite.Properties = append(suite.Properties, junitProperty{"metrics", d.metrics})
-		metrics := junitCase{Name: "metrics", Classname: suite.Name + ".diagnosis", Time: "0"}
-		if d.metrics == results.MetricsMissing {
-			metrics.Skipped = &junitSkipped{Message: "metrics " + metricsMissing(d.note)}
-		}
-		metrics.SystemOut = d.heading() + "\nmetrics: " + d.metricsLine()
-		suite.Cases = append(suite.Cases, metrics)
+	return cases
+}
+
+// junitMetrics is the "metrics" testcase, skipped when they are missing.
+func (d *diagnosis) junitMetrics(suite string) junitCase {
+	metrics := junitCase{Name: "metrics", Classname: suite + ".diagnosis", Time: "0"}
+	if d.metrics == results.MetricsMissing {
+		metrics.Skipped = &junitSkipped{Message: "metrics " + metricsMissing(d.note)}
 	}
-	if len(v.findings) > 0 {
-		suite.Properties = append(suite.Properties, junitProperty{"cause", v.findings[0].Cause})
-	}
+	metrics.SystemOut = d.heading() + "\nmetrics: " + d.metricsLine()
+	return metrics
+}
+
+// junitFindings is a testcase per finding: a failure of a failed run,
+// skipped in an inconclusive one, output only otherwise.
+func (v *view) junitFindings(suite string) []junitCase {
+	var cases []junitCase
+	r := v.run
 	for i, f := range v.findings {
-		tc := junitCase{Name: f.Cause, Classname: suite.Name + ".diagnosis", Time: "0"}
+		tc := junitCase{Name: f.Cause, Classname: suite + ".diagnosis", Time: "0"}
 		title := findingTitle(f, r.Totals.Errors)
 		text := findingText(i+1, title, f)
 		switch r.Verdict.Status {
@@ -79,10 +121,16 @@ func JUnit(w io.Writer, run *results.Run) error {
 		default:
 			tc.SystemOut = text
 		}
-		suite.Cases = append(suite.Cases, tc)
+		cases = append(cases, tc)
 	}
+	return cases
+}
 
-	verdict := junitCase{Name: "verdict", Classname: suite.Name, Time: suite.Time}
+// junitVerdict is the "verdict" testcase: a failure, skipped when
+// inconclusive, an error when the run did not finish.
+func (v *view) junitVerdict(suite, elapsed string) junitCase {
+	r := v.run
+	verdict := junitCase{Name: "verdict", Classname: suite, Time: elapsed}
 	detail := v.status + " · " + v.headline
 	if len(r.Verdict.Reasons) > 0 {
 		detail += "\n- " + strings.Join(r.Verdict.Reasons, "\n- ")
@@ -98,35 +146,30 @@ func JUnit(w io.Writer, run *results.Run) error {
 	default:
 		verdict.Error = &junitFailure{Message: "no verdict: the run did not finish (state " + r.State + ")", Type: "incomplete", Text: detail}
 	}
-	suite.Cases = append(suite.Cases, verdict)
+	return verdict
+}
 
-	for _, c := range suite.Cases {
-		suite.Tests++
+// count sets the suite's totals from its cases.
+func (s *junitSuite) count() {
+	for _, c := range s.Cases {
+		s.Tests++
 		switch {
 		case c.Failure != nil:
-			suite.Failures++
+			s.Failures++
 		case c.Error != nil:
-			suite.Errors++
+			s.Errors++
 		case c.Skipped != nil:
-			suite.Skipped++
+			s.Skipped++
 		}
 	}
-	doc := junitSuites{
-		Name: "cutover", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors,
-		Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite},
+}
+
+// document wraps the suite in the testsuites root.
+func (s junitSuite) document() junitSuites {
+	return junitSuites{
+		Name: "cutover", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors,
+		Skipped: s.Skipped, Time: s.Time, Suites: []junitSuite{s},
 	}
-	ew := &errWriter{w: w}
-	_, _ = io.WriteString(ew, xml.Header)
-	enc := xml.NewEncoder(ew)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return fmt.Errorf("render junit report: %w", err)
-	}
-	_, _ = io.WriteString(ew, "\n")
-	if ew.err != nil {
-		return fmt.Errorf("render junit report: %w", ew.err)
-	}
-	return nil
 }
 
 // junitTimestamp is the start time in the schema's zone-less ISO 8601 form,

@@ -30,6 +30,17 @@ func Markdown(w io.Writer, run *results.Run) error {
 }
 
 func (v *view) markdown(w *errWriter) {
+	v.markdownHeader(w)
+	v.markdownFindings(w)
+	v.markdownSummary(w)
+	v.markdownTables(w)
+	v.markdownDiagnosis(w)
+	v.markdownTimeline(w)
+}
+
+// markdownHeader writes the title, the verdict, the restore notice, the
+// reasons and the saturation warning.
+func (v *view) markdownHeader(w *errWriter) {
 	r := v.run
 	w.printf("## cutover: %s — **%s**\n\n", mdText(v.name), v.status)
 	w.printf("**%s** · %s\n", v.status, mdText(v.headline))
@@ -48,8 +59,11 @@ func (v *view) markdown(w *errWriter) {
 	if warn := saturationWarning(r.Load); warn != "" {
 		w.printf("\n> **Warning:** %s\n", mdText(warn))
 	}
-	v.markdownFindings(w)
+}
 
+// markdownSummary writes the summary table.
+func (v *view) markdownSummary(w *errWriter) {
+	r := v.run
 	w.printf("\n| | |\n|---|---|\n")
 	w.printf("| Run | %s |\n", mdCode(r.RunID))
 	w.printf("| Started | %s |\n", fmtTime(r.StartedAt))
@@ -61,7 +75,12 @@ func (v *view) markdown(w *errWriter) {
 	if r.ToolVersion != "" {
 		w.printf("| cutover | %s |\n", mdCode(r.ToolVersion))
 	}
+}
 
+// markdownTables writes the result classes, latency, thresholds, cutover
+// and events tables; each but latency only when it has rows.
+func (v *view) markdownTables(w *errWriter) {
+	r := v.run
 	if len(v.classes) > 0 {
 		w.printf("\n### Result classes\n\n| Class | Count | %% |\n|---|--:|--:|\n")
 		for _, c := range v.classes {
@@ -97,9 +116,11 @@ func (v *view) markdown(w *errWriter) {
 			w.printf("| %s | %s | %s |\n", mdCode(e.kind), fmtOffset(e.offset), mdText(e.details))
 		}
 	}
+}
 
-	v.markdownDiagnosis(w)
-
+// markdownTimeline writes the compact timeline, if any window was
+// recorded.
+func (v *view) markdownTimeline(w *errWriter) {
 	tl := v.timeline
 	if len(tl.rows) == 0 {
 		return

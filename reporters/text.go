@@ -38,6 +38,23 @@ func Text(w io.Writer, run *results.Run) error {
 }
 
 func (v *view) text(w *errWriter) error {
+	v.textHeader(w)
+	v.textFindings(w)
+	v.textSummary(w)
+	for _, section := range []func(*errWriter) error{
+		v.textClasses, v.textLatency, v.textThresholds, v.textCutover, v.textEvents, v.textDiagnosis, v.textTimeline,
+	} {
+		if err := section(w); err != nil {
+			return err
+		}
+	}
+	v.textConclusion(w)
+	return nil
+}
+
+// textHeader writes the header line, the restore notice and the verdict
+// with its reasons.
+func (v *view) textHeader(w *errWriter) {
 	r := v.run
 	w.printf("cutover · %s · run %s · started %s · duration %s · %s\n\n",
 		v.name, r.RunID, fmtTime(r.StartedAt), runDuration(r), stateLabel(r.State))
@@ -47,13 +64,15 @@ func (v *view) text(w *errWriter) error {
 		}
 		w.printf("\n")
 	}
-
 	w.printf("VERDICT: %s · %s\n", v.status, v.headline)
 	for _, reason := range r.Verdict.Reasons {
 		w.printf("  - %s\n", reason)
 	}
-	v.textFindings(w)
+}
 
+// textSummary writes the request and error counts and the load.
+func (v *view) textSummary(w *errWriter) {
+	r := v.run
 	w.printf("\nSUMMARY\n")
 	w.printf("  %-9s %s\n", "requests", fmtInt(r.Totals.Requests))
 	w.printf("  %-9s %s (%s)\n", "errors", fmtInt(r.Totals.Errors), fmtPct(r.Totals.Errors, r.Totals.Requests))
@@ -61,80 +80,81 @@ func (v *view) text(w *errWriter) error {
 	if warn := saturationWarning(r.Load); warn != "" {
 		w.printf("  WARNING: %s\n", warn)
 	}
+}
 
-	if len(v.classes) > 0 {
-		w.printf("\nRESULT CLASSES\n")
-		t := newTable(w, tw.AlignLeft, tw.AlignRight, tw.AlignRight)
-		t.Header("class", "count", "%")
-		for _, c := range v.classes {
-			name := c.class
-			if c.derived != "" {
-				name += " (= " + c.derived + ")"
-			}
-			if err := t.Append(name, fmtInt(c.count), fmtPct(c.count, r.Totals.Requests)); err != nil {
-				return err
-			}
-		}
-		if err := t.Render(); err != nil {
-			return err
-		}
+// textClasses writes the result classes table, if any result was counted.
+func (v *view) textClasses(w *errWriter) error {
+	if len(v.classes) == 0 {
+		return nil
 	}
+	w.printf("\nRESULT CLASSES\n")
+	rows := make([][]string, len(v.classes))
+	for i, c := range v.classes {
+		name := c.class
+		if c.derived != "" {
+			name += " (= " + c.derived + ")"
+		}
+		rows[i] = []string{name, fmtInt(c.count), fmtPct(c.count, v.run.Totals.Requests)}
+	}
+	return renderTable(w, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight}, []string{"class", "count", "%"}, rows)
+}
 
+// textLatency writes the latency summary.
+func (v *view) textLatency(w *errWriter) error {
 	w.printf("\nLATENCY (ms)\n")
-	t := newTable(w, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight)
-	t.Header("p50", "p90", "p95", "p99", "max", "mean")
-	l := r.Latency
-	if err := t.Append(fmtMs(l.P50), fmtMs(l.P90), fmtMs(l.P95), fmtMs(l.P99), fmtMs(l.Max), fmtMs(l.Mean)); err != nil {
-		return err
-	}
-	if err := t.Render(); err != nil {
-		return err
-	}
+	l := v.run.Latency
+	right := tw.AlignRight
+	return renderTable(w, []tw.Align{right, right, right, right, right, right},
+		[]string{"p50", "p90", "p95", "p99", "max", "mean"},
+		[][]string{{fmtMs(l.P50), fmtMs(l.P90), fmtMs(l.P95), fmtMs(l.P99), fmtMs(l.Max), fmtMs(l.Mean)}})
+}
 
-	if len(r.Verdict.Thresholds) > 0 {
-		w.printf("\nTHRESHOLDS\n")
-		t := newTable(w, tw.AlignLeft, tw.AlignRight, tw.AlignLeft)
-		t.Header("threshold", "actual", "result")
-		for _, th := range r.Verdict.Thresholds {
-			if err := t.Append(th.Expr, fmtNum(th.Actual), passFail(th.Pass)); err != nil {
-				return err
-			}
-		}
-		if err := t.Render(); err != nil {
-			return err
-		}
+// textThresholds writes each threshold with its actual value, if any.
+func (v *view) textThresholds(w *errWriter) error {
+	ths := v.run.Verdict.Thresholds
+	if len(ths) == 0 {
+		return nil
 	}
+	w.printf("\nTHRESHOLDS\n")
+	rows := make([][]string, len(ths))
+	for i, th := range ths {
+		rows[i] = []string{th.Expr, fmtNum(th.Actual), passFail(th.Pass)}
+	}
+	return renderTable(w, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignLeft}, []string{"threshold", "actual", "result"}, rows)
+}
 
-	if c := r.Cutover; c != nil {
+// textCutover writes what the run did to the service, if it had actions.
+func (v *view) textCutover(w *errWriter) error {
+	if c := v.run.Cutover; c != nil {
 		w.printf("\nCUTOVER\n")
 		for _, line := range cutoverLines(c) {
 			w.printf("  %-9s %s\n", line[0], line[1])
 		}
 	}
-
-	if len(v.events) > 0 {
-		w.printf("\nEVENTS\n")
-		t := newTable(w, tw.AlignLeft, tw.AlignRight, tw.AlignLeft)
-		t.Header("event", "at", "details")
-		for _, e := range v.events {
-			if err := t.Append(e.kind, fmtOffset(e.offset), e.details); err != nil {
-				return err
-			}
-		}
-		if err := t.Render(); err != nil {
-			return err
-		}
-	}
-
-	if err := v.textDiagnosis(w); err != nil {
-		return err
-	}
-
-	if err := v.textTimeline(w); err != nil {
-		return err
-	}
-	v.textConclusion(w)
 	return nil
+}
+
+// textEvents writes the events table, if any.
+func (v *view) textEvents(w *errWriter) error {
+	if len(v.events) == 0 {
+		return nil
+	}
+	w.printf("\nEVENTS\n")
+	rows := make([][]string, len(v.events))
+	for i, e := range v.events {
+		rows[i] = []string{e.kind, fmtOffset(e.offset), e.details}
+	}
+	return renderTable(w, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignLeft}, []string{"event", "at", "details"}, rows)
+}
+
+// renderTable writes a table of rows under header.
+func renderTable(w io.Writer, aligns []tw.Align, header []string, rows [][]string) error {
+	t := newTable(w, aligns...)
+	t.Header(header)
+	if err := t.Bulk(rows); err != nil {
+		return err
+	}
+	return t.Render()
 }
 
 // textTimeline writes the condensed timeline.
