@@ -210,15 +210,33 @@ func compareBool(a, b bool) int {
 func (d *diagnosis) attribute(cands []candidate) accounting {
 	cands = slices.Clone(cands)
 	slices.SortStableFunc(cands, attributionOrder)
-	left := make([]map[string]int64, len(d.cells))
-	for k, c := range d.cells {
+	a := attribution{cells: d.cells, cands: cands}
+	left := a.takeInTurn()
+	a.setAlsoConsistent()
+	return d.account(a, left)
+}
+
+// attribution is the errors the candidates took, in attribution order.
+type attribution struct {
+	cells []map[string]int64 // errors per bucket by class
+	cands []candidate
+	// took[i][k] is what candidate i took of bucket k's errors, by class.
+	took [][]map[string]int64
+}
+
+// takeInTurn lets each candidate in turn take what its claim covers of the
+// errors still left, setting its Explained and Primary, and returns what
+// is left.
+func (a *attribution) takeInTurn() (left []map[string]int64) {
+	left = make([]map[string]int64, len(a.cells))
+	for k, c := range a.cells {
 		left[k] = maps.Clone(c)
 	}
-	took := make([][]map[string]int64, len(cands))
-	for i := range cands {
-		c := &cands[i]
-		c.f.Explained = c.claim.covered(d.cells)
-		took[i] = make([]map[string]int64, len(d.cells))
+	a.took = make([][]map[string]int64, len(a.cands))
+	for i := range a.cands {
+		c := &a.cands[i]
+		c.f.Explained = c.claim.covered(a.cells)
+		a.took[i] = make([]map[string]int64, len(a.cells))
 		for k := range c.claim.limit {
 			if c.claim.limit[k] <= 0 {
 				continue
@@ -227,61 +245,74 @@ func (d *diagnosis) attribute(cands []candidate) accounting {
 			for cl, n := range t {
 				left[k][cl] -= n
 			}
-			took[i][k] = t
+			a.took[i][k] = t
 			c.f.Primary += total(t)
 		}
 	}
-	// shared is how many of the errors i took j's claim also covers: how
-	// much less j would cover without them. (A claim of "this many errors
-	// of the bucket", as the pre-cutover rate's, shares none of the errors
-	// above that many.)
-	shared := func(i, j int) int64 {
-		var n int64
-		cj := cands[j].claim
-		for k, t := range took[i] {
-			if t == nil || cj.limit == nil || cj.limit[k] <= 0 {
-				continue
-			}
-			without := maps.Clone(d.cells[k])
-			for c, v := range t {
-				without[c] -= v
-			}
-			n += total(take(d.cells[k], cj.limit[k], cj.of[k])) - total(take(without, cj.limit[k], cj.of[k]))
+	return left
+}
+
+// shared is how many of the errors i took j's claim also covers: how much
+// less j would cover without them. (A claim of "this many errors of the
+// bucket", as the pre-cutover rate's, shares none of the errors above that
+// many.)
+func (a *attribution) shared(i, j int) int64 {
+	var n int64
+	cj := a.cands[j].claim
+	for k, t := range a.took[i] {
+		if t == nil || cj.limit == nil || cj.limit[k] <= 0 {
+			continue
 		}
-		return n
+		without := maps.Clone(a.cells[k])
+		for c, v := range t {
+			without[c] -= v
+		}
+		n += total(take(a.cells[k], cj.limit[k], cj.of[k])) - total(take(without, cj.limit[k], cj.of[k]))
 	}
-	for i := range cands {
-		type also struct {
-			cause string
-			n     int64
-		}
+	return n
+}
+
+// setAlsoConsistent names, for each candidate, the others whose claims
+// cover some of what it took, most shared first.
+func (a *attribution) setAlsoConsistent() {
+	type also struct {
+		cause string
+		n     int64
+	}
+	for i := range a.cands {
 		var others []also
-		for j := range cands {
+		for j := range a.cands {
 			if j != i {
-				if n := shared(i, j); n > 0 {
-					others = append(others, also{cands[j].f.Cause, n})
+				if n := a.shared(i, j); n > 0 {
+					others = append(others, also{a.cands[j].f.Cause, n})
 				}
 			}
 		}
 		slices.SortStableFunc(others, func(a, b also) int { return cmp.Compare(b.n, a.n) })
 		for _, o := range others {
-			cands[i].f.AlsoConsistent = append(cands[i].f.AlsoConsistent, o.cause)
+			a.cands[i].f.AlsoConsistent = append(a.cands[i].f.AlsoConsistent, o.cause)
 		}
 	}
+}
+
+// account splits the candidates into the causes (the primary cause of
+// some error, or explaining the verdict by itself), the primary cause of
+// the most errors first, and those ruled out, and counts the errors left.
+func (d *diagnosis) account(a attribution, left []map[string]int64) accounting {
 	var acc accounting
 	for _, l := range left {
 		acc.unexplained += total(l)
 	}
-	for i, c := range cands {
+	for i, c := range a.cands {
 		f := c.f
 		switch {
 		case f.Primary > 0 || c.verdict:
 			if f.Primary > 0 && f.Primary < f.Explained {
-				f.Evidence = append(f.Evidence, d.sharedText(cands, took, i, shared))
+				f.Evidence = append(f.Evidence, d.sharedText(a.cands, a.took, i, a.shared))
 			}
 			acc.causes = append(acc.causes, f)
 		default:
-			f.RuledOut = ruledOutText(cands, i, shared)
+			f.RuledOut = ruledOutText(a.cands, i, a.shared)
 			f.Remedy = nil
 			f.AlsoConsistent = nil
 			acc.ruledOut = append(acc.ruledOut, f)
