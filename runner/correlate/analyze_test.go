@@ -190,18 +190,21 @@ func s6() Input {
 	}
 }
 
+// canonicalCase is one canonical scenario and what its analysis must find.
+type canonicalCase struct {
+	name  string
+	in    Input
+	top   string
+	conf  string
+	noNAT bool     // no NAT finding at all
+	also  []string // further causes found
+	ruled []string // causes considered and ruled out
+	not   []string // causes that must not be found
+	quote []string // the top finding's evidence contains these
+}
+
 func TestAnalyzeCanonicalScenarios(t *testing.T) {
-	tests := []struct {
-		name  string
-		in    Input
-		top   string
-		conf  string
-		noNAT bool     // no NAT finding at all
-		also  []string // further causes found
-		ruled []string // causes considered and ruled out
-		not   []string // causes that must not be found
-		quote []string // the top finding's evidence contains these
-	}{
+	tests := []canonicalCase{
 		{
 			// The 504s fall where NAT dropped: they are the drops' errors.
 			name: "S1 cold-pool port exhaustion", in: s1(),
@@ -244,51 +247,54 @@ func TestAnalyzeCanonicalScenarios(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a := Analyze(tt.in)
-			got := causes(a.Findings)
-			if len(got) == 0 {
-				t.Fatal("no finding")
+		t.Run(tt.name, func(t *testing.T) { tt.check(t, Analyze(tt.in)) })
+	}
+}
+
+// check compares an analysis of tt.in with what tt wants.
+func (tt canonicalCase) check(t *testing.T, a Analysis) {
+	t.Helper()
+	got := causes(a.Findings)
+	if len(got) == 0 {
+		t.Fatal("no finding")
+	}
+	top := a.Findings[0]
+	if top.Cause != tt.top {
+		t.Fatalf("top finding = %s, want %s; all: %v\n%s", top.Cause, tt.top, got, dump(a.Findings))
+	}
+	if top.Confidence != tt.conf {
+		t.Errorf("top confidence = %s, want %s\n%s", top.Confidence, tt.conf, dump(a.Findings[:1]))
+	}
+	if len(top.Evidence) == 0 || len(top.Remedy) == 0 {
+		t.Errorf("top finding lacks evidence or remedy: %+v", top)
+	}
+	for _, c := range tt.also {
+		if !slices.Contains(got, c) {
+			t.Errorf("%s not found; got %v", c, got)
+		}
+	}
+	ruled := causes(a.RuledOut)
+	if !slices.Equal(ruled, tt.ruled) {
+		t.Errorf("ruled out %v, want %v\n%s", ruled, tt.ruled, dump(a.RuledOut))
+	}
+	for _, c := range tt.not {
+		if slices.Contains(got, c) || slices.Contains(ruled, c) {
+			t.Errorf("%s found; got %v, ruled out %v\n%s", c, got, ruled, dump(a.Findings))
+		}
+	}
+	checkAccounting(t, tt.in, a)
+	if tt.noNAT {
+		for _, c := range got {
+			if isNAT(c) {
+				t.Errorf("NAT finding %s where NAT shows no cause; got %v\n%s", c, got, dump(a.Findings))
 			}
-			top := a.Findings[0]
-			if top.Cause != tt.top {
-				t.Fatalf("top finding = %s, want %s; all: %v\n%s", top.Cause, tt.top, got, dump(a.Findings))
-			}
-			if top.Confidence != tt.conf {
-				t.Errorf("top confidence = %s, want %s\n%s", top.Confidence, tt.conf, dump(a.Findings[:1]))
-			}
-			if len(top.Evidence) == 0 || len(top.Remedy) == 0 {
-				t.Errorf("top finding lacks evidence or remedy: %+v", top)
-			}
-			for _, c := range tt.also {
-				if !slices.Contains(got, c) {
-					t.Errorf("%s not found; got %v", c, got)
-				}
-			}
-			ruled := causes(a.RuledOut)
-			if !slices.Equal(ruled, tt.ruled) {
-				t.Errorf("ruled out %v, want %v\n%s", ruled, tt.ruled, dump(a.RuledOut))
-			}
-			for _, c := range tt.not {
-				if slices.Contains(got, c) || slices.Contains(ruled, c) {
-					t.Errorf("%s found; got %v, ruled out %v\n%s", c, got, ruled, dump(a.Findings))
-				}
-			}
-			checkAccounting(t, tt.in, a)
-			if tt.noNAT {
-				for _, c := range got {
-					if isNAT(c) {
-						t.Errorf("NAT finding %s where NAT shows no cause; got %v\n%s", c, got, dump(a.Findings))
-					}
-				}
-			}
-			text := strings.Join(top.Evidence, "\n")
-			for _, q := range tt.quote {
-				if !strings.Contains(text, q) {
-					t.Errorf("evidence does not quote %q:\n%s", q, text)
-				}
-			}
-		})
+		}
+	}
+	text := strings.Join(top.Evidence, "\n")
+	for _, q := range tt.quote {
+		if !strings.Contains(text, q) {
+			t.Errorf("evidence does not quote %q:\n%s", q, text)
+		}
 	}
 }
 

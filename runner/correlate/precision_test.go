@@ -475,21 +475,6 @@ func TestAnalyzeRemediesFollowTheEvidence(t *testing.T) {
 // the more specific one is their primary cause and the other is named
 // beside it; no two causes each explain every error.
 func TestAnalyzeAccounting(t *testing.T) {
-	burst := s6()
-	noise := []int64{0, 10, -10, 5, -5, 15, -15, 0, 10, -10, 5, -5}
-	extra := map[int]int64{6: 3000, 7: 2000, 8: 1000}
-	burst.Timeline = timeline(12, 6000, func(m int) map[string]int64 { return fetchFailed500(500 + noise[m] + extra[m]) }, nil)
-	for m, b := range extra {
-		burst.Series[0].Points[m].Value += float64(b) * 20
-	}
-	lowRate := s1() // a pre-cutover rate that does not divide evenly
-	lowRate.Timeline = timeline(12, 6000, func(m int) map[string]int64 {
-		e := errsAt(map[int]map[string]int64{
-			0: fetchFailed500(7), 1: fetchFailed500(3), 2: fetchFailed500(4),
-			4: with(fetchFailed500(300), upstream504(50)), 5: with(fetchFailed500(200), upstream504(40)), 6: with(fetchFailed500(100), upstream504(10)),
-		})(m)
-		return e
-	}, revAfter)
 	tests := []struct {
 		name    string
 		in      Input
@@ -506,7 +491,7 @@ func TestAnalyzeAccounting(t *testing.T) {
 		},
 		{
 			name: "steady churn plus a burst at the cutover: the burst above the rate to NAT, the rest to the baseline",
-			in:   burst,
+			in:   churnWithBurst(),
 			// The pre-cutover rate predicts 500 errors a minute; minutes
 			// 6–8 have 3,485, 2,500 and 1,510 (noise −15, 0, +10): NAT is
 			// the primary cause of the 5,995 above 500 there, the baseline
@@ -516,7 +501,7 @@ func TestAnalyzeAccounting(t *testing.T) {
 		},
 		{
 			name:    "a pre-cutover rate that does not divide evenly: whole errors",
-			in:      lowRate,
+			in:      unevenRate(),
 			primary: nil, // only the invariant
 		},
 		{
@@ -558,6 +543,31 @@ func TestAnalyzeAccounting(t *testing.T) {
 			}
 		})
 	}
+}
+
+// churnWithBurst is S6's steady churn (about 500 errors a minute, with
+// noise) plus a burst of 3,000, 2,000 and 1,000 errors in minutes 6–8 that
+// the NAT drops follow.
+func churnWithBurst() Input {
+	in := s6()
+	noise := []int64{0, 10, -10, 5, -5, 15, -15, 0, 10, -10, 5, -5}
+	extra := map[int]int64{6: 3000, 7: 2000, 8: 1000}
+	in.Timeline = timeline(12, 6000, func(m int) map[string]int64 { return fetchFailed500(500 + noise[m] + extra[m]) }, nil)
+	for m, b := range extra {
+		in.Series[0].Points[m].Value += float64(b) * 20
+	}
+	return in
+}
+
+// unevenRate is S1 with a pre-cutover error rate that does not divide
+// evenly into the periods.
+func unevenRate() Input {
+	in := s1()
+	in.Timeline = timeline(12, 6000, errsAt(map[int]map[string]int64{
+		0: fetchFailed500(7), 1: fetchFailed500(3), 2: fetchFailed500(4),
+		4: with(fetchFailed500(300), upstream504(50)), 5: with(fetchFailed500(200), upstream504(40)), 6: with(fetchFailed500(100), upstream504(10)),
+	}), revAfter)
+	return in
 }
 
 func TestAttributeTake(t *testing.T) {
