@@ -90,13 +90,7 @@ func (b *brake) checkRule() *trip {
 // abortValue is a threshold's metric during the cutover: counts since the
 // brake started watching, latency percentiles of the window just closed.
 func abortValue(metric scenarios.MetricName, since results.Totals, win results.Window) (float64, error) {
-	switch metric {
-	case scenarios.MetricP50:
-		return win.P50, nil
-	case scenarios.MetricP99:
-		return win.P99, nil
-	}
-	return metricValue(metric, since, results.Latency{})
+	return metricValue(metric, since, results.Latency{P50: win.P50, P99: win.P99})
 }
 
 // classSummary renders non-zero class counts: "connect_refused 12, eof 3".
