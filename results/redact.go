@@ -1,6 +1,7 @@
 package results
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -377,7 +378,7 @@ func skipValue(dec *json.Decoder) error {
 
 // RedactRun returns a copy of run that is safe to show or store, redacted by
 // structure (see SensitiveKey):
-//   - the scenario, converted to generic JSON: every string under a secret
+//   - the scenario's JSON: every string under a secret
 //     key (a header such as Authorization, an env var such as DB_PASSWORD) is
 //     replaced by Redacted; a request "body" is redacted as RedactBody does
 //     with the request's Content-Type; "url", "path" and "*_url" values as
@@ -394,16 +395,18 @@ func skipValue(dec *json.Decoder) error {
 // modified.
 func RedactRun(run *Run) (*Run, error) {
 	out := *run
-	if run.Scenario != nil {
-		data, err := json.Marshal(run.Scenario)
-		if err != nil {
-			return nil, fmt.Errorf("redact scenario: encode: %w", err)
-		}
+	if len(run.Scenario) > 0 {
 		var tree any
-		if err := json.Unmarshal(data, &tree); err != nil {
+		if err := json.Unmarshal(run.Scenario, &tree); err != nil {
 			return nil, fmt.Errorf("redact scenario: decode: %w", err)
 		}
-		out.Scenario = redactTree(tree)
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // run.json keeps "&" in URLs readable
+		if err := enc.Encode(redactTree(tree)); err != nil {
+			return nil, fmt.Errorf("redact scenario: encode: %w", err)
+		}
+		out.Scenario = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	out.Load.SaturationReason = RedactText(run.Load.SaturationReason)
 	if run.Events != nil {

@@ -5,7 +5,10 @@
 // nothing about how a run is driven or rendered.
 package results
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // SchemaVersion is the version of the run.json layout written by this package.
 const SchemaVersion = 1
@@ -122,11 +125,14 @@ type Run struct {
 	SchemaVersion int    `json:"schema_version"`
 	RunID         string `json:"run_id"`
 	// Scenario is the scenario as resolved (defaults applied), as JSON.
-	Scenario    any       `json:"scenario"`
-	ToolVersion string    `json:"tool_version"`
-	State       string    `json:"state"`
-	StartedAt   time.Time `json:"started_at"`
-	EndedAt     time.Time `json:"ended_at,omitzero"`
+	Scenario json.RawMessage `json:"scenario"`
+	// ScenarioName is the scenario's name. Read fills it from Scenario for
+	// records written before it was recorded.
+	ScenarioName string    `json:"scenario_name,omitempty"`
+	ToolVersion  string    `json:"tool_version"`
+	State        string    `json:"state"`
+	StartedAt    time.Time `json:"started_at"`
+	EndedAt      time.Time `json:"ended_at,omitzero"`
 	// Error says why a run in StateFailed failed ("disk full: …").
 	Error string `json:"error,omitempty"`
 

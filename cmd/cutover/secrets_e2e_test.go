@@ -159,8 +159,8 @@ verdict:
 			t.Errorf("run.json lacks %s", kept)
 		}
 	}
-	if !strings.Contains(run.RunID, "secrets") || run.ScenarioName() != "secrets" {
-		t.Errorf("run id %q, scenario %q: the names were redacted", run.RunID, run.ScenarioName())
+	if !strings.Contains(run.RunID, "secrets") || run.ScenarioName != "secrets" {
+		t.Errorf("run id %q, scenario %q: the names were redacted", run.RunID, run.ScenarioName)
 	}
 	if !strings.Contains(inv.stdout, "secrets") || strings.Contains(inv.stdout, "token-api-00001-bwo=[REDACTED]") {
 		t.Errorf("the text report lost a name:\n%s", inv.stdout)
