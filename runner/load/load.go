@@ -102,17 +102,11 @@ type Options struct {
 	Load scenarios.Load
 	// BaseURL is the scenario's target.url; request paths resolve against it.
 	BaseURL string
-	// Results receives every result, vegeta gob encoding (what
-	// vegeta.NewEncoder writes), as it arrives, redacted (no URL password,
-	// secret query parameter or secret tag header); buffered, flushed at
-	// each window close and at the end. A writer with a Flush() error
-	// method (results.Writer's Results, a *bufio.Writer) is written to
-	// directly, one Write per whole result, and flushed (so each window's
-	// results reach what it buffers); any other writer gets a 64 KiB buffer
-	// in front of it. Bodies of ok results are dropped; others keep up to
-	// MaxBody bytes. The first write error stops the attack: Run returns it
-	// wrapped. nil writes nothing.
-	Results io.Writer
+	// Results receives every result as it arrives (see ResultSink),
+	// redacted (no URL password, secret query parameter or secret tag
+	// header). Bodies of ok results are dropped; others keep up to MaxBody
+	// bytes. nil writes nothing.
+	Results ResultSink
 	// OnWindow is called, in time order from one goroutine, as each window
 	// closes; it should return quickly. nil is fine.
 	OnWindow func(results.Window)
@@ -169,7 +163,7 @@ type runConfig struct {
 // attack: in-flight requests finish (within the timeout), the last window is
 // closed, and the Summary of everything done is returned with a nil error;
 // the caller checks ctx.Err(). Errors are only for setup problems (a bad URL)
-// or a failing Results writer; in the latter case the attack is stopped and
+// or a failing Results sink; in the latter case the attack is stopped and
 // the Summary still covers every result.
 func Run(ctx context.Context, opts Options) (Summary, error) {
 	return run(ctx, opts, runConfig{})
@@ -233,8 +227,8 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 	c := consumer{atk: atk, onWindow: opts.OnWindow, sessions: sessionIDs, keep: keptHeaders(l.RevisionHeader),
 		urls: newURLRedactor(tgt.targets)}
 	if opts.Results != nil {
-		c.buf = resultsBuffer(opts.Results)
-		c.enc = newResultEncoder(c.buf)
+		c.sink = opts.Results
+		c.enc = newResultEncoder(c.sink)
 	}
 
 	start := now()
@@ -387,32 +381,34 @@ func newTransport(l scenarios.Load, timeout time.Duration, opts Options) *http.T
 	return tr
 }
 
-// resultSink is where results are encoded: a buffered writer that takes
-// each result in one Write, so that it can keep its file whole (results.Writer
-// cuts results.bin back to the last whole result on a failed write), and is
-// flushed as each window closes.
-type resultSink interface {
-	io.Writer
+// ResultSink is where the engine puts every result, in vegeta's gob
+// encoding (what vegeta.NewEncoder writes, so vegeta's decoder reads it).
+//
+// Each Write holds exactly one whole result (the first also carries gob's
+// type definitions), so a sink that keeps a file can
+// keep it whole by cutting it between two writes (results.Writer does when
+// the disk fills). Write is called for every result on the per-result path
+// and should buffer; Flush is called as each window closes and once at the
+// end, and should push what was written to where it is kept. The first
+// error from either stops the attack: Run returns it wrapped and writes no
+// more. Both are called from one goroutine.
+type ResultSink interface {
+	Write(result []byte) (int, error)
 	Flush() error
 }
 
-// resultsBuffer returns the sink results are encoded into: w itself when it
-// buffers already (results.Writer's Results and a *bufio.Writer do), so that
-// each result is copied once on its way to the file and a window's flush
-// reaches the file; otherwise w behind a 64 KiB buffer.
-func resultsBuffer(w io.Writer) resultSink {
-	if s, ok := w.(resultSink); ok {
-		return s
-	}
-	return bufio.NewWriterSize(w, 64<<10)
-}
+// BufferedSink is a ResultSink over w, which has no Flush of its own (a
+// file, a bytes.Buffer): results are written to w through a 64 KiB buffer.
+func BufferedSink(w io.Writer) ResultSink { return bufio.NewWriterSize(w, 64<<10) }
+
+var _ ResultSink = (*bufio.Writer)(nil)
 
 // consumer reads vegeta's results channel: it is the one goroutine that
 // classifies, encodes and aggregates.
 type consumer struct {
 	atk      *vegeta.Attacker
 	agg      *aggregator
-	buf      resultSink
+	sink     ResultSink
 	enc      *resultEncoder
 	onWindow func(results.Window)
 	sessions [][]string // SessionHeader value per session; nil: no sessions
@@ -562,10 +558,10 @@ func (c *consumer) windowClosed(w results.Window) {
 }
 
 func (c *consumer) flush() {
-	if c.buf == nil || c.err != nil {
+	if c.sink == nil || c.err != nil {
 		return
 	}
-	if err := c.buf.Flush(); err != nil {
+	if err := c.sink.Flush(); err != nil {
 		c.fail(err)
 	}
 }

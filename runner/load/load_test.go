@@ -308,7 +308,7 @@ func TestCancelStopsAndSummarizes(t *testing.T) {
 	defer cancel()
 	var seen int
 	var buf bytes.Buffer
-	sum, err := Run(ctx, Options{Load: l, BaseURL: srv.URL, Results: &buf, OnWindow: func(results.Window) {
+	sum, err := Run(ctx, Options{Load: l, BaseURL: srv.URL, Results: BufferedSink(&buf), OnWindow: func(results.Window) {
 		if seen++; seen == 5 {
 			cancel()
 		}
@@ -331,9 +331,9 @@ func TestCancelStopsAndSummarizes(t *testing.T) {
 	}
 }
 
-// TestBufferedResultsReachTheWriterAtEachWindow: a *bufio.Writer given as
-// Results (as results.Writer's is) is encoded into directly, with no buffer
-// of the engine's own in between, and flushed as each window closes, so every
+// TestBufferedResultsReachTheWriterAtEachWindow: the ResultSink (here a
+// *bufio.Writer, a buffer as results.Writer's is) is encoded into directly,
+// with no buffer of the engine's own in between, and flushed as each window closes, so every
 // result of a closed window has reached what it buffers by the time OnWindow
 // hears of the window.
 func TestBufferedResultsReachTheWriterAtEachWindow(t *testing.T) {
@@ -391,7 +391,7 @@ func TestResultsWriterFailureStopsTheAttack(t *testing.T) {
 	l.Rate = perSecond(500)
 	l.Duration = scenarios.Duration(time.Minute)
 	l.Window = scenarios.Duration(50 * time.Millisecond) // flush soon
-	sum, err := Run(context.Background(), Options{Load: l, BaseURL: srv.URL, Results: &failingWriter{n: 10}})
+	sum, err := Run(context.Background(), Options{Load: l, BaseURL: srv.URL, Results: BufferedSink(&failingWriter{n: 10})})
 	if !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "write load results") {
 		t.Fatalf("err = %v, want the writer's error wrapped", err)
 	}
