@@ -23,6 +23,7 @@ import (
 
 	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner/load"
+	"github.com/cutover-dev/cutover/scenarios"
 )
 
 // plan is how long and how often each part runs.
@@ -178,18 +179,18 @@ func BenchmarkCutoverVsVegeta(b *testing.B) {
 
 	// Fixed cost of one process (start, set up, write, exit), for reading
 	// the ratios: it is spread over every request of a run.
-	tiny := loadSpec{rate: fixedCostRate, duration: fixedCostDuration, maxWorkers: load.DefaultMaxWorkers}
+	tiny := loadSpec{rate: fixedCostRate, duration: fixedCostDuration, maxWorkers: scenarios.DefaultMaxWorkers}
 	fixedC, fixedV := h.runCutover(ctx, tiny), h.runVegeta(ctx, tiny)
 
 	// 1, 2 and 4: interleaved pairs, and the impossible ask next to the
 	// closed pair it is compared with.
 	specs := []loadSpec{
-		{rate: 2000, maxWorkers: load.DefaultMaxWorkers, duration: p.pairDuration},
-		{rate: 5000, maxWorkers: load.DefaultMaxWorkers, duration: p.pairDuration},
+		{rate: 2000, maxWorkers: scenarios.DefaultMaxWorkers, duration: p.pairDuration},
+		{rate: 5000, maxWorkers: scenarios.DefaultMaxWorkers, duration: p.pairDuration},
 		{concurrency: closedConcurrency, duration: p.pairDuration},
 	}
 	const closed = 2 // index of the closed model in specs
-	impossible := loadSpec{rate: impossibleRate, maxWorkers: load.DefaultMaxWorkers, duration: p.impossibleDuration}
+	impossible := loadSpec{rate: impossibleRate, maxWorkers: scenarios.DefaultMaxWorkers, duration: p.impossibleDuration}
 	pairs := make([][2][]sample, len(specs)) // [spec][0 cutover, 1 vegeta][round], both runs combined
 	var sat []sample
 	for r := range p.rounds {
@@ -222,10 +223,10 @@ func BenchmarkCutoverVsVegeta(b *testing.B) {
 	fmt.Fprintf(h.out, "  unbounded  %s\n", unb)
 
 	// 3: memory over a short and a long run.
-	short := h.runCutover(ctx, loadSpec{rate: rssRate, maxWorkers: load.DefaultMaxWorkers, duration: p.rssShort})
+	short := h.runCutover(ctx, loadSpec{rate: rssRate, maxWorkers: scenarios.DefaultMaxWorkers, duration: p.rssShort})
 	fmt.Fprintf(h.out, "  rss %-5s  %s\n", p.rssShort, short)
 	h.wantCompleted(short)
-	long := h.runCutover(ctx, loadSpec{rate: rssRate, maxWorkers: load.DefaultMaxWorkers, duration: p.rssLong})
+	long := h.runCutover(ctx, loadSpec{rate: rssRate, maxWorkers: scenarios.DefaultMaxWorkers, duration: p.rssLong})
 	fmt.Fprintf(h.out, "  rss %-5s  %s\n", p.rssLong, long)
 	h.wantCompleted(long)
 

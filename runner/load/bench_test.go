@@ -99,7 +99,7 @@ func BenchmarkVegetaLibrary(b *testing.B) {
 
 // BenchmarkImpossibleRate asks 50,000/s for 2 s per iteration with
 // MaxWorkers bounds and reports the achieved rate (req/s): the data for
-// choosing DefaultMaxWorkers. Compare with BenchmarkClosedLoop, the most
+// choosing scenarios.DefaultMaxWorkers. Compare with BenchmarkClosedLoop, the most
 // this machine does at a fixed concurrency. Run with -benchtime 1x.
 func BenchmarkImpossibleRate(b *testing.B) {
 	for _, mw := range []int{8, 32, 64, 128, 256, 512, 2048} {

@@ -63,19 +63,10 @@ import (
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
-// Defaults for settings a Load leaves at zero (a defaulted Load sets them).
+// Limits of the engine itself. The Load's settings and their defaults
+// (max workers, timeout, window, a ramp's duration) are the scenario's:
+// package scenarios declares and resolves them, and Run takes them as given.
 const (
-	// DefaultMaxWorkers bounds the open model's concurrent requests when the
-	// Load leaves MaxWorkers at zero. Past what the client can drive, more
-	// workers only add connections and scheduling: asked an impossible
-	// 50,000/s on 2 cores against loopback (BenchmarkImpossibleRate), 8–128
-	// workers achieve 0.88–0.91× of the best closed-loop rate, 512 workers
-	// 0.72×, 2048 0.52×, and vegeta's unbounded default 0.34×.
-	DefaultMaxWorkers = 128
-	// DefaultTimeout bounds one request.
-	DefaultTimeout = 30 * time.Second
-	// DefaultWindow is the width of one timeline window.
-	DefaultWindow = time.Second
 	// MaxConnectTimeout caps the TCP connect: like Node's fetch (undici),
 	// a connect that has not completed in 10 s fails.
 	MaxConnectTimeout = 10 * time.Second
@@ -98,7 +89,11 @@ const (
 
 // Options configures one attack.
 type Options struct {
-	// Load is the traffic to send, already defaulted and validated.
+	// Load is the traffic to send, already defaulted and validated
+	// (scenarios.Parse does both; scenarios.DefaultLoad starts one built in
+	// code). Run re-derives nothing: Timeout, Window and, for the open
+	// model, MaxWorkers must be positive, and Duration is the load's length
+	// (a ramp's included; zero runs until ctx is cancelled).
 	Load scenarios.Load
 	// BaseURL is the scenario's target.url; request paths resolve against it.
 	BaseURL string
@@ -175,19 +170,9 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 	if now == nil {
 		now = time.Now
 	}
-	timeout := l.Timeout.D()
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	width := l.Window.D()
-	if width <= 0 {
-		width = DefaultWindow
-	}
-	duration := l.Duration.D()
-	if duration == 0 {
-		for _, st := range l.Stages {
-			duration += st.For.D()
-		}
+	timeout, width, duration := l.Timeout.D(), l.Window.D(), l.Duration.D()
+	if timeout <= 0 || width <= 0 {
+		return Summary{}, fmt.Errorf("load not defaulted: timeout %s, window %s (want both positive)", l.Timeout, l.Window)
 	}
 
 	pc, err := choosePacing(l)
@@ -313,11 +298,11 @@ func choosePacing(l scenarios.Load) (pacing, error) {
 	default:
 		return pacing{}, errors.New("build load pacer: no rate, stages or concurrency")
 	}
+	if l.MaxWorkers <= 0 {
+		return pacing{}, fmt.Errorf("build load pacer: max_workers %d, want a positive bound (load not defaulted)", l.MaxWorkers)
+	}
 	p.model = ModelOpen
 	p.maxWorkers = uint64(l.MaxWorkers)
-	if p.maxWorkers == 0 {
-		p.maxWorkers = DefaultMaxWorkers
-	}
 	p.workers = min(InitialWorkers, p.maxWorkers)
 	return p, nil
 }

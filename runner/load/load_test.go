@@ -569,3 +569,30 @@ func TestResultsKeepOnlySafeHeaders(t *testing.T) {
 		}
 	}
 }
+
+// Run takes a resolved Load and re-derives no default: a Load whose
+// timeout, window or open-model worker bound is zero (never defaulted) is
+// refused before any request is sent.
+func TestRunRefusesALoadNotDefaulted(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		unset func(*scenarios.Load)
+		want  string
+	}{
+		{"timeout", func(l *scenarios.Load) { l.Timeout = 0 }, "timeout 0s"},
+		{"window", func(l *scenarios.Load) { l.Window = 0 }, "window 0s"},
+		{"max workers", func(l *scenarios.Load) { l.MaxWorkers = 0 }, "max_workers 0"},
+	}
+	for _, tt := range tests {
+		l := testLoad()
+		l.Rate = perSecond(10)
+		l.Duration = scenarios.Duration(time.Second)
+		tt.unset(&l)
+		// No server: a request sent would fail, but none is.
+		_, err := Run(context.Background(), Options{Load: l, BaseURL: "http://127.0.0.1:1/"})
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "not defaulted") {
+			t.Errorf("%s unset: err = %v, want it refused naming %q", tt.name, err, tt.want)
+		}
+	}
+}
