@@ -63,7 +63,8 @@ func (c *restoreCmd) run(ctx context.Context, env Env) (int, error) {
 // restoreService puts one service back (or, when the run never changed
 // it, only releases the run's claim on it).
 func (c *restoreCmd) restoreService(ctx context.Context, env Env, runID string, t results.PlatformTarget, svc results.ServiceRestore) error {
-	driver, err := cloudrun.New(ctx, cloudrun.Config{Project: t.Project, Region: t.Region, Service: svc.Name, Endpoint: t.Endpoint})
+	driver, err := cloudrun.New(ctx, cloudrun.Config{Project: t.Project, Region: t.Region, Service: svc.Name, Host: t.Endpoint},
+		googleClientOptions(t.Endpoint)...)
 	if err != nil {
 		return fmt.Errorf("connect to Cloud Run: %w", err)
 	}

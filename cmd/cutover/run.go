@@ -155,6 +155,7 @@ func openTarget(ctx context.Context, sc *scenarios.Scenario, stderr io.Writer) (
 	if sc.Target.Platform != scenarios.PlatformCloudRun {
 		return t, nil
 	}
+	opts := googleClientOptions(endpoint)
 	t.platforms = map[string]runner.Platform{}
 	services := []string{sc.Target.Service}
 	for _, a := range sc.Actions {
@@ -164,8 +165,8 @@ func openTarget(ctx context.Context, sc *scenarios.Scenario, stderr io.Writer) (
 	}
 	for _, name := range services {
 		driver, err := cloudrun.New(ctx, cloudrun.Config{
-			Project: sc.Target.Project, Region: sc.Target.Region, Service: name, Endpoint: endpoint,
-		})
+			Project: sc.Target.Project, Region: sc.Target.Region, Service: name, Host: endpoint,
+		}, opts...)
 		if err != nil {
 			t.close()
 			return nil, fmt.Errorf("connect to Cloud Run: %w", err)
@@ -177,8 +178,8 @@ func openTarget(ctx context.Context, sc *scenarios.Scenario, stderr io.Writer) (
 		src, err := monitoring.New(ctx, monitoring.Config{
 			Project: sc.Target.Project, Region: sc.Target.Region, Service: sc.Target.Service,
 			NATRegion: sc.Metrics.NAT.Region, Router: sc.Metrics.NAT.Router, Gateway: sc.Metrics.NAT.Gateway,
-			Endpoint: endpoint, Queries: metricQueries(sc),
-		})
+			Queries: metricQueries(sc),
+		}, opts...)
 		if err != nil {
 			t.close()
 			return nil, err

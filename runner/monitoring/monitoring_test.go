@@ -17,7 +17,10 @@ import (
 	"github.com/cutover-dev/cutover/runner"
 	"github.com/cutover-dev/cutover/scenarios"
 	"go.uber.org/goleak"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -89,6 +92,16 @@ func startEnv(t *testing.T) *env {
 	return &env{cloud: cloud, plane: plane, cfg: cloud.Config(), period: cloud.Recorder().Period()}
 }
 
+// loopback is how a test's client reaches a control plane it started (what
+// cmd/cutover passes for the local cloud): addr, plain gRPC, no credentials.
+func loopback(addr string) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(addr),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+}
+
 // connect returns a Source for the env's service and gateway through the
 // real client, closed at cleanup.
 func (e *env) connect(t *testing.T, queries []Query) *Source {
@@ -96,8 +109,8 @@ func (e *env) connect(t *testing.T, queries []Query) *Source {
 	s, err := New(context.Background(), Config{
 		Project: e.cloud.Project(), Region: e.cloud.Region(), Service: "api",
 		Router: e.cfg.NAT.Router, Gateway: e.cfg.NAT.Gateway,
-		Endpoint: e.plane.Addr(), Queries: queries,
-	})
+		Queries: queries,
+	}, loopback(e.plane.Addr())...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -362,7 +375,7 @@ func TestFetchBadQuery(t *testing.T) {
 	}
 
 	// A project the API does not know, and a fetch whose context is done.
-	other, err := New(ctx, Config{Project: "other-project", Endpoint: e.plane.Addr()})
+	other, err := New(ctx, Config{Project: "other-project"}, loopback(e.plane.Addr())...)
 	if err != nil {
 		t.Fatal(err)
 	}
