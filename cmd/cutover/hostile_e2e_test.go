@@ -113,7 +113,7 @@ func TestHostileInputIsRefused(t *testing.T) {
 			t.Logf("%s: exit %d in %s, max RSS %d MB", tt.name, cmd.ProcessState.ExitCode(), wall.Round(time.Millisecond), maxRSS>>10)
 
 			out := stderr.String()
-			if code := cmd.ProcessState.ExitCode(); code != ExitInvalidInput {
+			if code := ExitCode(cmd.ProcessState.ExitCode()); code != ExitInvalidInput {
 				t.Errorf("exit code %d, want %d; stderr:\n%.2000s", code, ExitInvalidInput, out)
 			}
 			if !regexp.MustCompile(tt.want).MatchString(out) {
