@@ -126,7 +126,9 @@ func TestRedactBody(t *testing.T) {
 	}
 }
 
-func TestRedactRun(t *testing.T) {
+// secretRun is a record with a secret in every place one can be, next to
+// names that only look like secrets.
+func secretRun() *Run {
 	run := testRun(StateComplete, 1)
 	run.RunID = "20261123-233658-secrets-3f9a"
 	run.Scenario = scenarioJSON(map[string]any{
@@ -159,7 +161,6 @@ func TestRedactRun(t *testing.T) {
 			"env":     map[string]any{"DB_PASSWORD": "hunter2-3", "LOG_LEVEL": "debug", "DB_URL": "postgres://app:opaque-db@db/x"},
 		}}},
 	})
-	scenarioBefore := string(run.Scenario)
 	run.Events = []Event{
 		{Kind: "revision-ready", At: t0, Details: map[string]string{"revision": "token-api-00001-bwo", "traffic": "token-api-00001-bwo=100%"}},
 		{Kind: "note", At: t0, Details: map[string]string{"api_token": "opaque-value-5", "error": `Get "https://h/?token=opaque-value-4": EOF`}},
@@ -176,7 +177,12 @@ func TestRedactRun(t *testing.T) {
 		RuledOut: []Finding{{Cause: "affinity-broken", Evidence: []string{"GET https://h/?access_token=opaque-value-14 re-pinned"},
 			RuledOut: "it explains no client error; see https://h/?token=opaque-value-15"}}}
 	run.Series = []Series{{Query: "q", Labels: map[string]string{"reason": "OUT_OF_RESOURCES", "api_key": "opaque-value-11"}}}
+	return run
+}
 
+func TestRedactRun(t *testing.T) {
+	run := secretRun()
+	scenarioBefore := string(run.Scenario)
 	red, err := RedactRun(run)
 	if err != nil {
 		t.Fatal(err)

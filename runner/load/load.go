@@ -174,7 +174,6 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 	if timeout <= 0 || width <= 0 {
 		return Summary{}, fmt.Errorf("load not defaulted: timeout %s, window %s (want both positive)", l.Timeout, l.Window)
 	}
-
 	pc, err := choosePacing(l)
 	if err != nil {
 		return Summary{}, err
@@ -183,45 +182,78 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("build load targets: %w", err)
 	}
-	transport := newTransport(l, timeout, opts)
-	defer transport.CloseIdleConnections()
-	var rt http.RoundTripper = transport
-	var sessionIDs [][]string
-	if l.Sessions.Count > 0 {
-		st, err := newSessionTransport(transport, l.Sessions.Count, l.Sessions.Cookies)
-		if err != nil {
-			return Summary{}, fmt.Errorf("build load sessions: %w", err)
-		}
-		rt, sessionIDs = st, st.ids
+	client, transport, sessionIDs, err := newClient(l, timeout, opts)
+	if err != nil {
+		return Summary{}, err
 	}
-	client := &http.Client{Transport: rt, Timeout: timeout}
-
-	info := results.LoadInfo{Model: pc.model, Workers: int(pc.maxWorkers), Sessions: l.Sessions.Count}
+	defer transport.CloseIdleConnections()
 	pacer := pc.pacer
 	if cfg.limit > 0 {
 		pacer = limitPacer{Pacer: pacer, limit: cfg.limit}
 	}
-
 	atk := vegeta.NewAttacker(
 		vegeta.Client(client),
 		vegeta.Workers(pc.workers),
 		vegeta.MaxWorkers(pc.maxWorkers),
 		vegeta.MaxBody(MaxBody),
 	)
-
-	c := consumer{atk: atk, onWindow: opts.OnWindow, sessions: sessionIDs, keep: keptHeaders(l.RevisionHeader),
-		urls: newURLRedactor(tgt.targets)}
-	if opts.Results != nil {
-		c.sink = opts.Results
-		c.enc = newResultEncoder(c.sink)
-	}
-
+	c := newConsumer(atk, opts, tgt, sessionIDs)
 	start := now()
 	c.agg = newAggregator(start, width, duration, timeout, l.RevisionHeader, c.windowClosed)
 	if opts.GridPeriod > 0 {
 		c.agg.grid = newGrid(start, opts.GridPeriod)
 	}
-	res := atk.Attack(tgt.next, pacer, duration, "")
+	end := c.attack(ctx, tgt, pacer, duration, width, now)
+	elapsed := end.Sub(start)
+	if duration > 0 && elapsed > duration {
+		elapsed = duration
+	}
+	c.agg.finish(elapsed)
+	c.flush()
+	sum := c.summary(pc, start, elapsed, l.Sessions.Count)
+	switch {
+	case c.err != nil:
+		return sum, fmt.Errorf("write load results: %w", c.err)
+	case c.agg.err != nil:
+		return sum, c.agg.err
+	}
+	return sum, nil
+}
+
+// newClient builds the HTTP client the attack sends with: l's transport
+// (see newTransport), behind the sessions' transport when l has sessions,
+// whose ids it also returns. The caller closes the transport's idle
+// connections when the attack is over.
+func newClient(l scenarios.Load, timeout time.Duration, opts Options) (*http.Client, *http.Transport, [][]string, error) {
+	transport := newTransport(l, timeout, opts)
+	if l.Sessions.Count == 0 {
+		return &http.Client{Transport: transport, Timeout: timeout}, transport, nil, nil
+	}
+	st, err := newSessionTransport(transport, l.Sessions.Count, l.Sessions.Cookies)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("build load sessions: %w", err)
+	}
+	return &http.Client{Transport: st, Timeout: timeout}, transport, st.ids, nil
+}
+
+// newConsumer returns the consumer of atk's results, encoding them into
+// opts.Results when set; its aggregator is the caller's to set.
+func newConsumer(atk *vegeta.Attacker, opts Options, tgt *targeter, sessionIDs [][]string) *consumer {
+	c := &consumer{atk: atk, onWindow: opts.OnWindow, sessions: sessionIDs, keep: keptHeaders(opts.Load.RevisionHeader),
+		urls: newURLRedactor(tgt.targets)}
+	if opts.Results != nil {
+		c.sink = opts.Results
+		c.enc = newResultEncoder(c.sink)
+	}
+	return c
+}
+
+// attack runs the attack to its end, or until ctx is done, consuming every
+// result, and returns when the load ended: when ctx was done, if it was,
+// else when the last result was taken.
+func (c *consumer) attack(ctx context.Context, tgt *targeter, pacer vegeta.Pacer, duration, width time.Duration,
+	now func() time.Time) time.Time {
+	res := c.atk.Attack(tgt.next, pacer, duration, "")
 
 	// The one bridge from ctx to vegeta, which has no context.
 	done := make(chan struct{})
@@ -231,7 +263,7 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 		select {
 		case <-ctx.Done():
 			bridged <- now()
-			atk.Stop()
+			c.atk.Stop()
 		case <-done:
 		}
 	}()
@@ -242,31 +274,21 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 	if stoppedAt, ok := <-bridged; ok {
 		end = stoppedAt
 	}
+	return end
+}
 
-	elapsed := end.Sub(start)
-	if duration > 0 && elapsed > duration {
-		elapsed = duration
-	}
-	c.agg.finish(elapsed)
-	c.flush()
-
+// summary is what the finished attack measured, the load's health judged.
+func (c *consumer) summary(pc pacing, start time.Time, elapsed time.Duration, sessions int) Summary {
 	sum := Summary{Timeline: c.agg.timeline}
 	if g := c.agg.grid; g != nil {
 		sum.Grid = g.windows(start.Add(elapsed))
 	}
 	sum.Totals, sum.Latency = c.agg.totals()
-	info.Duration = elapsed.Seconds()
+	info := results.LoadInfo{Model: pc.model, Workers: int(pc.maxWorkers), Sessions: sessions,
+		Duration: elapsed.Seconds(), SessionRepins: c.repins}
 	judge(&info, pc, elapsed, sum.Totals.Requests, c.starved, c.starvedN)
-	info.SessionRepins = c.repins
 	sum.Load = info
-
-	switch {
-	case c.err != nil:
-		return sum, fmt.Errorf("write load results: %w", c.err)
-	case c.agg.err != nil:
-		return sum, c.agg.err
-	}
-	return sum, nil
+	return sum
 }
 
 // pacing is how an attack is paced.
