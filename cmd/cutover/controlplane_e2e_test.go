@@ -26,7 +26,11 @@ import (
 // insecure credentials changed: the options cutover's own drivers get
 // (googleClientOptions).
 func TestLocalcloudControlPlaneServesTheGoogleClients(t *testing.T) {
-	ep := startLocalcloudCommand(t, "../../scenarios/builtin/smoke.yaml")
+	scenario, err := filepath.Abs("../../scenarios/builtin/smoke.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ep, _ := startLocalcloudCommand(t, scenario)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	opts := googleClientOptions(ep.ControlPlane)
@@ -35,26 +39,26 @@ func TestLocalcloudControlPlaneServesTheGoogleClients(t *testing.T) {
 }
 
 // startLocalcloudCommand starts `cutover localcloud scenario` and returns
-// the endpoints it prints; the command is interrupted when the test ends.
-func startLocalcloudCommand(t *testing.T, scenario string) endpoints {
+// the running command, the endpoints it printed and its stderr so far; the
+// command is interrupted (and waited for) when the test ends, unless the
+// test did that itself.
+func startLocalcloudCommand(t *testing.T, scenario string) (*exec.Cmd, endpoints, *bytes.Buffer) {
 	t.Helper()
-	scenario, err := filepath.Abs(scenario)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command(binary, "localcloud", scenario)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
+	errb := &bytes.Buffer{}
+	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		cmd.Wait()
+		if cmd.ProcessState == nil {
+			cmd.Process.Signal(syscall.SIGINT)
+			cmd.Wait()
+		}
 	})
 	var ep endpoints
 	if err := json.NewDecoder(stdout).Decode(&ep); err != nil {
@@ -63,7 +67,7 @@ func startLocalcloudCommand(t *testing.T, scenario string) endpoints {
 	if !strings.HasPrefix(ep.ControlPlane, "127.0.0.1:") {
 		t.Fatalf("control_plane = %q, want 127.0.0.1:PORT", ep.ControlPlane)
 	}
-	return ep
+	return cmd, ep, errb
 }
 
 // checkDeployThroughRunAPI deploys a revision of the service hello with the

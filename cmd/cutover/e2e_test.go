@@ -343,21 +343,7 @@ func TestRunBuiltinSmokeAgainstTheLocalCloud(t *testing.T) {
 }
 
 func TestLocalcloudCommandServesUntilInterrupted(t *testing.T) {
-	cmd := exec.Command(binary, "localcloud", "smoke")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	var ep endpoints
-	if err := json.NewDecoder(stdout).Decode(&ep); err != nil {
-		t.Fatalf("read the endpoints line: %v\nstderr:\n%s", err, errb.String())
-	}
+	cmd, ep, errb := startLocalcloudCommand(t, "smoke")
 	url := ep.Services["hello"]
 	if !strings.HasPrefix(url, "http://127.0.0.1:") {
 		t.Fatalf("services = %v, want hello on 127.0.0.1", ep.Services)
