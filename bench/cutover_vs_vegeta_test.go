@@ -23,6 +23,7 @@ import (
 
 	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner/load"
+	"github.com/cutover-dev/cutover/scenarios"
 )
 
 // plan is how long and how often each part runs.
@@ -175,25 +176,47 @@ func BenchmarkCutoverVsVegeta(b *testing.B) {
 	h.url = startTarget(ctx, b, filepath.Join(h.dir, "target"))
 	fmt.Fprintf(h.out, "cutover vs vegeta library: target %s (own process), GOMAXPROCS %d, %d rounds of ABBA-ordered %s runs\n",
 		h.url, runtime.GOMAXPROCS(0), p.rounds, p.pairDuration)
+	h.report(p, h.measure(ctx, p))
+}
 
+// closedSpec is the index of the closed model in measurements.specs.
+const closedSpec = 2
+
+// measurements are the samples BenchmarkCutoverVsVegeta takes.
+type measurements struct {
+	// specs are the interleaved pairs' loads; pairs[spec][0 cutover, 1
+	// vegeta][round] their samples, both runs of a side combined.
+	specs []loadSpec
+	pairs [][2][]sample
+	// sat are cutover's runs at the impossible rate, one per round; unb
+	// is vegeta's unbounded run at that rate.
+	sat []sample
+	unb sample
+	// short and long are the memory runs; fixedC and fixedV the fixed
+	// cost of one process of each side.
+	short, long, fixedC, fixedV sample
+}
+
+// measure runs every load of the plan p (see BenchmarkCutoverVsVegeta),
+// printing each sample as it comes.
+func (h *harness) measure(ctx context.Context, p plan) measurements {
+	var m measurements
 	// Fixed cost of one process (start, set up, write, exit), for reading
 	// the ratios: it is spread over every request of a run.
-	tiny := loadSpec{rate: fixedCostRate, duration: fixedCostDuration, maxWorkers: load.DefaultMaxWorkers}
-	fixedC, fixedV := h.runCutover(ctx, tiny), h.runVegeta(ctx, tiny)
+	tiny := loadSpec{rate: fixedCostRate, duration: fixedCostDuration, maxWorkers: scenarios.DefaultMaxWorkers}
+	m.fixedC, m.fixedV = h.runCutover(ctx, tiny), h.runVegeta(ctx, tiny)
 
 	// 1, 2 and 4: interleaved pairs, and the impossible ask next to the
 	// closed pair it is compared with.
-	specs := []loadSpec{
-		{rate: 2000, maxWorkers: load.DefaultMaxWorkers, duration: p.pairDuration},
-		{rate: 5000, maxWorkers: load.DefaultMaxWorkers, duration: p.pairDuration},
+	m.specs = []loadSpec{
+		{rate: 2000, maxWorkers: scenarios.DefaultMaxWorkers, duration: p.pairDuration},
+		{rate: 5000, maxWorkers: scenarios.DefaultMaxWorkers, duration: p.pairDuration},
 		{concurrency: closedConcurrency, duration: p.pairDuration},
 	}
-	const closed = 2 // index of the closed model in specs
-	impossible := loadSpec{rate: impossibleRate, maxWorkers: load.DefaultMaxWorkers, duration: p.impossibleDuration}
-	pairs := make([][2][]sample, len(specs)) // [spec][0 cutover, 1 vegeta][round], both runs combined
-	var sat []sample
+	impossible := loadSpec{rate: impossibleRate, maxWorkers: scenarios.DefaultMaxWorkers, duration: p.impossibleDuration}
+	m.pairs = make([][2][]sample, len(m.specs))
 	for r := range p.rounds {
-		for i, spec := range specs {
+		for i, spec := range m.specs {
 			cutoverFirst := (r+i)%2 == 0
 			var runs [2][]sample
 			for k := range 4 {
@@ -210,40 +233,46 @@ func BenchmarkCutoverVsVegeta(b *testing.B) {
 				fmt.Fprintf(h.out, "  round %d  %s\n", r+1, s)
 			}
 			for side := range runs {
-				pairs[i][side] = append(pairs[i][side], combine(runs[side]))
+				m.pairs[i][side] = append(m.pairs[i][side], combine(runs[side]))
 			}
 		}
 		s := h.runCutover(ctx, impossible)
 		fmt.Fprintf(h.out, "  round %d  %s\n", r+1, s)
 		h.wantSaturated(s)
-		sat = append(sat, s)
+		m.sat = append(m.sat, s)
 	}
-	unb := h.runVegeta(ctx, loadSpec{rate: impossibleRate, duration: p.impossibleDuration})
-	fmt.Fprintf(h.out, "  unbounded  %s\n", unb)
+	m.unb = h.runVegeta(ctx, loadSpec{rate: impossibleRate, duration: p.impossibleDuration})
+	fmt.Fprintf(h.out, "  unbounded  %s\n", m.unb)
 
 	// 3: memory over a short and a long run.
-	short := h.runCutover(ctx, loadSpec{rate: rssRate, maxWorkers: load.DefaultMaxWorkers, duration: p.rssShort})
-	fmt.Fprintf(h.out, "  rss %-5s  %s\n", p.rssShort, short)
-	h.wantCompleted(short)
-	long := h.runCutover(ctx, loadSpec{rate: rssRate, maxWorkers: load.DefaultMaxWorkers, duration: p.rssLong})
-	fmt.Fprintf(h.out, "  rss %-5s  %s\n", p.rssLong, long)
-	h.wantCompleted(long)
+	m.short = h.runCutover(ctx, loadSpec{rate: rssRate, maxWorkers: scenarios.DefaultMaxWorkers, duration: p.rssShort})
+	fmt.Fprintf(h.out, "  rss %-5s  %s\n", p.rssShort, m.short)
+	h.wantCompleted(m.short)
+	m.long = h.runCutover(ctx, loadSpec{rate: rssRate, maxWorkers: scenarios.DefaultMaxWorkers, duration: p.rssLong})
+	fmt.Fprintf(h.out, "  rss %-5s  %s\n", p.rssLong, m.long)
+	h.wantCompleted(m.long)
+	return m
+}
 
-	// The table.
+// report prints the table of m against the targets, and reports each
+// ratio as a benchmark metric.
+func (h *harness) report(p plan, m measurements) {
+	b := h.b
+	pairs, sat, unb, short, long := m.pairs, m.sat, m.unb, m.short, m.long
 	fmt.Fprintln(h.out)
 	tw := tabwriter.NewWriter(h.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measure\tcutover\tvegeta lib\tratio\ttarget\tresult\t")
 	metricName := []string{"cpu_ratio_2000", "cpu_ratio_5000", "cpu_ratio_closed"}
 	cpuPerReq := func(s sample) float64 { return us(s.cpuPerReq()) }
 	rate := func(s sample) float64 { return s.rate }
-	for i, spec := range specs {
+	for i, spec := range m.specs {
 		c, v := pairs[i][0], pairs[i][1]
 		ratio := median(ratios(c, v, cpuPerReq))
 		b.ReportMetric(ratio, metricName[i])
 		fmt.Fprintf(tw, "CPU/request %s\t%.1fµs\t%.1fµs\t%.3f\t≤ %.2f\t%s\t\n",
 			spec, median(values(c, cpuPerReq)), median(values(v, cpuPerReq)), ratio, targetCPURatio, verdict(ratio <= targetCPURatio))
 	}
-	c, v := pairs[closed][0], pairs[closed][1]
+	c, v := pairs[closedSpec][0], pairs[closedSpec][1]
 	rateRatio := median(ratios(c, v, rate))
 	b.ReportMetric(rateRatio, "closed_rate_ratio")
 	fmt.Fprintf(tw, "closed-loop rate c=%d\t%.0f/s\t%.0f/s\t%.3f\t≥ %.2f\t%s\t\n",
@@ -278,7 +307,7 @@ func BenchmarkCutoverVsVegeta(b *testing.B) {
 	fmt.Fprintf(tw, "peak RSS closed c=%d (median)\t%.1f MB\t%.1f MB\t\t-\tinfo\t\n", closedConcurrency,
 		median(values(c, func(s sample) float64 { return mb(s.maxRSS) })), median(values(v, func(s sample) float64 { return mb(s.maxRSS) })))
 	fmt.Fprintf(tw, "CPU of one %s run at %d/s\t%.0f ms\t%.0f ms\t\t-\tinfo\t\n",
-		fixedCostDuration, fixedCostRate, ms(fixedC.cpu), ms(fixedV.cpu))
+		fixedCostDuration, fixedCostRate, ms(m.fixedC.cpu), ms(m.fixedV.cpu))
 	if err := tw.Flush(); err != nil {
 		b.Fatalf("print table: %v", err)
 	}

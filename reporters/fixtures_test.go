@@ -1,6 +1,7 @@
 package reporters
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -21,6 +22,15 @@ type testScenario struct {
 	} `json:"load"`
 }
 
+// scenarioJSON is v as a record's Scenario.
+func scenarioJSON(v any) json.RawMessage {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return data
+}
+
 func at(d time.Duration) time.Time { return start.Add(d) }
 
 // passRun is a clean 60 s cutover at 100/s.
@@ -31,7 +41,8 @@ func passRun() *results.Run {
 	run := &results.Run{
 		SchemaVersion: results.SchemaVersion,
 		RunID:         "20261123-233658-smoke-3f9a",
-		Scenario:      sc,
+		Scenario:      scenarioJSON(sc),
+		ScenarioName:  sc.Name,
 		ToolVersion:   "v0.1.0",
 		State:         results.StateComplete,
 		StartedAt:     start,
@@ -132,7 +143,8 @@ func failRecord() *results.Run {
 	return &results.Run{
 		SchemaVersion: results.SchemaVersion,
 		RunID:         "20261123-233658-nat-exhaustion-9c1e",
-		Scenario: map[string]any{
+		ScenarioName:  "nat-exhaustion",
+		Scenario: scenarioJSON(map[string]any{
 			"version": 1,
 			"name":    "nat-exhaustion",
 			"target":  map[string]any{"url": "https://api.example.test"},
@@ -143,7 +155,7 @@ func failRecord() *results.Run {
 					"headers": map[string]any{"Authorization": "Bearer sekrit-header-value", "Accept": "application/json"},
 				}},
 			},
-		},
+		}),
 		ToolVersion: "v0.1.0",
 		State:       results.StateComplete,
 		StartedAt:   start,
@@ -364,7 +376,8 @@ func missingRun() *results.Run {
 	run := &results.Run{
 		SchemaVersion: results.SchemaVersion,
 		RunID:         "20261123-233658-egress-check-51d2",
-		Scenario:      map[string]any{"version": 1, "name": "egress-check"},
+		Scenario:      scenarioJSON(map[string]any{"version": 1, "name": "egress-check"}),
+		ScenarioName:  "egress-check",
 		ToolVersion:   "v0.1.0",
 		State:         results.StateComplete,
 		StartedAt:     start,
@@ -435,7 +448,8 @@ func inconclusiveRun() *results.Run {
 	run := &results.Run{
 		SchemaVersion: results.SchemaVersion,
 		RunID:         "20261123-233658-ramp-to-1000-0b7d",
-		Scenario:      map[string]any{"version": 1, "name": "ramp-to-1000"},
+		Scenario:      scenarioJSON(map[string]any{"version": 1, "name": "ramp-to-1000"}),
+		ScenarioName:  "ramp-to-1000",
 		ToolVersion:   "v0.1.0",
 		State:         results.StateAborted,
 		StartedAt:     start,
@@ -487,7 +501,8 @@ func imageMissingRun() *results.Run {
 	run := &results.Run{
 		SchemaVersion: results.SchemaVersion,
 		RunID:         "20261123-233658-image-missing-77aa",
-		Scenario:      map[string]any{"version": 1, "name": "image-missing"},
+		Scenario:      scenarioJSON(map[string]any{"version": 1, "name": "image-missing"}),
+		ScenarioName:  "image-missing",
 		ToolVersion:   "v0.1.0",
 		State:         results.StateComplete,
 		StartedAt:     start,

@@ -2,6 +2,7 @@ package reporters
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -95,7 +96,12 @@ func TestReportsHideSecrets(t *testing.T) {
 // and events as they are in every format.
 func TestReportsKeepSecretLookingNames(t *testing.T) {
 	run := failRun()
-	run.Scenario.(map[string]any)["name"] = "secrets"
+	var sc map[string]any
+	if err := json.Unmarshal(run.Scenario, &sc); err != nil {
+		t.Fatal(err)
+	}
+	sc["name"] = "secrets"
+	run.Scenario, run.ScenarioName = scenarioJSON(sc), "secrets"
 	run.Cutover.Service = "projects/demo/locations/asia-northeast1/services/token-api"
 	run.Cutover.BaselineRevision = "token-api-00001-bwo"
 	run.Cutover.RestoreTo = "token-api: token-api-00001-bwo=100%"

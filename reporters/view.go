@@ -55,7 +55,7 @@ func newView(run *results.Run) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &view{run: red, name: red.ScenarioName()}
+	v := &view{run: red, name: red.ScenarioName}
 	if v.name == "" {
 		v.name = "(unnamed scenario)"
 	}

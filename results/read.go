@@ -1,6 +1,7 @@
 package results
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,8 +14,9 @@ import (
 // newer cutover than this one.
 var ErrNewerSchema = errors.New("run record has a newer schema version")
 
-// Read loads dir/run.json. The scenario comes back as generic JSON
-// (map[string]any). A record whose schema_version is newer than
+// Read loads dir/run.json. The scenario comes back as compact JSON;
+// ScenarioName is taken from it when the record has none (records
+// written before scenario_name was). A record whose schema_version is newer than
 // SchemaVersion is refused with ErrNewerSchema; a missing directory or
 // record gives an error that wraps fs.ErrNotExist and says which is missing.
 func Read(dir string) (*Run, error) {
@@ -45,6 +47,16 @@ func Read(dir string) (*Run, error) {
 	var run Run
 	if err := json.Unmarshal(data, &run); err != nil {
 		return nil, fmt.Errorf("read run record %s: %w", path, err)
+	}
+	if len(run.Scenario) > 0 {
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, run.Scenario); err != nil {
+			return nil, fmt.Errorf("read run record %s: scenario: %w", path, err)
+		}
+		run.Scenario = compact.Bytes()
+	}
+	if run.ScenarioName == "" {
+		run.ScenarioName = scenarioName(run.Scenario)
 	}
 	return &run, nil
 }

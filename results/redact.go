@@ -1,6 +1,7 @@
 package results
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -272,28 +273,11 @@ func redactJSON(doc string) (string, error) {
 	if !json.Valid([]byte(doc)) {
 		return "", errors.New("not valid JSON")
 	}
-	dec := json.NewDecoder(strings.NewReader(doc))
-	dec.UseNumber()
-	// Each open object or array; in an object, whether a key comes next.
-	type level struct{ object, wantKey bool }
-	var stack []level
-	var b strings.Builder
-	done := 0
-	replace := func(start, end int, with string) {
-		b.WriteString(doc[done:start])
-		b.WriteString(with)
-		done = end
-	}
-	// valueDone notes that a value of the innermost level ended.
-	valueDone := func() {
-		if n := len(stack); n > 0 && stack[n-1].object {
-			stack[n-1].wantKey = true
-		}
-	}
-	hide := false // the next value is under a secret key
+	r := &jsonRedactor{doc: doc, dec: json.NewDecoder(strings.NewReader(doc))}
+	r.dec.UseNumber()
 	for {
-		start := int(dec.InputOffset())
-		tok, err := dec.Token()
+		start := int(r.dec.InputOffset())
+		tok, err := r.dec.Token()
 		if err == io.EOF {
 			break
 		}
@@ -304,57 +288,102 @@ func redactJSON(doc string) (string, error) {
 		for start < len(doc) && strings.IndexByte(" \t\r\n:,", doc[start]) >= 0 {
 			start++
 		}
-		top := len(stack) - 1
 		if d, ok := tok.(json.Delim); ok {
-			switch {
-			case d == '}' || d == ']':
-				stack = stack[:top]
-				valueDone()
-			case hide:
-				if err := skipValue(dec); err != nil {
-					return "", err
-				}
-				replace(start, int(dec.InputOffset()), `"`+Redacted+`"`)
-				hide = false
-				valueDone()
-			default:
-				stack = append(stack, level{object: d == '{', wantKey: d == '{'})
-			}
-			continue
+			err = r.delim(start, d)
+		} else {
+			err = r.scalar(start, tok)
 		}
-		if top >= 0 && stack[top].object && stack[top].wantKey {
-			key, _ := tok.(string)
-			hide = SensitiveKey(key)
-			stack[top].wantKey = false
-			continue
+		if err != nil {
+			return "", err
 		}
-		end := int(dec.InputOffset())
-		switch v := tok.(type) {
-		case string:
-			if hide {
-				if v != "" && v != Redacted {
-					replace(start, end, `"`+Redacted+`"`)
-				}
-			} else if r := RedactText(v); r != v {
-				q, err := json.Marshal(r)
-				if err != nil {
-					return "", err
-				}
-				replace(start, end, string(q))
-			}
-		case json.Number:
-			if hide {
-				replace(start, end, `"`+Redacted+`"`)
-			}
-		}
-		hide = false
-		valueDone()
 	}
-	if done == 0 {
+	if r.done == 0 {
 		return doc, nil
 	}
-	b.WriteString(doc[done:])
-	return b.String(), nil
+	r.b.WriteString(doc[r.done:])
+	return r.b.String(), nil
+}
+
+// jsonRedactor is redactJSON's walk over one document: the open objects
+// and arrays, and the output written so far.
+type jsonRedactor struct {
+	doc   string
+	dec   *json.Decoder
+	stack []jsonLevel
+	b     strings.Builder
+	done  int  // doc[:done] is in b (redacted)
+	hide  bool // the next value is under a secret key
+}
+
+// jsonLevel is an open object or array; in an object, whether a key comes
+// next.
+type jsonLevel struct{ object, wantKey bool }
+
+// replace writes doc up to start, then with in place of doc[start:end].
+func (r *jsonRedactor) replace(start, end int, with string) {
+	r.b.WriteString(r.doc[r.done:start])
+	r.b.WriteString(with)
+	r.done = end
+}
+
+// valueDone notes that a value of the innermost level ended.
+func (r *jsonRedactor) valueDone() {
+	if n := len(r.stack); n > 0 && r.stack[n-1].object {
+		r.stack[n-1].wantKey = true
+	}
+}
+
+// delim handles an object's or array's delimiter at start: a whole object
+// or array under a secret key becomes one redacted string.
+func (r *jsonRedactor) delim(start int, d json.Delim) error {
+	switch {
+	case d == '}' || d == ']':
+		r.stack = r.stack[:len(r.stack)-1]
+		r.valueDone()
+	case r.hide:
+		if err := skipValue(r.dec); err != nil {
+			return err
+		}
+		r.replace(start, int(r.dec.InputOffset()), `"`+Redacted+`"`)
+		r.hide = false
+		r.valueDone()
+	default:
+		r.stack = append(r.stack, jsonLevel{object: d == '{', wantKey: d == '{'})
+	}
+	return nil
+}
+
+// scalar handles a key, string, number, bool or null at start: a value
+// under a secret key is redacted, and any other string as RedactText does.
+func (r *jsonRedactor) scalar(start int, tok json.Token) error {
+	if top := len(r.stack) - 1; top >= 0 && r.stack[top].object && r.stack[top].wantKey {
+		key, _ := tok.(string)
+		r.hide = SensitiveKey(key)
+		r.stack[top].wantKey = false
+		return nil
+	}
+	end := int(r.dec.InputOffset())
+	switch v := tok.(type) {
+	case string:
+		if r.hide {
+			if v != "" && v != Redacted {
+				r.replace(start, end, `"`+Redacted+`"`)
+			}
+		} else if red := RedactText(v); red != v {
+			q, err := json.Marshal(red)
+			if err != nil {
+				return err
+			}
+			r.replace(start, end, string(q))
+		}
+	case json.Number:
+		if r.hide {
+			r.replace(start, end, `"`+Redacted+`"`)
+		}
+	}
+	r.hide = false
+	r.valueDone()
+	return nil
 }
 
 // skipValue reads the rest of an object or array whose opening delimiter
@@ -377,7 +406,7 @@ func skipValue(dec *json.Decoder) error {
 
 // RedactRun returns a copy of run that is safe to show or store, redacted by
 // structure (see SensitiveKey):
-//   - the scenario, converted to generic JSON: every string under a secret
+//   - the scenario's JSON: every string under a secret
 //     key (a header such as Authorization, an env var such as DB_PASSWORD) is
 //     replaced by Redacted; a request "body" is redacted as RedactBody does
 //     with the request's Content-Type; "url", "path" and "*_url" values as
@@ -394,16 +423,18 @@ func skipValue(dec *json.Decoder) error {
 // modified.
 func RedactRun(run *Run) (*Run, error) {
 	out := *run
-	if run.Scenario != nil {
-		data, err := json.Marshal(run.Scenario)
-		if err != nil {
-			return nil, fmt.Errorf("redact scenario: encode: %w", err)
-		}
+	if len(run.Scenario) > 0 {
 		var tree any
-		if err := json.Unmarshal(data, &tree); err != nil {
+		if err := json.Unmarshal(run.Scenario, &tree); err != nil {
 			return nil, fmt.Errorf("redact scenario: decode: %w", err)
 		}
-		out.Scenario = redactTree(tree)
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // run.json keeps "&" in URLs readable
+		if err := enc.Encode(redactTree(tree)); err != nil {
+			return nil, fmt.Errorf("redact scenario: encode: %w", err)
+		}
+		out.Scenario = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	out.Load.SaturationReason = RedactText(run.Load.SaturationReason)
 	if run.Events != nil {

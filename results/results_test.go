@@ -27,18 +27,19 @@ func testRun(state string, nwin int) *Run {
 	run := &Run{
 		SchemaVersion: SchemaVersion,
 		RunID:         "20261123-233658-smoke-3f9a",
-		Scenario: map[string]any{
+		Scenario: scenarioJSON(map[string]any{
 			"name": "smoke",
 			"load": map[string]any{"rate": "200/s", "duration": "2m"},
-		},
-		ToolVersion: "v0.1.0-test",
-		State:       state,
-		StartedAt:   t0,
-		Load:        LoadInfo{Model: "open", AskedRate: 200, AchievedRate: 199.5, Duration: 120},
-		Totals:      Totals{Requests: 24000, Errors: 3, ByClass: map[string]int64{ClassOK: 23997, ClassStatus504: 3}},
-		Latency:     Latency{P50: 12.5, P90: 30, P99: 80.25, Max: 950, Mean: 15.125},
-		Events:      []Event{{Kind: "deploy-start", At: t0.Add(30 * time.Second), Details: map[string]string{"revision": "api-00042"}}},
-		Verdict:     Verdict{Status: StatusFail, Reasons: []string{"3 errors"}, ErrorRateUpper95: 0.0003},
+		}),
+		ScenarioName: "smoke",
+		ToolVersion:  "v0.1.0-test",
+		State:        state,
+		StartedAt:    t0,
+		Load:         LoadInfo{Model: "open", AskedRate: 200, AchievedRate: 199.5, Duration: 120},
+		Totals:       Totals{Requests: 24000, Errors: 3, ByClass: map[string]int64{ClassOK: 23997, ClassStatus504: 3}},
+		Latency:      Latency{P50: 12.5, P90: 30, P99: 80.25, Max: 950, Mean: 15.125},
+		Events:       []Event{{Kind: "deploy-start", At: t0.Add(30 * time.Second), Details: map[string]string{"revision": "api-00042"}}},
+		Verdict:      Verdict{Status: StatusFail, Reasons: []string{"3 errors"}, ErrorRateUpper95: 0.0003},
 	}
 	for i := range nwin {
 		run.Timeline = append(run.Timeline, Window{
@@ -156,11 +157,11 @@ func TestSaveDoesNotModifyRun(t *testing.T) {
 	defer w.Close()
 	run := testRun(StateRunning, 1)
 	run.SchemaVersion = 0
-	run.Scenario = map[string]any{"name": "s", "headers": map[string]any{"Authorization": "Bearer abcdefghijkl"}}
+	run.Scenario = json.RawMessage(`{"name": "s", "headers": {"Authorization": "Bearer abcdefghijkl"}}`)
 	if err := w.Save(run); err != nil {
 		t.Fatal(err)
 	}
-	if run.SchemaVersion != 0 || run.Scenario.(map[string]any)["headers"].(map[string]any)["Authorization"] != "Bearer abcdefghijkl" {
+	if run.SchemaVersion != 0 || string(run.Scenario) != `{"name": "s", "headers": {"Authorization": "Bearer abcdefghijkl"}}` {
 		t.Errorf("Save modified its argument: %+v", run)
 	}
 	got, err := Read(w.Dir())
@@ -218,7 +219,7 @@ func TestFailedSaveKeepsPreviousRecord(t *testing.T) {
 	// An unencodable record fails before touching the disk.
 	w.sync = (*os.File).Sync
 	bad := testRun(StateComplete, 1)
-	bad.Scenario = map[string]any{"c": make(chan int)}
+	bad.Scenario = json.RawMessage(`{"c": `)
 	if err := w.Save(bad); err == nil {
 		t.Fatal("Save of an unencodable record succeeded")
 	}
@@ -432,34 +433,40 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
-type namedScenario struct {
-	Name string `json:"name"`
-	Rate int    `json:"rate"`
+// scenarioJSON is v as a record's Scenario.
+func scenarioJSON(v any) json.RawMessage {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return data
 }
 
-func TestScenarioName(t *testing.T) {
-	var nilPtr *namedScenario
+// A record written before scenario_name was still gets its name, from the
+// scenario's JSON; a record with one keeps it.
+func TestReadScenarioName(t *testing.T) {
 	tests := []struct {
-		name     string
-		scenario any
-		want     string
+		name, record, want string
 	}{
-		{"map", map[string]any{"name": "smoke"}, "smoke"},
-		{"map without name", map[string]any{"rate": 1}, ""},
-		{"struct", namedScenario{Name: "nat"}, "nat"},
-		{"pointer", &namedScenario{Name: "ptr"}, "ptr"},
-		{"nil pointer", nilPtr, ""},
-		{"nil", nil, ""},
-		{"string", "just a string", ""},
+		{"old record", `{"schema_version": 1, "scenario": {"name": "smoke", "rate": 1}}`, "smoke"},
+		{"recorded name", `{"schema_version": 1, "scenario": {"name": "raw"}, "scenario_name": "kept"}`, "kept"},
+		{"scenario without name", `{"schema_version": 1, "scenario": {"rate": 1}}`, ""},
+		{"null scenario", `{"schema_version": 1, "scenario": null}`, ""},
+		{"no scenario", `{"schema_version": 1}`, ""},
+		{"string scenario", `{"schema_version": 1, "scenario": "just a string"}`, ""},
 	}
 	for _, tt := range tests {
-		run := &Run{Scenario: tt.scenario}
-		if got := run.ScenarioName(); got != tt.want {
-			t.Errorf("%s: ScenarioName() = %q, want %q", tt.name, got, tt.want)
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, RecordFile), []byte(tt.record), 0o600); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if got := (*Run)(nil).ScenarioName(); got != "" {
-		t.Errorf("nil run: ScenarioName() = %q", got)
+		run, err := Read(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if run.ScenarioName != tt.want {
+			t.Errorf("%s: ScenarioName = %q, want %q", tt.name, run.ScenarioName, tt.want)
+		}
 	}
 }
 

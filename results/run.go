@@ -6,6 +6,7 @@
 package results
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -128,11 +129,14 @@ type Run struct {
 	SchemaVersion int    `json:"schema_version"`
 	RunID         string `json:"run_id"`
 	// Scenario is the scenario as resolved (defaults applied), as JSON.
-	Scenario    any       `json:"scenario"`
-	ToolVersion string    `json:"tool_version"`
-	State       string    `json:"state"`
-	StartedAt   time.Time `json:"started_at"`
-	EndedAt     time.Time `json:"ended_at,omitzero"`
+	Scenario json.RawMessage `json:"scenario"`
+	// ScenarioName is the scenario's name. Read fills it from Scenario for
+	// records written before it was recorded.
+	ScenarioName string    `json:"scenario_name,omitempty"`
+	ToolVersion  string    `json:"tool_version"`
+	State        string    `json:"state"`
+	StartedAt    time.Time `json:"started_at"`
+	EndedAt      time.Time `json:"ended_at,omitzero"`
 	// Error says why a run in StateFailed failed ("disk full: …").
 	Error string `json:"error,omitempty"`
 

@@ -136,10 +136,8 @@ func (w *Writer) Dir() string { return w.dir }
 // Results returns the buffered writer in front of results.bin. Each Write
 // to it must be one whole result (or several): the file is only ever cut
 // between two writes. Bytes written reach the file when the buffer fills, on
-// Flush, and on Close. The writer also has a Flush method, the same as
-// w.Flush, by which the load engine finds that it needs no buffer of its
-// own. Once a write to the file failed, every Write and Flush returns that
-// error (see IsDiskFull).
+// Flush, and on Close. Once a write to the file failed, every Write and
+// Flush returns that error (see IsDiskFull).
 func (w *Writer) Results() io.Writer { return w.results }
 
 // Flush writes the buffered results to results.bin, so that a crash after it

@@ -72,7 +72,7 @@ func (r *run) drive(ctx context.Context) {
 	r.sum, r.loadErr = load.Run(dctx, load.Options{
 		Load:       r.sc.Load,
 		BaseURL:    r.sc.Target.URL,
-		Results:    r.w.Results(),
+		Results:    recordSink{r.w},
 		OnWindow:   w.window,
 		Now:        r.now,
 		GridPeriod: grid,
@@ -291,3 +291,13 @@ func (g *gate) wait(ctx context.Context) bool {
 	defer g.mu.Unlock()
 	return g.state == 1 && ctx.Err() == nil
 }
+
+// recordSink is the run record's results.bin as the load engine's
+// ResultSink: each result is one Write to results.Writer's buffer (which
+// keeps the file whole on a full disk), flushed by results.Writer.Flush.
+type recordSink struct{ w *results.Writer }
+
+var _ load.ResultSink = recordSink{}
+
+func (s recordSink) Write(result []byte) (int, error) { return s.w.Results().Write(result) }
+func (s recordSink) Flush() error                     { return s.w.Flush() }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -61,10 +62,15 @@ func open(ctx context.Context, opts Options) (*run, error) {
 	started := now()
 	r := &run{opts: opts, sc: sc, now: now, id: results.NewRunID(started, sc.Name)}
 	r.dir = filepath.Join(opts.ResultsDir, r.id)
+	scJSON, err := json.Marshal(sc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode scenario: %w", ErrRecord, err)
+	}
 	r.rec = newRecorder(&results.Run{
 		SchemaVersion: results.SchemaVersion,
 		RunID:         r.id,
-		Scenario:      sc,
+		Scenario:      scJSON,
+		ScenarioName:  sc.Name,
 		ToolVersion:   opts.ToolVersion,
 		State:         results.StateRunning,
 		StartedAt:     started,

@@ -40,9 +40,26 @@ type cli struct {
 // exitRequest carries kong's request to exit (after --help) out of Parse.
 type exitRequest struct{ code int }
 
-// run is the whole program behind main: parse args, run one command, map
-// its outcome to an exit code.
-func run(ctx context.Context, args []string, env Env) (code int) {
+// command is one subcommand, its flags and arguments parsed into its fields.
+type command interface {
+	run(ctx context.Context, env Env) error
+}
+
+// run is the whole program behind main: parse args into one command, run
+// it, print its error once, and exit with the code the error carries.
+func run(ctx context.Context, args []string, env Env) int {
+	cmd, err := parse(args, env)
+	if err == nil {
+		err = cmd.run(ctx, env)
+	}
+	printError(env.Stderr, err)
+	return int(exitCodeOf(err))
+}
+
+// parse turns args into the command they name. A command line kong refuses
+// is printed here, with where to find the usage, and returned as an
+// ExitInvalidInput outcome; --help prints the help and returns kong's code.
+func parse(args []string, env Env) (cmd command, err error) {
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("cutover"),
@@ -52,8 +69,7 @@ func run(ctx context.Context, args []string, env Env) (code int) {
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "cutover: %v\n", err)
-		return ExitHarness
+		return nil, fmt.Errorf("build the command line parser: %w", err)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -61,7 +77,10 @@ func run(ctx context.Context, args []string, env Env) (code int) {
 			if !ok {
 				panic(r)
 			}
-			code = req.code
+			cmd, err = nil, reportedOutcome{"help", ExitCode(req.code)}
+			if req.code == 0 {
+				cmd, err = helpShown{}, nil
+			}
 		}
 	}()
 	kctx, err := parser.Parse(args)
@@ -72,44 +91,49 @@ func run(ctx context.Context, args []string, env Env) (code int) {
 		} else {
 			fmt.Fprintln(env.Stderr, "run 'cutover --help' for usage")
 		}
-		return ExitInvalidInput
-	}
-	var cmd interface {
-		run(ctx context.Context, env Env) (int, error)
+		return nil, reportedOutcome{err.Error(), ExitInvalidInput}
 	}
 	switch kctx.Command() {
 	case "run <scenario>":
-		cmd = &c.Run
+		return &c.Run, nil
 	case "validate <scenarios>":
-		cmd = &c.Validate
+		return &c.Validate, nil
 	case "report <run-dir>":
-		cmd = &c.Report
+		return &c.Report, nil
 	case "restore <run-dir>":
-		cmd = &c.Restore
+		return &c.Restore, nil
 	case "scenarios":
-		cmd = &c.Scenarios
+		return &c.Scenarios, nil
 	case "localcloud <scenario>":
-		cmd = &c.Localcloud
+		return &c.Localcloud, nil
 	case "version":
-		cmd = &c.Version
-	default:
-		fmt.Fprintf(env.Stderr, "cutover: unknown command %q\n", kctx.Command())
-		return ExitInvalidInput
+		return &c.Version, nil
 	}
-	code, err = cmd.run(ctx, env)
-	if err != nil {
-		// Errors quote URLs and user input: secrets redacted, one line
-		// per line, no terminal escapes.
-		msg := results.RedactText(err.Error())
-		for _, line := range strings.Split(msg, "\n") {
-			fmt.Fprintf(env.Stderr, "cutover: %s\n", scenarios.Printable(line))
-		}
-		if h := hint(err); h != "" {
-			fmt.Fprintf(env.Stderr, "hint: %s\n", h)
-		}
-		return exitCode(err)
+	return nil, usageError{fmt.Errorf("unknown command %q", kctx.Command())}
+}
+
+// helpShown is the command after --help: kong printed the help; nothing
+// more to do.
+type helpShown struct{}
+
+func (helpShown) run(context.Context, Env) error { return nil }
+
+// printError prints a command's error once, with a hint where one helps;
+// nothing for no error or an outcome the command has shown already.
+func printError(stderr io.Writer, err error) {
+	var shown reportedOutcome
+	if err == nil || errors.As(err, &shown) {
+		return
 	}
-	return code
+	// Errors quote URLs and user input: secrets redacted, one line per
+	// line, no terminal escapes.
+	msg := results.RedactText(err.Error())
+	for _, line := range strings.Split(msg, "\n") {
+		fmt.Fprintf(stderr, "cutover: %s\n", scenarios.Printable(line))
+	}
+	if h := hint(err); h != "" {
+		fmt.Fprintf(stderr, "hint: %s\n", h)
+	}
 }
 
 // hint returns advice for errors with a known cause.

@@ -18,33 +18,48 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // The control plane of `cutover localcloud` is reached by the unmodified
 // Google client libraries, from another process, with only the endpoint and
-// insecure credentials changed.
+// insecure credentials changed: the options cutover's own drivers get
+// (googleClientOptions).
 func TestLocalcloudControlPlaneServesTheGoogleClients(t *testing.T) {
 	scenario, err := filepath.Abs("../../scenarios/builtin/smoke.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, ep, _ := startLocalcloudCommand(t, scenario)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	opts := googleClientOptions(ep.ControlPlane)
+	checkDeployThroughRunAPI(ctx, t, ep, opts)
+	checkListThroughMonitoringAPI(ctx, t, opts)
+}
+
+// startLocalcloudCommand starts `cutover localcloud scenario` and returns
+// the running command, the endpoints it printed and its stderr so far; the
+// command is interrupted (and waited for) when the test ends, unless the
+// test did that itself.
+func startLocalcloudCommand(t *testing.T, scenario string) (*exec.Cmd, endpoints, *bytes.Buffer) {
+	t.Helper()
 	cmd := exec.Command(binary, "localcloud", scenario)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
+	errb := &bytes.Buffer{}
+	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		cmd.Wait()
-	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Signal(syscall.SIGINT)
+			cmd.Wait()
+		}
+	})
 	var ep endpoints
 	if err := json.NewDecoder(stdout).Decode(&ep); err != nil {
 		t.Fatalf("read the endpoints line: %v\nstderr:\n%s", err, errb.String())
@@ -52,14 +67,13 @@ func TestLocalcloudControlPlaneServesTheGoogleClients(t *testing.T) {
 	if !strings.HasPrefix(ep.ControlPlane, "127.0.0.1:") {
 		t.Fatalf("control_plane = %q, want 127.0.0.1:PORT", ep.ControlPlane)
 	}
+	return cmd, ep, errb
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	opts := []option.ClientOption{
-		option.WithEndpoint(ep.ControlPlane),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
+// checkDeployThroughRunAPI deploys a revision of the service hello with the
+// Cloud Run Admin client: the operation ends with it ready and serving.
+func checkDeployThroughRunAPI(ctx context.Context, t *testing.T, ep endpoints, opts []option.ClientOption) {
+	t.Helper()
 	services, err := runapi.NewServicesClient(ctx, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +107,12 @@ func TestLocalcloudControlPlaneServesTheGoogleClients(t *testing.T) {
 	if got := resp.Header.Get("X-Revision"); !strings.HasSuffix(after, "/"+got) {
 		t.Errorf("X-Revision %q, want the new revision %q", got, after)
 	}
+}
 
+// checkListThroughMonitoringAPI lists time series with the Cloud
+// Monitoring client, and sees an unsupported filter refused.
+func checkListThroughMonitoringAPI(ctx context.Context, t *testing.T, opts []option.ClientOption) {
+	t.Helper()
 	metrics, err := monitoring.NewMetricClient(ctx, opts...)
 	if err != nil {
 		t.Fatal(err)

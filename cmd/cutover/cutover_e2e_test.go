@@ -192,7 +192,7 @@ func interruptDuringShift(t *testing.T, sig syscall.Signal) {
 	}
 	err := run.Wait()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != ExitAborted {
+	if !errors.As(err, &exit) || ExitCode(exit.ExitCode()) != ExitAborted {
 		t.Fatalf("wait: %v, want exit %d\nstderr:\n%s", err, ExitAborted, errb.String())
 	}
 	if got := served(); got != before {

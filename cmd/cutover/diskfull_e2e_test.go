@@ -83,9 +83,20 @@ func TestDiskFullMidCutoverRestoresTheSplit(t *testing.T) {
 	if rec.Cutover == nil || rec.Cutover.Left != results.LeftRestored {
 		t.Errorf("record cutover %+v, want restored", rec.Cutover)
 	}
-	// No action after the restore started: every change precedes it.
+	checkNoChangeAfterRestore(t, rec.Events)
+	checkResultsDecodeToTheEnd(t, filepath.Join(runDir, results.ResultsFile))
+	report := runBinary(t, dir, "report", runDir)
+	if report.code != ExitPass || !strings.Contains(report.stdout, "disk full") {
+		t.Errorf("cutover report: exit %d\n%s%s", report.code, report.stdout, report.stderr)
+	}
+}
+
+// checkNoChangeAfterRestore checks that the timeline has a rollback-start
+// and no deploy or traffic change after it: every change precedes it.
+func checkNoChangeAfterRestore(t *testing.T, events []results.Event) {
+	t.Helper()
 	restoreAt := time.Time{}
-	for _, e := range rec.Events {
+	for _, e := range events {
 		switch e.Kind {
 		case results.EventRollbackStart:
 			if restoreAt.IsZero() {
@@ -98,10 +109,15 @@ func TestDiskFullMidCutoverRestoresTheSplit(t *testing.T) {
 		}
 	}
 	if restoreAt.IsZero() {
-		t.Errorf("no rollback-start on the timeline: %+v", rec.Events)
+		t.Errorf("no rollback-start on the timeline: %+v", events)
 	}
-	// results.bin decodes to a clean end, as `vegeta report` reads it.
-	f, err := os.Open(filepath.Join(runDir, results.ResultsFile))
+}
+
+// checkResultsDecodeToTheEnd checks that results.bin at path holds results
+// and decodes to a clean end, as `vegeta report` reads it.
+func checkResultsDecodeToTheEnd(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,9 +136,5 @@ func TestDiskFullMidCutoverRestoresTheSplit(t *testing.T) {
 	}
 	if n == 0 {
 		t.Errorf("results.bin holds no result")
-	}
-	report := runBinary(t, dir, "report", runDir)
-	if report.code != ExitPass || !strings.Contains(report.stdout, "disk full") {
-		t.Errorf("cutover report: exit %d\n%s%s", report.code, report.stdout, report.stderr)
 	}
 }

@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 
 // result of one binary invocation.
 type invocation struct {
-	code           int
+	code           ExitCode
 	stdout, stderr string
 }
 
@@ -56,10 +56,10 @@ func runBinary(t *testing.T, dir string, args ...string) invocation {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	code := 0
+	code := ExitPass
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
-		code = exit.ExitCode()
+		code = ExitCode(exit.ExitCode())
 	} else if err != nil {
 		t.Fatalf("run cutover %v: %v", args, err)
 	}
@@ -296,7 +296,7 @@ load:
 	}
 	err := cmd.Wait()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != ExitAborted {
+	if !errors.As(err, &exit) || ExitCode(exit.ExitCode()) != ExitAborted {
 		t.Fatalf("wait: %v, want exit %d\nstderr:\n%s", err, ExitAborted, errb.String())
 	}
 	runDir := onlyRunDir(t, filepath.Join(dir, "out"))
@@ -343,21 +343,7 @@ func TestRunBuiltinSmokeAgainstTheLocalCloud(t *testing.T) {
 }
 
 func TestLocalcloudCommandServesUntilInterrupted(t *testing.T) {
-	cmd := exec.Command(binary, "localcloud", "smoke")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	var ep endpoints
-	if err := json.NewDecoder(stdout).Decode(&ep); err != nil {
-		t.Fatalf("read the endpoints line: %v\nstderr:\n%s", err, errb.String())
-	}
+	cmd, ep, errb := startLocalcloudCommand(t, "smoke")
 	url := ep.Services["hello"]
 	if !strings.HasPrefix(url, "http://127.0.0.1:") {
 		t.Fatalf("services = %v, want hello on 127.0.0.1", ep.Services)

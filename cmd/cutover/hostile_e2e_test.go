@@ -92,51 +92,59 @@ func TestHostileInputIsRefused(t *testing.T) {
 			if file == "" {
 				file = writeScenario(t, dir, tt.name+".yaml", tt.body)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a crash guard, not a timing assertion
-			defer cancel()
-			cmd := exec.CommandContext(ctx, binary, "validate", file)
-			cmd.Dir = dir
-			cmd.Env = withoutEnv(os.Environ(), "GOMEMLIMIT", "GOGC")
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			start := time.Now()
-			err := cmd.Run()
-			wall := time.Since(start)
-			if ctx.Err() != nil {
-				t.Fatalf("cutover validate %s still running after 20 s; stderr:\n%.2000s", file, stderr.String())
-			}
-			var exit *exec.ExitError
-			if err != nil && !errors.As(err, &exit) {
-				t.Fatalf("run cutover: %v", err)
-			}
-			maxRSS := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KB on Linux
-			t.Logf("%s: exit %d in %s, max RSS %d MB", tt.name, cmd.ProcessState.ExitCode(), wall.Round(time.Millisecond), maxRSS>>10)
-
-			out := stderr.String()
-			if code := cmd.ProcessState.ExitCode(); code != ExitInvalidInput {
-				t.Errorf("exit code %d, want %d; stderr:\n%.2000s", code, ExitInvalidInput, out)
-			}
-			if !regexp.MustCompile(tt.want).MatchString(out) {
-				t.Errorf("stderr does not match %s:\n%.2000s", tt.want, out)
-			}
-			for _, crash := range []string{"fatal error", "panic", "goroutine "} {
-				if strings.Contains(out+stdout.String(), crash) {
-					t.Errorf("output holds %q, a Go runtime crash:\n%.2000s", crash, out)
-				}
-			}
-			for _, r := range out {
-				if r < 0x20 && r != '\n' || r == 0x7f || r >= 0x80 && r < 0xa0 {
-					t.Errorf("stderr holds the raw control character %U:\n%q", r, out)
-					break
-				}
-			}
-			if maxRSS > 200<<10 {
-				t.Errorf("max RSS %d MB, want under 200 MB", maxRSS>>10)
-			}
-			if wall > 10*time.Second {
-				t.Errorf("took %s, want well under 10 s", wall)
-			}
+			validateHostile(t, dir, tt.name, file, tt.want)
 		})
+	}
+}
+
+// validateHostile runs `cutover validate file` in dir and checks it is
+// refused like any invalid scenario: exit 2, stderr matching want, no Go
+// runtime crash, no raw control character, bounded memory and time.
+func validateHostile(t *testing.T, dir, name, file, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a crash guard, not a timing assertion
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "validate", file)
+	cmd.Dir = dir
+	cmd.Env = withoutEnv(os.Environ(), "GOMEMLIMIT", "GOGC")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if ctx.Err() != nil {
+		t.Fatalf("cutover validate %s still running after 20 s; stderr:\n%.2000s", file, stderr.String())
+	}
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("run cutover: %v", err)
+	}
+	maxRSS := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KB on Linux
+	t.Logf("%s: exit %d in %s, max RSS %d MB", name, cmd.ProcessState.ExitCode(), wall.Round(time.Millisecond), maxRSS>>10)
+
+	out := stderr.String()
+	if code := ExitCode(cmd.ProcessState.ExitCode()); code != ExitInvalidInput {
+		t.Errorf("exit code %d, want %d; stderr:\n%.2000s", code, ExitInvalidInput, out)
+	}
+	if !regexp.MustCompile(want).MatchString(out) {
+		t.Errorf("stderr does not match %s:\n%.2000s", want, out)
+	}
+	for _, crash := range []string{"fatal error", "panic", "goroutine "} {
+		if strings.Contains(out+stdout.String(), crash) {
+			t.Errorf("output holds %q, a Go runtime crash:\n%.2000s", crash, out)
+		}
+	}
+	for _, r := range out {
+		if r < 0x20 && r != '\n' || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			t.Errorf("stderr holds the raw control character %U:\n%q", r, out)
+			break
+		}
+	}
+	if maxRSS > 200<<10 {
+		t.Errorf("max RSS %d MB, want under 200 MB", maxRSS>>10)
+	}
+	if wall > 10*time.Second {
+		t.Errorf("took %s, want well under 10 s", wall)
 	}
 }
 

@@ -30,13 +30,13 @@ type endpoints struct {
 	Services     map[string]string `json:"services"`
 }
 
-func (c *localcloudCmd) run(ctx context.Context, env Env) (int, error) {
+func (c *localcloudCmd) run(ctx context.Context, env Env) error {
 	sc, err := loadScenario(c.Scenario)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if !sc.LocalCloud.Enabled() {
-		return 0, usageError{fmt.Errorf("scenario %s has no localcloud section with services", c.Scenario)}
+		return usageError{fmt.Errorf("scenario %s has no localcloud section with services", c.Scenario)}
 	}
 	var logw io.Writer
 	if c.Verbose {
@@ -44,29 +44,29 @@ func (c *localcloudCmd) run(ctx context.Context, env Env) (int, error) {
 	}
 	cloud, err := startCloud(ctx, sc, logw)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer stopCloud(ctx, cloud, env.Stderr)
 	cp, err := localcloud.StartControlPlane(ctx, cloud)
 	if err != nil {
-		return 0, fmt.Errorf("start local cloud control plane: %w", err)
+		return fmt.Errorf("start local cloud control plane: %w", err)
 	}
 	defer cp.Close()
 	ep := endpoints{ControlPlane: cp.Addr(), Services: map[string]string{}}
 	for _, name := range cloud.ServiceNames() {
 		url, err := cloud.ServiceURL(name)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		ep.Services[name] = url
 	}
 	line, err := json.Marshal(ep)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	fmt.Fprintln(env.Stdout, string(line))
 	<-ctx.Done()
-	return ExitPass, nil
+	return nil
 }
 
 // startCloud starts the scenario's local cloud; logw, when set, receives its
@@ -78,7 +78,7 @@ func startCloud(ctx context.Context, sc *scenarios.Scenario, logw io.Writer) (*l
 	}
 	cloud, err := localcloud.Start(ctx, sc.LocalCloud, opts)
 	if err != nil {
-		return nil, fmt.Errorf("start local cloud: %w", err)
+		return nil, scenarioExit(fmt.Errorf("start local cloud: %w", err))
 	}
 	return cloud, nil
 }

@@ -45,7 +45,7 @@ func main() {
 		close(abandon)
 		<-signals
 		fmt.Fprintln(os.Stderr, "cutover: exiting at once: NOT RESTORED; run.json's restore_to says what to put back, `cutover restore RUN_DIR` does it")
-		os.Exit(ExitNotRestored)
+		os.Exit(int(ExitNotRestored))
 	}()
 	code := run(ctx, os.Args[1:], Env{
 		Stdout:      os.Stdout,

@@ -39,7 +39,7 @@ type replay struct {
 	scenario string
 	// edit, when set, changes the built-in's text before the run.
 	edit func(string) string
-	code int
+	code ExitCode
 	// cause is the expected top finding; "" expects none at all.
 	cause string
 	// second, when set, is the expected second finding.
@@ -190,7 +190,7 @@ func runReplay(dir, scenario string, edit func(string) string) replayed {
 	var exit *exec.ExitError
 	switch {
 	case errors.As(err, &exit):
-		r.inv.code = exit.ExitCode()
+		r.inv.code = ExitCode(exit.ExitCode())
 	case err != nil:
 		r.err = err
 		return r
@@ -509,7 +509,7 @@ localcloud:
 	<-drained
 	err = cmd.Wait()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != ExitAborted {
+	if !errors.As(err, &exit) || ExitCode(exit.ExitCode()) != ExitAborted {
 		t.Fatalf("wait: %v, want exit %d\nstderr:\n%s", err, ExitAborted, strings.Join(lines, "\n"))
 	}
 	run, err := results.Read(onlyRunDir(t, filepath.Join(dir, "out")))

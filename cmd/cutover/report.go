@@ -14,17 +14,17 @@ type reportCmd struct {
 	Format string `enum:"text,json,markdown,junit" default:"text" help:"Report format: text, json, markdown or junit."`
 }
 
-func (c *reportCmd) run(ctx context.Context, env Env) (int, error) {
+func (c *reportCmd) run(ctx context.Context, env Env) error {
 	render, err := reporters.ByName(c.Format)
 	if err != nil {
-		return 0, usageError{err}
+		return usageError{err}
 	}
 	run, err := results.Read(c.RunDir)
 	if err != nil {
-		return 0, usageError{fmt.Errorf("read run record: %w", err)}
+		return usageError{fmt.Errorf("read run record: %w", err)}
 	}
 	if err := render(env.Stdout, run); err != nil {
-		return 0, fmt.Errorf("render %s report: %w", c.Format, err)
+		return fmt.Errorf("render %s report: %w", c.Format, err)
 	}
-	return ExitPass, nil
+	return nil
 }

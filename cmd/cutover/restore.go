@@ -23,24 +23,24 @@ type restoreCmd struct {
 	Timeout time.Duration `default:"2m" help:"How long to keep trying while the platform's API is unreachable."`
 }
 
-func (c *restoreCmd) run(ctx context.Context, env Env) (int, error) {
+func (c *restoreCmd) run(ctx context.Context, env Env) error {
 	rec, err := results.Read(c.RunDir)
 	if err != nil {
-		return 0, usageError{fmt.Errorf("read run record: %w", err)}
+		return usageError{fmt.Errorf("read run record: %w", err)}
 	}
 	cut := rec.Cutover
 	switch {
 	case cut == nil:
 		fmt.Fprintf(env.Stdout, "run %s had no actions: nothing to restore\n", rec.RunID)
-		return ExitPass, nil
+		return nil
 	case cut.Target.LocalCloud:
 		fmt.Fprintf(env.Stdout, "run %s changed its own local cloud, which ended with it: nothing is left to restore\n", rec.RunID)
-		return ExitPass, nil
+		return nil
 	case cut.Target.Platform != scenarios.PlatformCloudRun:
-		return 0, fmt.Errorf("restore: platform %q is not supported", cut.Target.Platform)
+		return fmt.Errorf("restore: platform %q is not supported", cut.Target.Platform)
 	case cut.Left == results.LeftRestored:
 		fmt.Fprintf(env.Stdout, "run %s was restored already, to %s\n", rec.RunID, cut.RestoreTo)
-		return ExitPass, nil
+		return nil
 	}
 	var errs []error
 	for _, svc := range cut.Services {
@@ -49,7 +49,7 @@ func (c *restoreCmd) run(ctx context.Context, env Env) (int, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return 0, err
+		return err
 	}
 	cut.Left, cut.Restored, cut.RestoreError, cut.RestoreCommand = results.LeftRestored, true, "", ""
 	rec.Events = append(rec.Events, results.Event{Kind: results.EventRollbackDone, At: time.Now(),
@@ -57,13 +57,14 @@ func (c *restoreCmd) run(ctx context.Context, env Env) (int, error) {
 	if err := results.Update(c.RunDir, rec); err != nil {
 		fmt.Fprintf(env.Stderr, "cutover: the traffic was put back, but the record could not be updated: %v\n", err)
 	}
-	return ExitPass, nil
+	return nil
 }
 
 // restoreService puts one service back (or, when the run never changed
 // it, only releases the run's claim on it).
 func (c *restoreCmd) restoreService(ctx context.Context, env Env, runID string, t results.PlatformTarget, svc results.ServiceRestore) error {
-	driver, err := cloudrun.New(ctx, cloudrun.Config{Project: t.Project, Region: t.Region, Service: svc.Name, Endpoint: t.Endpoint})
+	driver, err := cloudrun.New(ctx, cloudrun.Config{Project: t.Project, Region: t.Region, Service: svc.Name, Host: t.Endpoint},
+		googleClientOptions(t.Endpoint)...)
 	if err != nil {
 		return fmt.Errorf("connect to Cloud Run: %w", err)
 	}

@@ -162,10 +162,10 @@ func startRun(t *testing.T, dir string, args ...string) (*exec.Cmd, *syncBuffer,
 	return cmd, &out, &errb
 }
 
-func exitOf(err error) int {
+func exitOf(err error) ExitCode {
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
-		return exit.ExitCode()
+		return ExitCode(exit.ExitCode())
 	}
 	if err == nil {
 		return 0

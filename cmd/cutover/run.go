@@ -38,18 +38,18 @@ var reportFiles = []struct{ format, file string }{
 	{"junit", "junit.xml"},
 }
 
-func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
+func (c *runCmd) run(ctx context.Context, env Env) error {
 	sc, err := loadScenario(c.Scenario)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	render, err := reporters.ByName(c.Format)
 	if err != nil {
-		return 0, usageError{err}
+		return usageError{err}
 	}
 	tgt, err := openTarget(ctx, sc, env.Stderr)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer tgt.close()
 	if c.DryRun {
@@ -70,10 +70,10 @@ func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
 	prog.done()
 	if out != nil {
 		if werr := writeReports(out.Dir, out.Run); werr != nil {
-			return 0, werr
+			return werr
 		}
 		if rerr := render(env.Stdout, out.Run); rerr != nil {
-			return 0, fmt.Errorf("render %s report: %w", c.Format, rerr)
+			return fmt.Errorf("render %s report: %w", c.Format, rerr)
 		}
 		fmt.Fprintf(env.Stderr, "record: %s\n", out.Dir)
 	}
@@ -81,9 +81,9 @@ func (c *runCmd) run(ctx context.Context, env Env) (int, error) {
 		if errors.Is(err, runner.ErrNotRestored) && out != nil && out.Run.Cutover != nil {
 			printNotRestored(env.Stderr, out.Run.Cutover)
 		}
-		return 0, err
+		return runnerExit(err)
 	}
-	return verdictCode(out.Run), nil
+	return verdictOutcome(out.Run)
 }
 
 // printNotRestored tells the user, last and loud, what the run left changed
@@ -155,6 +155,7 @@ func openTarget(ctx context.Context, sc *scenarios.Scenario, stderr io.Writer) (
 	if sc.Target.Platform != scenarios.PlatformCloudRun {
 		return t, nil
 	}
+	opts := googleClientOptions(endpoint)
 	t.platforms = map[string]runner.Platform{}
 	services := []string{sc.Target.Service}
 	for _, a := range sc.Actions {
@@ -164,8 +165,8 @@ func openTarget(ctx context.Context, sc *scenarios.Scenario, stderr io.Writer) (
 	}
 	for _, name := range services {
 		driver, err := cloudrun.New(ctx, cloudrun.Config{
-			Project: sc.Target.Project, Region: sc.Target.Region, Service: name, Endpoint: endpoint,
-		})
+			Project: sc.Target.Project, Region: sc.Target.Region, Service: name, Host: endpoint,
+		}, opts...)
 		if err != nil {
 			t.close()
 			return nil, fmt.Errorf("connect to Cloud Run: %w", err)
@@ -177,8 +178,8 @@ func openTarget(ctx context.Context, sc *scenarios.Scenario, stderr io.Writer) (
 		src, err := monitoring.New(ctx, monitoring.Config{
 			Project: sc.Target.Project, Region: sc.Target.Region, Service: sc.Target.Service,
 			NATRegion: sc.Metrics.NAT.Region, Router: sc.Metrics.NAT.Router, Gateway: sc.Metrics.NAT.Gateway,
-			Endpoint: endpoint, Queries: metricQueries(sc),
-		})
+			Queries: metricQueries(sc),
+		}, opts...)
 		if err != nil {
 			t.close()
 			return nil, err
@@ -218,14 +219,14 @@ func metricQueries(sc *scenarios.Scenario) []monitoring.Query {
 }
 
 // printPlan is --dry-run: what a run would do, from the service as it is.
-func printPlan(ctx context.Context, w io.Writer, sc *scenarios.Scenario, platforms map[string]runner.Platform) (int, error) {
+func printPlan(ctx context.Context, w io.Writer, sc *scenarios.Scenario, platforms map[string]runner.Platform) error {
 	fmt.Fprintf(w, "scenario %s: valid\n", sc.Name)
 	fmt.Fprintf(w, "load: %s for %s against %s\n", describeLoad(sc.Load), sc.Load.Duration, results.RedactURL(sc.Target.URL))
 	services := map[string]runner.Service{}
 	if len(sc.Actions) > 0 {
 		var err error
 		if services, err = runner.Preflight(ctx, sc, platforms); err != nil {
-			return 0, fmt.Errorf("preflight: %w", err)
+			return runnerExit(fmt.Errorf("preflight: %w", err))
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(services)) {
@@ -248,7 +249,7 @@ func printPlan(ctx context.Context, w io.Writer, sc *scenarios.Scenario, platfor
 			sc.Wall(m.Settle), sc.Wall(m.Period), sc.Wall(m.MaxWait), cmp.Or(m.NAT.Gateway, "(every gateway in the region)"))
 	}
 	fmt.Fprintln(w, "dry run: nothing was changed and no load was sent")
-	return ExitPass, nil
+	return nil
 }
 
 func describeLoad(l scenarios.Load) string {
@@ -299,7 +300,8 @@ func loadScenario(arg string) (*scenarios.Scenario, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return scenarios.Parse(name, data)
+	sc, err := scenarios.Parse(name, data)
+	return sc, scenarioExit(err)
 }
 
 // writeReports renders the record into the run directory in every format.
@@ -328,18 +330,19 @@ func writeFile(path string, fill func(io.Writer) error) error {
 	return f.Close()
 }
 
-// verdictCode maps a finalized record to the exit code.
-func verdictCode(run *results.Run) int {
+// verdictOutcome is a finalized record's outcome, which its report has
+// shown: nil for a pass, else the verdict with its exit code.
+func verdictOutcome(run *results.Run) error {
 	if run.State == results.StateAborted {
-		return ExitAborted
+		return reportedOutcome{"aborted by the user", ExitAborted}
 	}
 	switch run.Verdict.Status {
 	case results.StatusPass:
-		return ExitPass
+		return nil
 	case results.StatusFail:
-		return ExitFail
+		return reportedOutcome{"verdict: fail", ExitFail}
 	default:
-		return ExitInconclusive
+		return reportedOutcome{"verdict: " + run.Verdict.Status, ExitInconclusive}
 	}
 }
 

@@ -11,16 +11,16 @@ import (
 // scenariosCmd is `cutover scenarios`: the built-in scenarios, one a line.
 type scenariosCmd struct{}
 
-func (scenariosCmd) run(ctx context.Context, env Env) (int, error) {
+func (scenariosCmd) run(ctx context.Context, env Env) error {
 	for _, name := range scenarios.BuiltinNames() {
 		data, _ := scenarios.Builtin(name)
 		sc, err := scenarios.Parse(name, data)
 		if err != nil {
-			return 0, fmt.Errorf("built-in scenario %s: %w", name, err)
+			return scenarioExit(fmt.Errorf("built-in scenario %s: %w", name, err))
 		}
 		fmt.Fprintf(env.Stdout, "%-24s %s\n", name, summary(sc.Description))
 	}
-	return ExitPass, nil
+	return nil
 }
 
 // summary returns the first sentence of a description, on one line.

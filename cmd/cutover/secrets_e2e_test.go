@@ -55,7 +55,43 @@ func TestRunStoresNoSecret(t *testing.T) {
 	withUser := strings.Replace(srv.URL, "http://", "http://u:PLANTEDPASS3@", 1)
 
 	dir := t.TempDir()
-	p := writeScenario(t, dir, "secrets.yaml", fmt.Sprintf(`version: 1
+	p := writeScenario(t, dir, "secrets.yaml", fmt.Sprintf(secretsScenario, srv.URL, withUser))
+	inv := runBinary(t, dir, "run", p, "--out", "out")
+	if inv.code != ExitPass {
+		t.Fatalf("exit code = %d, want %d\nstdout:\n%s\nstderr:\n%s", inv.code, ExitPass, inv.stdout, inv.stderr)
+	}
+	if basic.Load() == 0 || bodies.Load() == 0 {
+		t.Fatalf("the server saw %d requests with the URL's password and %d with a secret body: the scenario did not send them", basic.Load(), bodies.Load())
+	}
+	runDir := onlyRunDir(t, filepath.Join(dir, "out"))
+
+	// No planted secret in any byte the run left or printed.
+	files := runOutputs(t, runDir, inv)
+	decoded := decodeResults(t, filepath.Join(runDir, results.ResultsFile))
+	files["results.bin decoded"] = decoded.dump
+	for name, data := range files {
+		for _, s := range plantedSecrets {
+			if bytes.Contains(data, []byte(s)) {
+				t.Errorf("%s holds the planted %s", name, s)
+			}
+		}
+	}
+	for _, f := range []string{results.RecordFile, results.ResultsFile, "report.txt", "report.md", "junit.xml"} {
+		if _, ok := files[filepath.Join(runDir, f)]; !ok {
+			t.Errorf("the run left no %s", f)
+		}
+	}
+	run, err := results.Read(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRedactedResults(t, decoded, run, srv.URL)
+	checkKeptNames(t, string(files[filepath.Join(runDir, results.RecordFile)]), run, inv)
+}
+
+// secretsScenario is a scenario with a secret of every kind, in fmt form:
+// the target's URL, then the same with a user and password in it.
+const secretsScenario = `version: 1
 name: secrets
 description: load on the token-api service with a secret of every kind
 target: {url: %s, service: token-api}
@@ -77,17 +113,12 @@ load:
   duration: 2s
 verdict:
   min_requests: 20
-`, srv.URL, withUser))
-	inv := runBinary(t, dir, "run", p, "--out", "out")
-	if inv.code != ExitPass {
-		t.Fatalf("exit code = %d, want %d\nstdout:\n%s\nstderr:\n%s", inv.code, ExitPass, inv.stdout, inv.stderr)
-	}
-	if basic.Load() == 0 || bodies.Load() == 0 {
-		t.Fatalf("the server saw %d requests with the URL's password and %d with a secret body: the scenario did not send them", basic.Load(), bodies.Load())
-	}
-	runDir := onlyRunDir(t, filepath.Join(dir, "out"))
+`
 
-	// No planted secret in any byte the run left or printed.
+// runOutputs is every byte a run printed or left: stdout, stderr and each
+// file of its run directory, by path.
+func runOutputs(t *testing.T, runDir string, inv invocation) map[string][]byte {
+	t.Helper()
 	files := map[string][]byte{"stdout": []byte(inv.stdout), "stderr": []byte(inv.stderr)}
 	err := filepath.WalkDir(runDir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -100,36 +131,23 @@ verdict:
 	if err != nil {
 		t.Fatal(err)
 	}
-	decoded := decodeResults(t, filepath.Join(runDir, results.ResultsFile))
-	files["results.bin decoded"] = decoded.dump
-	for name, data := range files {
-		for _, s := range plantedSecrets {
-			if bytes.Contains(data, []byte(s)) {
-				t.Errorf("%s holds the planted %s", name, s)
-			}
-		}
-	}
-	for _, f := range []string{results.RecordFile, results.ResultsFile, "report.txt", "report.md", "junit.xml"} {
-		if _, ok := files[filepath.Join(runDir, f)]; !ok {
-			t.Errorf("the run left no %s", f)
-		}
-	}
+	return files
+}
 
-	// results.bin reads back with vegeta's decoder, every request's URL with
-	// its secrets replaced and everything else kept.
-	run, err := results.Read(runDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+// checkRedactedResults checks that results.bin reads back with vegeta's
+// decoder, one result per request the record counts, every request's URL
+// (on the target srvURL) with its secrets replaced and everything else kept.
+func checkRedactedResults(t *testing.T, decoded decodedResults, run *results.Run, srvURL string) {
+	t.Helper()
 	if int64(len(decoded.results)) != run.Totals.Requests || run.Totals.Requests < 20 {
 		t.Errorf("vegeta decoded %d results, the record counts %d", len(decoded.results), run.Totals.Requests)
 	}
 	wantURLs := map[string]bool{
-		srv.URL + "/search?api_key=[REDACTED]&token=[REDACTED]&q=shoes":           false,
-		strings.Replace(srv.URL, "http://", "http://u:[REDACTED]@", 1) + "/basic": false,
-		srv.URL + "/me":    false,
-		srv.URL + "/login": false,
-		srv.URL + "/form":  false,
+		srvURL + "/search?api_key=[REDACTED]&token=[REDACTED]&q=shoes":           false,
+		strings.Replace(srvURL, "http://", "http://u:[REDACTED]@", 1) + "/basic": false,
+		srvURL + "/me":    false,
+		srvURL + "/login": false,
+		srvURL + "/form":  false,
 	}
 	for _, r := range decoded.results {
 		if _, ok := wantURLs[r.URL]; !ok {
@@ -145,9 +163,12 @@ verdict:
 			t.Errorf("no result for %s", u)
 		}
 	}
+}
 
-	// The record keeps its names and the shape of what was sent.
-	record := string(files[filepath.Join(runDir, results.RecordFile)])
+// checkKeptNames checks that the record (run.json's text) keeps its names
+// and the shape of what was sent, and the text report its names.
+func checkKeptNames(t *testing.T, record string, run *results.Run, inv invocation) {
+	t.Helper()
 	for _, kept := range []string{
 		`"name": "secrets"`, `"service": "token-api"`, "load on the token-api service with a secret of every kind",
 		`"Authorization": "[REDACTED]"`, `"Cookie": "[REDACTED]"`, `"X-Api-Key": "[REDACTED]"`, `"X-Tenant": "tenant-7"`,
@@ -159,8 +180,8 @@ verdict:
 			t.Errorf("run.json lacks %s", kept)
 		}
 	}
-	if !strings.Contains(run.RunID, "secrets") || run.ScenarioName() != "secrets" {
-		t.Errorf("run id %q, scenario %q: the names were redacted", run.RunID, run.ScenarioName())
+	if !strings.Contains(run.RunID, "secrets") || run.ScenarioName != "secrets" {
+		t.Errorf("run id %q, scenario %q: the names were redacted", run.RunID, run.ScenarioName)
 	}
 	if !strings.Contains(inv.stdout, "secrets") || strings.Contains(inv.stdout, "token-api-00001-bwo=[REDACTED]") {
 		t.Errorf("the text report lost a name:\n%s", inv.stdout)

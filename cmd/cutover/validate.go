@@ -14,7 +14,7 @@ type validateCmd struct {
 	Scenarios []string `arg:"" name:"scenarios" help:"Scenario files or built-in names."`
 }
 
-func (c *validateCmd) run(ctx context.Context, env Env) (int, error) {
+func (c *validateCmd) run(ctx context.Context, env Env) error {
 	bad := 0
 	for _, arg := range c.Scenarios {
 		sc, err := loadScenario(arg)
@@ -31,8 +31,9 @@ func (c *validateCmd) run(ctx context.Context, env Env) (int, error) {
 		fmt.Fprintf(env.Stdout, "%s: ok (%s)\n", scenarios.Printable(arg), sc.Name)
 	}
 	if bad > 0 {
-		fmt.Fprintf(env.Stderr, "%d of %d scenarios invalid\n", bad, len(c.Scenarios))
-		return ExitInvalidInput, nil
+		msg := fmt.Sprintf("%d of %d scenarios invalid", bad, len(c.Scenarios))
+		fmt.Fprintln(env.Stderr, msg)
+		return reportedOutcome{msg, ExitInvalidInput}
 	}
-	return ExitPass, nil
+	return nil
 }

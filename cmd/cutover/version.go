@@ -23,7 +23,7 @@ func version() string {
 // versionCmd is `cutover version`.
 type versionCmd struct{}
 
-func (versionCmd) run(ctx context.Context, env Env) (int, error) {
+func (versionCmd) run(ctx context.Context, env Env) error {
 	fmt.Fprintf(env.Stdout, "cutover %s\n", version())
-	return ExitPass, nil
+	return nil
 }

@@ -1,6 +1,7 @@
 package cloudrun
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -325,17 +326,7 @@ func TestRestore(t *testing.T) {
 			e := start(t)
 			ctx := testCtx(t)
 			before := e.service(t).Traffic
-			if err := e.c.Claim(ctx, "run-a", time.Hour, false); err != nil {
-				t.Fatal(err)
-			}
-			if !tc.idle {
-				if _, err := e.c.Deploy(ctx, runner.DeploySpec{DeployID: "d1", RevisionSuffix: "canary", NoTraffic: true, Tag: "canary"}, nil); err != nil {
-					t.Fatal(err)
-				}
-				if err := e.c.SetTraffic(ctx, []runner.TrafficTarget{{Revision: e.first, Percent: 90}, {Revision: "api-canary", Percent: 10, Tag: "canary"}}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			e.changeAsRunA(ctx, t, tc.idle)
 			if tc.meddle != nil {
 				tc.meddle(t, e)
 			}
@@ -353,33 +344,66 @@ func TestRestore(t *testing.T) {
 				t.Errorf("%d revisions after the restore, want %d", n, revisions)
 			}
 			if tc.conflict != "" {
-				var ce *runner.ConflictError
-				want := strings.ReplaceAll(tc.conflict, "FIRST", e.first)
-				if !errors.As(err, &ce) || ce.Service != "api" || ce.Reason != want {
-					t.Fatalf("Restore: %v\nwant a ConflictError with the reason %q", err, want)
-				}
-				checkTraffic(t, "after the refusal", after.Traffic, pre.Traffic...)
-				if after.Claim != pre.Claim {
-					t.Errorf("claim %+v after the refusal, want still %+v", after.Claim, pre.Claim)
-				}
+				checkRestoreRefused(t, e, err, tc.conflict, pre, after)
 				return
 			}
 			if err != nil {
 				t.Fatalf("Restore: %v", err)
 			}
-			checkTraffic(t, "after the restore", after.Traffic, before...)
-			if after.Claim != (runner.Claim{}) {
-				t.Errorf("claim %+v after the restore, want none", after.Claim)
-			}
-			for k := range e.annotations(t) {
-				if strings.HasPrefix(k, "cutover.dev/") {
-					t.Errorf("annotation %s left after the restore", k)
-				}
-			}
-			if st := mustState(t, e.cloud); st.Reconciling || len(st.TrafficStatuses) != 1 || !st.TrafficStatuses[0].Latest {
-				t.Errorf("served %+v (reconciling %v) when Restore returned, want LATEST=100%%", st.TrafficStatuses, st.Reconciling)
-			}
+			checkRestored(t, e, before, after)
 		})
+	}
+}
+
+// changeAsRunA claims the service for run-a and, unless idle, deploys the
+// revision api-canary (tag canary) and sends it 10% of the traffic.
+func (e *env) changeAsRunA(ctx context.Context, t *testing.T, idle bool) {
+	t.Helper()
+	if err := e.c.Claim(ctx, "run-a", time.Hour, false); err != nil {
+		t.Fatal(err)
+	}
+	if idle {
+		return
+	}
+	if _, err := e.c.Deploy(ctx, runner.DeploySpec{DeployID: "d1", RevisionSuffix: "canary", NoTraffic: true, Tag: "canary"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.SetTraffic(ctx, []runner.TrafficTarget{{Revision: e.first, Percent: 90}, {Revision: "api-canary", Percent: 10, Tag: "canary"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkRestoreRefused checks that Restore refused with a ConflictError
+// whose reason is conflict (FIRST standing for the first revision), and
+// left the service's traffic and claim as they were before it (pre).
+func checkRestoreRefused(t *testing.T, e *env, err error, conflict string, pre, after runner.Service) {
+	t.Helper()
+	var ce *runner.ConflictError
+	want := strings.ReplaceAll(conflict, "FIRST", e.first)
+	if !errors.As(err, &ce) || ce.Service != "api" || ce.Reason != want {
+		t.Fatalf("Restore: %v\nwant a ConflictError with the reason %q", err, want)
+	}
+	checkTraffic(t, "after the refusal", after.Traffic, pre.Traffic...)
+	if after.Claim != pre.Claim {
+		t.Errorf("claim %+v after the refusal, want still %+v", after.Claim, pre.Claim)
+	}
+}
+
+// checkRestored checks that the service is back to the split before and
+// released (no claim, no cutover.dev/ annotation), serving it already.
+func checkRestored(t *testing.T, e *env, before []runner.TrafficTarget, after runner.Service) {
+	t.Helper()
+	checkTraffic(t, "after the restore", after.Traffic, before...)
+	if after.Claim != (runner.Claim{}) {
+		t.Errorf("claim %+v after the restore, want none", after.Claim)
+	}
+	for k := range e.annotations(t) {
+		if strings.HasPrefix(k, "cutover.dev/") {
+			t.Errorf("annotation %s left after the restore", k)
+		}
+	}
+	if st := mustState(t, e.cloud); st.Reconciling || len(st.TrafficStatuses) != 1 || !st.TrafficStatuses[0].Latest {
+		t.Errorf("served %+v (reconciling %v) when Restore returned, want LATEST=100%%", st.TrafficStatuses, st.Reconciling)
 	}
 }
 

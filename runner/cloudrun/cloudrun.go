@@ -18,7 +18,8 @@
 // It does not decide what to deploy or when, and it does not roll back:
 // the runner does, through runner.Platform. The same client talks to
 // Google (Application Default Credentials) or to the local cloud's control
-// plane (Config.Endpoint, plain gRPC on loopback).
+// plane (plain gRPC on loopback): which one is in the client options New
+// takes, built by the caller (cmd/cutover builds them once for every driver).
 package cloudrun
 
 import (
@@ -36,9 +37,7 @@ import (
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -73,10 +72,10 @@ type Config struct {
 	// Project, Region and Service name the service
 	// (projects/PROJECT/locations/REGION/services/SERVICE).
 	Project, Region, Service string
-	// Endpoint "host:port" is reached with plain gRPC and no credentials
-	// (the local cloud's control plane). Empty: Google's endpoint with
-	// Application Default Credentials.
-	Endpoint string
+	// Host is the API's "host:port" as named in the errors that say it could
+	// not be reached; empty: Google's endpoint. Where the client connects is
+	// given by the options New takes (option.WithEndpoint), not by Host.
+	Host string
 	// Now stamps the events and the claims; nil means time.Now.
 	Now func() time.Time
 	// CallTimeout bounds each call to the API (0: DefaultCallTimeout).
@@ -112,8 +111,9 @@ var (
 	_ runner.Waiter   = (*Client)(nil)
 )
 
-// New connects to the Cloud Run Admin API for the service cfg names. opts
-// come after the ones cfg implies, so they can override them.
+// New connects to the Cloud Run Admin API for the service cfg names, with
+// the client options opts (none: Google's endpoint with Application Default
+// Credentials).
 func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Client, error) {
 	name := fmt.Sprintf("projects/%s/locations/%s/services/%s", cfg.Project, cfg.Region, cfg.Service)
 	var missing []string
@@ -127,22 +127,15 @@ func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Client,
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("connect to cloud run service %q: %s not set", name, strings.Join(missing, ", "))
 	}
-	var all []option.ClientOption
 	host := googleEndpoint
-	if cfg.Endpoint != "" {
-		host = cfg.Endpoint
-		all = append(all,
-			option.WithEndpoint(cfg.Endpoint),
-			option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-		)
+	if cfg.Host != "" {
+		host = cfg.Host
 	}
-	all = append(all, opts...)
-	services, err := run.NewServicesClient(ctx, all...)
+	services, err := run.NewServicesClient(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to cloud run service %q: %w", name, err)
 	}
-	revs, err := run.NewRevisionsClient(ctx, all...)
+	revs, err := run.NewRevisionsClient(ctx, opts...)
 	if err != nil {
 		_ = services.Close()
 		return nil, fmt.Errorf("connect to cloud run service %q: revisions: %w", name, err)

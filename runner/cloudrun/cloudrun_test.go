@@ -22,6 +22,7 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -100,6 +101,16 @@ func connect(t *testing.T, cloud *localcloud.Cloud, plane *localcloud.ControlPla
 	return connectAt(t, cloud, plane, (&fakeNow{}).now, opts...)
 }
 
+// loopback is how a test's client reaches a control plane it started (what
+// cmd/cutover passes for the local cloud): addr, plain gRPC, no credentials.
+func loopback(addr string) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(addr),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+}
+
 // connectAt is connect with the clock now.
 func connectAt(t *testing.T, cloud *localcloud.Cloud, plane *localcloud.ControlPlane, now func() time.Time, opts ...option.ClientOption) *Client {
 	t.Helper()
@@ -108,9 +119,9 @@ func connectAt(t *testing.T, cloud *localcloud.Cloud, plane *localcloud.ControlP
 	}
 	c, err := New(context.Background(), Config{
 		Project: cloud.Project(), Region: cloud.Region(), Service: "api",
-		Endpoint: plane.Addr(),
-		Now:      now,
-	}, opts...)
+		Host: plane.Addr(),
+		Now:  now,
+	}, append(loopback(plane.Addr()), opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -550,7 +561,7 @@ func mustState(t *testing.T, c *localcloud.Cloud) localcloud.ServiceState {
 }
 
 func TestNewNeedsTheService(t *testing.T) {
-	_, err := New(context.Background(), Config{Project: "p", Endpoint: "127.0.0.1:1"})
+	_, err := New(context.Background(), Config{Project: "p", Host: "127.0.0.1:1"}, loopback("127.0.0.1:1")...)
 	if err == nil || !strings.Contains(err.Error(), "region, service not set") {
 		t.Errorf("New without region and service: %v", err)
 	}
@@ -710,7 +721,8 @@ func TestUnreachableAPI(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			addr := tc.endpoint(t)
-			c, err := New(context.Background(), Config{Project: "p", Region: "r", Service: "api", Endpoint: addr, CallTimeout: tc.callTimeout})
+			c, err := New(context.Background(), Config{Project: "p", Region: "r", Service: "api", Host: addr, CallTimeout: tc.callTimeout},
+				loopback(addr)...)
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}

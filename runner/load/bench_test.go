@@ -39,7 +39,7 @@ func BenchmarkEngine(b *testing.B) {
 				l := closed(benchWorkers)
 				opts := Options{Load: l, BaseURL: url}
 				if encode {
-					opts.Results = io.Discard
+					opts.Results = BufferedSink(io.Discard)
 				}
 				cpu := startCPU()
 				b.ResetTimer()
@@ -99,7 +99,7 @@ func BenchmarkVegetaLibrary(b *testing.B) {
 
 // BenchmarkImpossibleRate asks 50,000/s for 2 s per iteration with
 // MaxWorkers bounds and reports the achieved rate (req/s): the data for
-// choosing DefaultMaxWorkers. Compare with BenchmarkClosedLoop, the most
+// choosing scenarios.DefaultMaxWorkers. Compare with BenchmarkClosedLoop, the most
 // this machine does at a fixed concurrency. Run with -benchtime 1x.
 func BenchmarkImpossibleRate(b *testing.B) {
 	for _, mw := range []int{8, 32, 64, 128, 256, 512, 2048} {
@@ -287,8 +287,8 @@ func BenchmarkConsumerAdd(b *testing.B) {
 			targets := []vegeta.Target{{Method: "GET", URL: tc.url}}
 			c.urls = newURLRedactor(targets)
 			if tc.encode {
-				c.buf = bufio.NewWriterSize(io.Discard, 64<<10)
-				c.enc = newResultEncoder(c.buf)
+				c.sink = BufferedSink(io.Discard)
+				c.enc = newResultEncoder(c.sink)
 			}
 			c.agg = newAggregator(t0, time.Second, 0, 30*time.Second, "X-Revision", c.windowClosed)
 			if tc.grid > 0 {

@@ -107,7 +107,9 @@ func valueTypeID(stream []byte) (int64, error) {
 // appendResult appends r as gob encodes a vegeta.Result struct: each
 // non-zero field as the delta of its field number and its value, then a
 // zero. It must follow the field order of vegeta.Result (TestResultEncoder
-// holds it to gob's own bytes).
+// holds it to gob's own bytes) and write every field of it
+// (TestResultEncoderWritesEveryFieldOfVegetaResult fails, naming the field,
+// when vegeta adds one this does not write).
 func appendResult(b []byte, r *vegeta.Result) ([]byte, error) {
 	f := fields{b: b, last: -1}
 	if r.Attack != "" {

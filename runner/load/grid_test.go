@@ -278,7 +278,7 @@ func TestGridOfACancelledRun(t *testing.T) {
 	defer cancel()
 	var buf bytes.Buffer
 	windows := 0
-	sum, err := Run(ctx, Options{Load: l, BaseURL: srv.URL, Results: &buf, GridPeriod: period, OnWindow: func(results.Window) {
+	sum, err := Run(ctx, Options{Load: l, BaseURL: srv.URL, Results: BufferedSink(&buf), GridPeriod: period, OnWindow: func(results.Window) {
 		if windows++; windows == 4 {
 			cancel()
 		}

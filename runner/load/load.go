@@ -63,19 +63,10 @@ import (
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
-// Defaults for settings a Load leaves at zero (a defaulted Load sets them).
+// Limits of the engine itself. The Load's settings and their defaults
+// (max workers, timeout, window, a ramp's duration) are the scenario's:
+// package scenarios declares and resolves them, and Run takes them as given.
 const (
-	// DefaultMaxWorkers bounds the open model's concurrent requests when the
-	// Load leaves MaxWorkers at zero. Past what the client can drive, more
-	// workers only add connections and scheduling: asked an impossible
-	// 50,000/s on 2 cores against loopback (BenchmarkImpossibleRate), 8–128
-	// workers achieve 0.88–0.91× of the best closed-loop rate, 512 workers
-	// 0.72×, 2048 0.52×, and vegeta's unbounded default 0.34×.
-	DefaultMaxWorkers = 128
-	// DefaultTimeout bounds one request.
-	DefaultTimeout = 30 * time.Second
-	// DefaultWindow is the width of one timeline window.
-	DefaultWindow = time.Second
 	// MaxConnectTimeout caps the TCP connect: like Node's fetch (undici),
 	// a connect that has not completed in 10 s fails.
 	MaxConnectTimeout = 10 * time.Second
@@ -98,21 +89,19 @@ const (
 
 // Options configures one attack.
 type Options struct {
-	// Load is the traffic to send, already defaulted and validated.
+	// Load is the traffic to send, already defaulted and validated
+	// (scenarios.Parse does both; scenarios.DefaultLoad starts one built in
+	// code). Run re-derives nothing: Timeout, Window and, for the open
+	// model, MaxWorkers must be positive, and Duration is the load's length
+	// (a ramp's included; zero runs until ctx is cancelled).
 	Load scenarios.Load
 	// BaseURL is the scenario's target.url; request paths resolve against it.
 	BaseURL string
-	// Results receives every result, vegeta gob encoding (what
-	// vegeta.NewEncoder writes), as it arrives, redacted (no URL password,
-	// secret query parameter or secret tag header); buffered, flushed at
-	// each window close and at the end. A writer with a Flush() error
-	// method (results.Writer's Results, a *bufio.Writer) is written to
-	// directly, one Write per whole result, and flushed (so each window's
-	// results reach what it buffers); any other writer gets a 64 KiB buffer
-	// in front of it. Bodies of ok results are dropped; others keep up to
-	// MaxBody bytes. The first write error stops the attack: Run returns it
-	// wrapped. nil writes nothing.
-	Results io.Writer
+	// Results receives every result as it arrives (see ResultSink),
+	// redacted (no URL password, secret query parameter or secret tag
+	// header). Bodies of ok results are dropped; others keep up to MaxBody
+	// bytes. nil writes nothing.
+	Results ResultSink
 	// OnWindow is called, in time order from one goroutine, as each window
 	// closes; it should return quickly. nil is fine.
 	OnWindow func(results.Window)
@@ -169,7 +158,7 @@ type runConfig struct {
 // attack: in-flight requests finish (within the timeout), the last window is
 // closed, and the Summary of everything done is returned with a nil error;
 // the caller checks ctx.Err(). Errors are only for setup problems (a bad URL)
-// or a failing Results writer; in the latter case the attack is stopped and
+// or a failing Results sink; in the latter case the attack is stopped and
 // the Summary still covers every result.
 func Run(ctx context.Context, opts Options) (Summary, error) {
 	return run(ctx, opts, runConfig{})
@@ -181,21 +170,10 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 	if now == nil {
 		now = time.Now
 	}
-	timeout := l.Timeout.D()
-	if timeout <= 0 {
-		timeout = DefaultTimeout
+	timeout, width, duration := l.Timeout.D(), l.Window.D(), l.Duration.D()
+	if timeout <= 0 || width <= 0 {
+		return Summary{}, fmt.Errorf("load not defaulted: timeout %s, window %s (want both positive)", l.Timeout, l.Window)
 	}
-	width := l.Window.D()
-	if width <= 0 {
-		width = DefaultWindow
-	}
-	duration := l.Duration.D()
-	if duration == 0 {
-		for _, st := range l.Stages {
-			duration += st.For.D()
-		}
-	}
-
 	pc, err := choosePacing(l)
 	if err != nil {
 		return Summary{}, err
@@ -204,45 +182,78 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("build load targets: %w", err)
 	}
-	transport := newTransport(l, timeout, opts)
-	defer transport.CloseIdleConnections()
-	var rt http.RoundTripper = transport
-	var sessionIDs [][]string
-	if l.Sessions.Count > 0 {
-		st, err := newSessionTransport(transport, l.Sessions.Count, l.Sessions.Cookies)
-		if err != nil {
-			return Summary{}, fmt.Errorf("build load sessions: %w", err)
-		}
-		rt, sessionIDs = st, st.ids
+	client, transport, sessionIDs, err := newClient(l, timeout, opts)
+	if err != nil {
+		return Summary{}, err
 	}
-	client := &http.Client{Transport: rt, Timeout: timeout}
-
-	info := results.LoadInfo{Model: pc.model, Workers: int(pc.maxWorkers), Sessions: l.Sessions.Count}
+	defer transport.CloseIdleConnections()
 	pacer := pc.pacer
 	if cfg.limit > 0 {
 		pacer = limitPacer{Pacer: pacer, limit: cfg.limit}
 	}
-
 	atk := vegeta.NewAttacker(
 		vegeta.Client(client),
 		vegeta.Workers(pc.workers),
 		vegeta.MaxWorkers(pc.maxWorkers),
 		vegeta.MaxBody(MaxBody),
 	)
-
-	c := consumer{atk: atk, onWindow: opts.OnWindow, sessions: sessionIDs, keep: keptHeaders(l.RevisionHeader),
-		urls: newURLRedactor(tgt.targets)}
-	if opts.Results != nil {
-		c.buf = resultsBuffer(opts.Results)
-		c.enc = newResultEncoder(c.buf)
-	}
-
+	c := newConsumer(atk, opts, tgt, sessionIDs)
 	start := now()
 	c.agg = newAggregator(start, width, duration, timeout, l.RevisionHeader, c.windowClosed)
 	if opts.GridPeriod > 0 {
 		c.agg.grid = newGrid(start, opts.GridPeriod)
 	}
-	res := atk.Attack(tgt.next, pacer, duration, "")
+	end := c.attack(ctx, tgt, pacer, duration, width, now)
+	elapsed := end.Sub(start)
+	if duration > 0 && elapsed > duration {
+		elapsed = duration
+	}
+	c.agg.finish(elapsed)
+	c.flush()
+	sum := c.summary(pc, start, elapsed, l.Sessions.Count)
+	switch {
+	case c.err != nil:
+		return sum, fmt.Errorf("write load results: %w", c.err)
+	case c.agg.err != nil:
+		return sum, c.agg.err
+	}
+	return sum, nil
+}
+
+// newClient builds the HTTP client the attack sends with: l's transport
+// (see newTransport), behind the sessions' transport when l has sessions,
+// whose ids it also returns. The caller closes the transport's idle
+// connections when the attack is over.
+func newClient(l scenarios.Load, timeout time.Duration, opts Options) (*http.Client, *http.Transport, [][]string, error) {
+	transport := newTransport(l, timeout, opts)
+	if l.Sessions.Count == 0 {
+		return &http.Client{Transport: transport, Timeout: timeout}, transport, nil, nil
+	}
+	st, err := newSessionTransport(transport, l.Sessions.Count, l.Sessions.Cookies)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("build load sessions: %w", err)
+	}
+	return &http.Client{Transport: st, Timeout: timeout}, transport, st.ids, nil
+}
+
+// newConsumer returns the consumer of atk's results, encoding them into
+// opts.Results when set; its aggregator is the caller's to set.
+func newConsumer(atk *vegeta.Attacker, opts Options, tgt *targeter, sessionIDs [][]string) *consumer {
+	c := &consumer{atk: atk, onWindow: opts.OnWindow, sessions: sessionIDs, keep: keptHeaders(opts.Load.RevisionHeader),
+		urls: newURLRedactor(tgt.targets)}
+	if opts.Results != nil {
+		c.sink = opts.Results
+		c.enc = newResultEncoder(c.sink)
+	}
+	return c
+}
+
+// attack runs the attack to its end, or until ctx is done, consuming every
+// result, and returns when the load ended: when ctx was done, if it was,
+// else when the last result was taken.
+func (c *consumer) attack(ctx context.Context, tgt *targeter, pacer vegeta.Pacer, duration, width time.Duration,
+	now func() time.Time) time.Time {
+	res := c.atk.Attack(tgt.next, pacer, duration, "")
 
 	// The one bridge from ctx to vegeta, which has no context.
 	done := make(chan struct{})
@@ -252,7 +263,7 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 		select {
 		case <-ctx.Done():
 			bridged <- now()
-			atk.Stop()
+			c.atk.Stop()
 		case <-done:
 		}
 	}()
@@ -263,31 +274,21 @@ func run(ctx context.Context, opts Options, cfg runConfig) (Summary, error) {
 	if stoppedAt, ok := <-bridged; ok {
 		end = stoppedAt
 	}
+	return end
+}
 
-	elapsed := end.Sub(start)
-	if duration > 0 && elapsed > duration {
-		elapsed = duration
-	}
-	c.agg.finish(elapsed)
-	c.flush()
-
+// summary is what the finished attack measured, the load's health judged.
+func (c *consumer) summary(pc pacing, start time.Time, elapsed time.Duration, sessions int) Summary {
 	sum := Summary{Timeline: c.agg.timeline}
 	if g := c.agg.grid; g != nil {
 		sum.Grid = g.windows(start.Add(elapsed))
 	}
 	sum.Totals, sum.Latency = c.agg.totals()
-	info.Duration = elapsed.Seconds()
+	info := results.LoadInfo{Model: pc.model, Workers: int(pc.maxWorkers), Sessions: sessions,
+		Duration: elapsed.Seconds(), SessionRepins: c.repins}
 	judge(&info, pc, elapsed, sum.Totals.Requests, c.starved, c.starvedN)
-	info.SessionRepins = c.repins
 	sum.Load = info
-
-	switch {
-	case c.err != nil:
-		return sum, fmt.Errorf("write load results: %w", c.err)
-	case c.agg.err != nil:
-		return sum, c.agg.err
-	}
-	return sum, nil
+	return sum
 }
 
 // pacing is how an attack is paced.
@@ -319,11 +320,11 @@ func choosePacing(l scenarios.Load) (pacing, error) {
 	default:
 		return pacing{}, errors.New("build load pacer: no rate, stages or concurrency")
 	}
+	if l.MaxWorkers <= 0 {
+		return pacing{}, fmt.Errorf("build load pacer: max_workers %d, want a positive bound (load not defaulted)", l.MaxWorkers)
+	}
 	p.model = ModelOpen
 	p.maxWorkers = uint64(l.MaxWorkers)
-	if p.maxWorkers == 0 {
-		p.maxWorkers = DefaultMaxWorkers
-	}
 	p.workers = min(InitialWorkers, p.maxWorkers)
 	return p, nil
 }
@@ -387,32 +388,34 @@ func newTransport(l scenarios.Load, timeout time.Duration, opts Options) *http.T
 	return tr
 }
 
-// resultSink is where results are encoded: a buffered writer that takes
-// each result in one Write, so that it can keep its file whole (results.Writer
-// cuts results.bin back to the last whole result on a failed write), and is
-// flushed as each window closes.
-type resultSink interface {
-	io.Writer
+// ResultSink is where the engine puts every result, in vegeta's gob
+// encoding (what vegeta.NewEncoder writes, so vegeta's decoder reads it).
+//
+// Each Write holds exactly one whole result (the first also carries gob's
+// type definitions), so a sink that keeps a file can
+// keep it whole by cutting it between two writes (results.Writer does when
+// the disk fills). Write is called for every result on the per-result path
+// and should buffer; Flush is called as each window closes and once at the
+// end, and should push what was written to where it is kept. The first
+// error from either stops the attack: Run returns it wrapped and writes no
+// more. Both are called from one goroutine.
+type ResultSink interface {
+	Write(result []byte) (int, error)
 	Flush() error
 }
 
-// resultsBuffer returns the sink results are encoded into: w itself when it
-// buffers already (results.Writer's Results and a *bufio.Writer do), so that
-// each result is copied once on its way to the file and a window's flush
-// reaches the file; otherwise w behind a 64 KiB buffer.
-func resultsBuffer(w io.Writer) resultSink {
-	if s, ok := w.(resultSink); ok {
-		return s
-	}
-	return bufio.NewWriterSize(w, 64<<10)
-}
+// BufferedSink is a ResultSink over w, which has no Flush of its own (a
+// file, a bytes.Buffer): results are written to w through a 64 KiB buffer.
+func BufferedSink(w io.Writer) ResultSink { return bufio.NewWriterSize(w, 64<<10) }
+
+var _ ResultSink = (*bufio.Writer)(nil)
 
 // consumer reads vegeta's results channel: it is the one goroutine that
 // classifies, encodes and aggregates.
 type consumer struct {
 	atk      *vegeta.Attacker
 	agg      *aggregator
-	buf      resultSink
+	sink     ResultSink
 	enc      *resultEncoder
 	onWindow func(results.Window)
 	sessions [][]string // SessionHeader value per session; nil: no sessions
@@ -562,10 +565,10 @@ func (c *consumer) windowClosed(w results.Window) {
 }
 
 func (c *consumer) flush() {
-	if c.buf == nil || c.err != nil {
+	if c.sink == nil || c.err != nil {
 		return
 	}
-	if err := c.buf.Flush(); err != nil {
+	if err := c.sink.Flush(); err != nil {
 		c.fail(err)
 	}
 }

@@ -308,7 +308,7 @@ func TestCancelStopsAndSummarizes(t *testing.T) {
 	defer cancel()
 	var seen int
 	var buf bytes.Buffer
-	sum, err := Run(ctx, Options{Load: l, BaseURL: srv.URL, Results: &buf, OnWindow: func(results.Window) {
+	sum, err := Run(ctx, Options{Load: l, BaseURL: srv.URL, Results: BufferedSink(&buf), OnWindow: func(results.Window) {
 		if seen++; seen == 5 {
 			cancel()
 		}
@@ -331,9 +331,9 @@ func TestCancelStopsAndSummarizes(t *testing.T) {
 	}
 }
 
-// TestBufferedResultsReachTheWriterAtEachWindow: a *bufio.Writer given as
-// Results (as results.Writer's is) is encoded into directly, with no buffer
-// of the engine's own in between, and flushed as each window closes, so every
+// TestBufferedResultsReachTheWriterAtEachWindow: the ResultSink (here a
+// *bufio.Writer, a buffer as results.Writer's is) is encoded into directly,
+// with no buffer of the engine's own in between, and flushed as each window closes, so every
 // result of a closed window has reached what it buffers by the time OnWindow
 // hears of the window.
 func TestBufferedResultsReachTheWriterAtEachWindow(t *testing.T) {
@@ -391,7 +391,7 @@ func TestResultsWriterFailureStopsTheAttack(t *testing.T) {
 	l.Rate = perSecond(500)
 	l.Duration = scenarios.Duration(time.Minute)
 	l.Window = scenarios.Duration(50 * time.Millisecond) // flush soon
-	sum, err := Run(context.Background(), Options{Load: l, BaseURL: srv.URL, Results: &failingWriter{n: 10}})
+	sum, err := Run(context.Background(), Options{Load: l, BaseURL: srv.URL, Results: BufferedSink(&failingWriter{n: 10})})
 	if !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "write load results") {
 		t.Fatalf("err = %v, want the writer's error wrapped", err)
 	}
@@ -566,6 +566,33 @@ func TestResultsKeepOnlySafeHeaders(t *testing.T) {
 		}
 		if r.Headers.Get("X-Revision") != "api-00002-xyz" || r.Headers.Get(SessionHeader) == "" {
 			t.Fatalf("result %d lost the revision or session: %v", r.Seq, r.Headers)
+		}
+	}
+}
+
+// Run takes a resolved Load and re-derives no default: a Load whose
+// timeout, window or open-model worker bound is zero (never defaulted) is
+// refused before any request is sent.
+func TestRunRefusesALoadNotDefaulted(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		unset func(*scenarios.Load)
+		want  string
+	}{
+		{"timeout", func(l *scenarios.Load) { l.Timeout = 0 }, "timeout 0s"},
+		{"window", func(l *scenarios.Load) { l.Window = 0 }, "window 0s"},
+		{"max workers", func(l *scenarios.Load) { l.MaxWorkers = 0 }, "max_workers 0"},
+	}
+	for _, tt := range tests {
+		l := testLoad()
+		l.Rate = perSecond(10)
+		l.Duration = scenarios.Duration(time.Second)
+		tt.unset(&l)
+		// No server: a request sent would fail, but none is.
+		_, err := Run(context.Background(), Options{Load: l, BaseURL: "http://127.0.0.1:1/"})
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "not defaulted") {
+			t.Errorf("%s unset: err = %v, want it refused naming %q", tt.name, err, tt.want)
 		}
 	}
 }

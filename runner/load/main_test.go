@@ -53,7 +53,7 @@ func perSecond(n int) scenarios.Rate { return scenarios.Rate{Freq: n, Per: time.
 func attack(t *testing.T, l scenarios.Load, url string, limit uint64, mod ...func(*Options)) (Summary, []vegeta.Result) {
 	t.Helper()
 	var buf bytes.Buffer
-	opts := Options{Load: l, BaseURL: url, Results: &buf}
+	opts := Options{Load: l, BaseURL: url, Results: BufferedSink(&buf)}
 	for _, f := range mod {
 		if f != nil {
 			f(&opts)

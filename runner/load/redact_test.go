@@ -88,7 +88,7 @@ func TestResultsHoldNoSecrets(t *testing.T) {
 		{Method: "GET", URL: closedURL, Weight: 1},
 	}
 	var buf bytes.Buffer
-	sum, err := run(context.Background(), Options{Load: l, BaseURL: withUser, Results: &buf}, runConfig{limit: 40})
+	sum, err := run(context.Background(), Options{Load: l, BaseURL: withUser, Results: BufferedSink(&buf)}, runConfig{limit: 40})
 	if err != nil {
 		t.Fatal(err)
 	}

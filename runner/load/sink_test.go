@@ -21,6 +21,13 @@ import (
 // error (a full disk, so callers can say so), every goroutine it started has
 // ended, and results.bin holds the results written before, each whole:
 // vegeta's decoder reads it to a clean end.
+// recordSink is the run record's results.bin as a ResultSink, as the runner
+// wires it.
+type recordSink struct{ w *results.Writer }
+
+func (s recordSink) Write(p []byte) (int, error) { return s.w.Results().Write(p) }
+func (s recordSink) Flush() error                { return s.w.Flush() }
+
 func TestDiskFullStopsTheLoadAndKeepsResultsWhole(t *testing.T) {
 	for _, limit := range []int64{10, 20000} { // not even the first result; a few hundred
 		t.Run(fmt.Sprintf("disk=%dB", limit), func(t *testing.T) {
@@ -34,7 +41,7 @@ func TestDiskFullStopsTheLoadAndKeepsResultsWhole(t *testing.T) {
 			l.Rate = perSecond(500)
 			l.Duration = scenarios.Duration(time.Minute)
 			l.Window = scenarios.Duration(50 * time.Millisecond) // flush soon
-			sum, err := Run(context.Background(), Options{Load: l, BaseURL: srv.URL, Results: w.Results()})
+			sum, err := Run(context.Background(), Options{Load: l, BaseURL: srv.URL, Results: recordSink{w}})
 			if !errors.Is(err, syscall.ENOSPC) || !results.IsDiskFull(err) || !strings.Contains(err.Error(), "write load results") {
 				t.Fatalf("err = %v, want the full disk wrapped", err)
 			}

@@ -10,7 +10,9 @@
 // It does not wait for the metrics to settle, correlate them with the
 // client's errors or judge them: the runner and runner/correlate do. The same
 // code talks to Google (Application Default Credentials) or to the local
-// cloud's control plane (Config.Endpoint, plain gRPC on loopback).
+// cloud's control plane (plain gRPC on loopback): which one is in the client
+// options New takes, built by the caller (cmd/cutover builds them once for
+// every driver).
 package monitoring
 
 import (
@@ -29,9 +31,7 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 	metricpb "google.golang.org/genproto/googleapis/api/metric"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -53,10 +53,6 @@ type Config struct {
 	// Router and Gateway name the Cloud NAT gateway (resource labels
 	// router_id and gateway_name); empty: every router or gateway.
 	Router, Gateway string
-	// Endpoint "host:port" is reached with plain gRPC and no credentials
-	// (the local cloud's control plane). Empty: Google's endpoint with
-	// Application Default Credentials.
-	Endpoint string
 	// Queries are run by Fetch; nil means DefaultQueries(cfg).
 	Queries []Query
 }
@@ -71,8 +67,9 @@ type Source struct {
 
 var _ runner.MetricSource = (*Source)(nil)
 
-// New checks cfg's queries and connects to the Cloud Monitoring API. opts
-// come after the ones cfg implies, so they can override them.
+// New checks cfg's queries and connects to the Cloud Monitoring API with the
+// client options opts (none: Google's endpoint with Application Default
+// Credentials).
 func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Source, error) {
 	if cfg.Project == "" {
 		return nil, fmt.Errorf("connect to cloud monitoring: project not set")
@@ -104,16 +101,7 @@ func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Source,
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("connect to cloud monitoring for %s: %w", name, err)
 	}
-	var all []option.ClientOption
-	if cfg.Endpoint != "" {
-		all = append(all,
-			option.WithEndpoint(cfg.Endpoint),
-			option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-		)
-	}
-	all = append(all, opts...)
-	client, err := monitoringapi.NewMetricClient(ctx, all...)
+	client, err := monitoringapi.NewMetricClient(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to cloud monitoring for %s: %w", name, err)
 	}

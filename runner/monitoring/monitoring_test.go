@@ -17,7 +17,10 @@ import (
 	"github.com/cutover-dev/cutover/runner"
 	"github.com/cutover-dev/cutover/scenarios"
 	"go.uber.org/goleak"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -89,6 +92,16 @@ func startEnv(t *testing.T) *env {
 	return &env{cloud: cloud, plane: plane, cfg: cloud.Config(), period: cloud.Recorder().Period()}
 }
 
+// loopback is how a test's client reaches a control plane it started (what
+// cmd/cutover passes for the local cloud): addr, plain gRPC, no credentials.
+func loopback(addr string) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(addr),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+}
+
 // connect returns a Source for the env's service and gateway through the
 // real client, closed at cleanup.
 func (e *env) connect(t *testing.T, queries []Query) *Source {
@@ -96,8 +109,8 @@ func (e *env) connect(t *testing.T, queries []Query) *Source {
 	s, err := New(context.Background(), Config{
 		Project: e.cloud.Project(), Region: e.cloud.Region(), Service: "api",
 		Router: e.cfg.NAT.Router, Gateway: e.cfg.NAT.Gateway,
-		Endpoint: e.plane.Addr(), Queries: queries,
-	})
+		Queries: queries,
+	}, loopback(e.plane.Addr())...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -218,25 +231,8 @@ func TestFetchFromLocalCloud(t *testing.T) {
 	// period grid, so the sample holding the load's last requests can end
 	// up to a period after end: ask one more period to see all of them.
 	fetchEnd := end.Add(P)
-	deadline := time.Now().Add(2*e.cloud.Recorder().Lag(MetricNATDroppedSent) + 10*P + 5*time.Second)
-	tick := time.NewTicker(P / 4)
-	defer tick.Stop()
-	polls := 0
-	for {
-		polls++
-		series, covered, err = src.Fetch(ctx, start, fetchEnd, P)
-		if err != nil {
-			t.Fatalf("Fetch: %v", err)
-		}
-		if covered {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never covered after %d fetches; newest points %v", polls, describe(series))
-		}
-		<-tick.C
-	}
-	t.Logf("covered after %d fetches, %v after the load", polls, time.Since(end).Round(time.Millisecond))
+	series = e.fetchCovered(ctx, t, src, start, fetchEnd)
+	t.Logf("covered %v after the load", time.Since(end).Round(time.Millisecond))
 
 	from, to := alignWindow(start, fetchEnd, P)
 	qs := byQuery(series)
@@ -248,7 +244,39 @@ func TestFetchFromLocalCloud(t *testing.T) {
 	for _, s := range series {
 		checkGrid(t, s, P, from, to)
 	}
+	checkFetchedBurst(t, qs, drops, counts, revision)
+}
 
+// fetchCovered fetches [start, end] every quarter period until the answer
+// covers it, and returns that answer; it fails the test when twice the
+// ingestion lag and ten periods more have passed first.
+func (e *env) fetchCovered(ctx context.Context, t *testing.T, src *Source, start, end time.Time) []results.Series {
+	t.Helper()
+	P := e.period
+	deadline := time.Now().Add(2*e.cloud.Recorder().Lag(MetricNATDroppedSent) + 10*P + 5*time.Second)
+	tick := time.NewTicker(P / 4)
+	defer tick.Stop()
+	for polls := 1; ; polls++ {
+		series, covered, err := src.Fetch(ctx, start, end, P)
+		if err != nil {
+			t.Fatalf("Fetch: %v", err)
+		}
+		if covered {
+			t.Logf("covered after %d fetches", polls)
+			return series
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never covered after %d fetches; newest points %v", polls, describe(series))
+		}
+		<-tick.C
+	}
+}
+
+// checkFetchedBurst checks the series of a burst against what it did: the
+// NAT drops (drops of them), no allocation failure, new connections, and
+// the request counts by class (counts) of the one revision.
+func checkFetchedBurst(t *testing.T, qs map[results.Query][]results.Series, drops int64, counts map[string]int64, revision string) {
+	t.Helper()
 	// NAT drops: one series, by reason, every drop of the run.
 	if got := qs[results.QueryNATDroppedSent]; len(got) != 1 || len(got[0].Labels) != 1 ||
 		got[0].Labels["reason"] != localcloud.ReasonOutOfResources || sum(got[0]) != float64(drops) ||
@@ -362,7 +390,7 @@ func TestFetchBadQuery(t *testing.T) {
 	}
 
 	// A project the API does not know, and a fetch whose context is done.
-	other, err := New(ctx, Config{Project: "other-project", Endpoint: e.plane.Addr()})
+	other, err := New(ctx, Config{Project: "other-project"}, loopback(e.plane.Addr())...)
 	if err != nil {
 		t.Fatal(err)
 	}

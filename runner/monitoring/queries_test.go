@@ -279,9 +279,9 @@ func TestNewRejects(t *testing.T) {
 		cfg     Config
 		wantErr []string
 	}{
-		{"no project", Config{Endpoint: "127.0.0.1:1"}, []string{"project not set"}},
-		{"no queries", Config{Project: "p", Endpoint: "127.0.0.1:1", Queries: []Query{}}, []string{"no queries"}},
-		{"every bad query", Config{Project: "p", Endpoint: "127.0.0.1:1", Queries: []Query{
+		{"no project", Config{}, []string{"project not set"}},
+		{"no queries", Config{Project: "p", Queries: []Query{}}, []string{"no queries"}},
+		{"every bad query", Config{Project: "p", Queries: []Query{
 			{Name: "a", MetricType: "m", Aligner: "ALIGN_WHATEVER"},
 			{Name: "b", MetricType: "m"},
 			{Name: "b", MetricType: "m"},
@@ -290,7 +290,7 @@ func TestNewRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := New(ctx, tt.cfg)
+			s, err := New(ctx, tt.cfg, loopback("127.0.0.1:1")...)
 			if err == nil {
 				s.Close()
 				t.Fatal("New succeeded")
@@ -306,7 +306,7 @@ func TestNewRejects(t *testing.T) {
 
 func TestFetchRejectsWindow(t *testing.T) {
 	t.Parallel()
-	s, err := New(context.Background(), Config{Project: "p", Endpoint: "127.0.0.1:1"})
+	s, err := New(context.Background(), Config{Project: "p"}, loopback("127.0.0.1:1")...)
 	if err != nil {
 		t.Fatal(err)
 	}
