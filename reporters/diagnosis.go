@@ -356,18 +356,18 @@ func sumCell(vals map[string]float64) string {
 
 // shortClasses names the commonest error classes of a period, at most n,
 // compactly: "502×44 504×16 connect_timeout×4".
-func shortClasses(byClass map[string]int64, n int) string {
-	order := map[string]int{}
+func shortClasses(byClass map[results.Class]int64, n int) string {
+	order := map[results.Class]int{}
 	for i, c := range results.Classes {
 		order[c] = i
 	}
-	var classes []string
+	var classes []results.Class
 	for c, count := range byClass {
 		if c != results.ClassOK && !results.IsDerived(c) && count > 0 {
 			classes = append(classes, c)
 		}
 	}
-	rank := func(c string) int {
+	rank := func(c results.Class) int {
 		if o, ok := order[c]; ok {
 			return o
 		}
@@ -389,8 +389,8 @@ func shortClasses(byClass map[string]int64, n int) string {
 			parts = append(parts, fmt.Sprintf("+%d more", len(classes)-n))
 			break
 		}
-		name := c
-		if code, ok := strings.CutPrefix(c, "status_"); ok && isDigits(code) {
+		name := string(c)
+		if code, ok := strings.CutPrefix(string(c), "status_"); ok && isDigits(code) {
 			name = code
 		}
 		parts = append(parts, name+"×"+fmtInt(byClass[c]))

@@ -461,7 +461,7 @@ func TestDiagnosisFoldsQuietPeriods(t *testing.T) {
 		}
 		switch k {
 		case 120:
-			b.Errors, b.ByClass = 3, map[string]int64{results.ClassStatus503: 3}
+			b.Errors, b.ByClass = 3, map[results.Class]int64{results.ClassStatus503: 3}
 		case 150:
 			b.Signals = map[string]float64{"nat_dropped_sent{reason=OUT_OF_RESOURCES}": 12}
 		}

@@ -71,11 +71,11 @@ func passRun() *results.Run {
 		}
 		run.Timeline = append(run.Timeline, results.Window{
 			Start: at(time.Duration(i) * time.Second), Requests: 100,
-			ByClass: map[string]int64{results.ClassOK: 100}, ByRevision: map[string]int64{rev: 100},
+			ByClass: map[results.Class]int64{results.ClassOK: 100}, ByRevision: map[string]int64{rev: 100},
 			P50: 8, P99: 20 + float64(i%7),
 		})
 	}
-	run.Totals = results.Totals{Requests: 6000, ByClass: map[string]int64{results.ClassOK: 6000}}
+	run.Totals = results.Totals{Requests: 6000, ByClass: map[results.Class]int64{results.ClassOK: 6000}}
 	return run
 }
 
@@ -96,7 +96,7 @@ const (
 
 // failPeriodErrors are failRun's errors per metric period (0-based: index 4
 // is the fifth period, +24s..+30s), spread over seconds 1–5 of the period.
-var failPeriodErrors = map[int]map[string]int64{
+var failPeriodErrors = map[int]map[results.Class]int64{
 	4: {results.ClassStatus502: 16, results.ClassStatus504: 2},
 	5: {results.ClassStatus502: 20, results.ClassStatus504: 8},
 	6: {results.ClassStatus502: 8, results.ClassStatus504: 10},
@@ -189,9 +189,9 @@ func failRecord() *results.Run {
 // failTimeline adds failRun's windows and totals: failRate requests a
 // second, failPeriodErrors spread over each period's seconds 1–5.
 func failTimeline(run *results.Run) {
-	totals := map[string]int64{}
+	totals := map[results.Class]int64{}
 	for i := range failWindows {
-		w := results.Window{Start: at(time.Duration(i) * time.Second), Requests: failRate, ByClass: map[string]int64{}, P50: 22, P99: 45}
+		w := results.Window{Start: at(time.Duration(i) * time.Second), Requests: failRate, ByClass: map[results.Class]int64{}, P50: 22, P99: 45}
 		k, sec := i/failPeriod, i%failPeriod
 		for class, n := range failPeriodErrors[k] {
 			// Spread n over seconds 1–5 of the period, the remainder first.
@@ -329,7 +329,7 @@ func bucketsOf(timeline []results.Window, period time.Duration, phases []string,
 		for c, n := range w.ByClass {
 			if c != results.ClassOK && n > 0 {
 				if b.ByClass == nil {
-					b.ByClass = map[string]int64{}
+					b.ByClass = map[results.Class]int64{}
 				}
 				b.ByClass[c] += n
 			}
@@ -399,9 +399,9 @@ func missingRun() *results.Run {
 			{Kind: "traffic-applied", At: at(100 * time.Second), Details: map[string]string{"revision": "web-00008-ghi", "percent": "100"}},
 		},
 	}
-	totals := map[string]int64{}
+	totals := map[results.Class]int64{}
 	for i := range 300 {
-		w := results.Window{Start: at(time.Duration(i) * time.Second), Requests: 50, ByClass: map[string]int64{}, P50: 31, P99: 60}
+		w := results.Window{Start: at(time.Duration(i) * time.Second), Requests: 50, ByClass: map[results.Class]int64{}, P50: 31, P99: 60}
 		if i >= 100 && i < 111 {
 			w.ByClass[results.ClassStatus503] = 3
 			w.Errors = 3
@@ -464,9 +464,9 @@ func inconclusiveRun() *results.Run {
 			{Kind: "aborted", At: at(10 * time.Minute), Details: map[string]string{"signal": "interrupt"}},
 		},
 	}
-	totals := map[string]int64{}
+	totals := map[results.Class]int64{}
 	for i := range 300 {
-		w := results.Window{Start: at(time.Duration(i) * 2 * time.Second), Requests: 1225, ByClass: map[string]int64{}, P50: 300, P99: 900 + float64(i%11)*10}
+		w := results.Window{Start: at(time.Duration(i) * 2 * time.Second), Requests: 1225, ByClass: map[results.Class]int64{}, P50: 300, P99: 900 + float64(i%11)*10}
 		if i%13 == 5 {
 			w.ByClass[results.ClassStatus503] = 2
 			w.Errors = 2
@@ -532,9 +532,9 @@ func imageMissingRun() *results.Run {
 			ErrorRateUpper95: 0.001,
 		},
 	}
-	totals := map[string]int64{}
+	totals := map[results.Class]int64{}
 	for i := range 30 {
-		addWindow(run, totals, results.Window{Start: at(time.Duration(i) * time.Second), Requests: 100, ByClass: map[string]int64{}, P50: 12, P99: 30})
+		addWindow(run, totals, results.Window{Start: at(time.Duration(i) * time.Second), Requests: 100, ByClass: map[results.Class]int64{}, P50: 12, P99: 30})
 	}
 	run.Totals.ByClass = totals
 	signals := map[string][]float64{
@@ -579,7 +579,7 @@ var fixtures = []struct {
 
 // addWindow counts w's remaining requests as ok and appends it to the
 // fixture's timeline and totals.
-func addWindow(run *results.Run, totals map[string]int64, w results.Window) {
+func addWindow(run *results.Run, totals map[results.Class]int64, w results.Window) {
 	w.ByClass[results.ClassOK] = w.Requests - w.Errors
 	for c, n := range w.ByClass {
 		totals[c] += n

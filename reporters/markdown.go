@@ -84,7 +84,7 @@ func (v *view) markdownTables(w *errWriter) {
 	if len(v.classes) > 0 {
 		w.printf("\n### Result classes\n\n| Class | Count | %% |\n|---|--:|--:|\n")
 		for _, c := range v.classes {
-			name := mdCode(c.class)
+			name := mdCode(string(c.class))
 			if c.derived != "" {
 				name += " (= " + mdText(c.derived) + ")"
 			}

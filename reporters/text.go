@@ -90,7 +90,7 @@ func (v *view) textClasses(w *errWriter) error {
 	w.printf("\nRESULT CLASSES\n")
 	rows := make([][]string, len(v.classes))
 	for i, c := range v.classes {
-		name := c.class
+		name := string(c.class)
 		if c.derived != "" {
 			name += " (= " + c.derived + ")"
 		}

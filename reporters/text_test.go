@@ -146,7 +146,7 @@ func TestCondense(t *testing.T) {
 		for i := range n {
 			e := errAt(i)
 			ws = append(ws, results.Window{Start: start.Add(time.Duration(i) * width), Requests: 10, Errors: e,
-				ByClass: map[string]int64{results.ClassOK: 10 - e, results.ClassStatus503: e}, P99: float64(i)})
+				ByClass: map[results.Class]int64{results.ClassOK: 10 - e, results.ClassStatus503: e}, P99: float64(i)})
 		}
 		return ws
 	}

@@ -26,7 +26,7 @@ type bucket struct {
 	from, to         time.Duration // offsets from the start of the run
 	windows          int
 	requests, errors int64
-	byClass          map[string]int64
+	byClass          map[results.Class]int64
 	p99Max           float64
 	events           []string // kinds of the events that happened in it
 }
@@ -98,7 +98,7 @@ func group(ws []results.Window, offsets []time.Duration, width time.Duration, ce
 	for i, w := range ws {
 		c, hasErr := cell(offsets[i]), w.Errors > 0
 		if len(rows) == 0 || c != curCell || (split && hasErr != curErr) {
-			rows = append(rows, bucket{from: offsets[i], byClass: map[string]int64{}})
+			rows = append(rows, bucket{from: offsets[i], byClass: map[results.Class]int64{}})
 			curCell, curErr = c, hasErr
 		}
 		r := &rows[len(rows)-1]

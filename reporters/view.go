@@ -35,7 +35,7 @@ type view struct {
 
 // classRow is one line of the classes table.
 type classRow struct {
-	class   string
+	class   results.Class
 	count   int64
 	derived string // what a derived counter is made of; "" for a class
 }
@@ -182,7 +182,7 @@ func saturationWarning(l results.LoadInfo) string {
 // version does not know, then the derived counters when non-zero.
 func classRows(t results.Totals) []classRow {
 	var rows []classRow
-	known := map[string]bool{}
+	known := map[results.Class]bool{}
 	for _, d := range results.Derived {
 		known[d] = true
 	}
@@ -217,14 +217,14 @@ func classRows(t results.Totals) []classRow {
 
 // topErrors names the commonest error classes in byClass, at most n, as
 // "connect_timeout 40, status_504 12 (upstream_timeout 12)".
-func topErrors(byClass map[string]int64, n int) string {
+func topErrors(byClass map[results.Class]int64, n int) string {
 	type kv struct {
-		class string
+		class results.Class
 		count int64
 		order int
 	}
 	var errs []kv
-	order := map[string]int{}
+	order := map[results.Class]int{}
 	for i, c := range results.Classes {
 		order[c] = i
 	}

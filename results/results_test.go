@@ -36,7 +36,7 @@ func testRun(state string, nwin int) *Run {
 		State:        state,
 		StartedAt:    t0,
 		Load:         LoadInfo{Model: "open", AskedRate: 200, AchievedRate: 199.5, Duration: 120},
-		Totals:       Totals{Requests: 24000, Errors: 3, ByClass: map[string]int64{ClassOK: 23997, ClassStatus504: 3}},
+		Totals:       Totals{Requests: 24000, Errors: 3, ByClass: map[Class]int64{ClassOK: 23997, ClassStatus504: 3}},
 		Latency:      Latency{P50: 12.5, P90: 30, P99: 80.25, Max: 950, Mean: 15.125},
 		Events:       []Event{{Kind: "deploy-start", At: t0.Add(30 * time.Second), Details: map[string]string{"revision": "api-00042"}}},
 		Verdict:      Verdict{Status: StatusFail, Reasons: []string{"3 errors"}, ErrorRateUpper95: 0.0003},
@@ -45,7 +45,7 @@ func testRun(state string, nwin int) *Run {
 		run.Timeline = append(run.Timeline, Window{
 			Start:    t0.Add(time.Duration(i) * time.Second),
 			Requests: 200,
-			ByClass:  map[string]int64{ClassOK: 200},
+			ByClass:  map[Class]int64{ClassOK: 200},
 			P50:      12, P99: 80,
 		})
 	}

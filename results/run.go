@@ -7,7 +7,6 @@ package results
 
 import (
 	"encoding/json"
-	"strings"
 	"time"
 )
 
@@ -19,77 +18,6 @@ const (
 	RecordFile  = "run.json"
 	ResultsFile = "results.bin"
 )
-
-// Result classes: every request result is sorted into exactly one. They
-// are declared here only; scenarios' threshold metrics and runner/load's
-// classifier refer to them. They are untyped string constants because the
-// ByClass maps key on plain strings (classes and derived counters alike).
-const (
-	ClassOK          = "ok"
-	ClassStatus429   = "status_429"
-	ClassStatus500   = "status_500"
-	ClassStatus502   = "status_502"
-	ClassStatus503   = "status_503"
-	ClassStatus504   = "status_504"
-	ClassStatusOther = "status_other"
-
-	ClassConnectTimeout  = "connect_timeout"
-	ClassConnectRefused  = "connect_refused"
-	ClassConnReset       = "conn_reset"
-	ClassEOF             = "eof"
-	ClassResponseTimeout = "response_timeout"
-	ClassTLS             = "tls"
-	ClassDNS             = "dns"
-	ClassTransportOther  = "transport_other"
-)
-
-// Derived counters that are not classes of their own.
-const (
-	// FetchFailed is the sum of the transport classes: what Node reports as
-	// "TypeError: fetch failed".
-	FetchFailed = "fetch_failed"
-	// UpstreamTimeout counts 504s whose body says "upstream request timeout".
-	UpstreamTimeout = "upstream_timeout"
-	// AppFetchFailed counts 5xx responses whose body says "fetch failed":
-	// the service's own outbound call failed (Node's TypeError: fetch failed),
-	// as the app in incident 000 reported NAT drops.
-	AppFetchFailed = "app_fetch_failed"
-)
-
-// Derived lists the derived counters, which are not classes: a result
-// counts in exactly one class and in at most one derived counter.
-var Derived = []string{FetchFailed, UpstreamTimeout, AppFetchFailed}
-
-// IsDerived reports whether name is one of Derived.
-func IsDerived(name string) bool {
-	for _, d := range Derived {
-		if d == name {
-			return true
-		}
-	}
-	return false
-}
-
-// Classes lists every class in report order.
-var Classes = []string{
-	ClassOK, ClassStatus429, ClassStatus500, ClassStatus502, ClassStatus503, ClassStatus504, ClassStatusOther,
-	ClassConnectTimeout, ClassConnectRefused, ClassConnReset, ClassEOF, ClassResponseTimeout, ClassTLS, ClassDNS, ClassTransportOther,
-}
-
-// TransportClasses lists the classes that make up FetchFailed.
-var TransportClasses = []string{
-	ClassConnectTimeout, ClassConnectRefused, ClassConnReset, ClassEOF, ClassResponseTimeout, ClassTLS, ClassDNS, ClassTransportOther,
-}
-
-// IsTransport reports whether class is one of TransportClasses.
-func IsTransport(class string) bool {
-	for _, c := range TransportClasses {
-		if c == class {
-			return true
-		}
-	}
-	return false
-}
 
 // Verdict statuses.
 const (
@@ -212,47 +140,9 @@ type Bucket struct {
 	Requests int64  `json:"requests"`
 	Errors   int64  `json:"errors"`
 	// ByClass counts errors per class and derived counter (non-zero only).
-	ByClass map[string]int64 `json:"by_class,omitempty"`
+	ByClass map[Class]int64 `json:"by_class,omitempty"`
 	// Signals are the series values in this period, by key (non-zero only).
 	Signals map[string]float64 `json:"signals,omitempty"`
-}
-
-// Query names a metric query and the series it fetched (Series.Query). A
-// scenario may add queries of its own names; the default queries are named
-// by the Query* constants, which the diagnosis keys on.
-type Query string
-
-// Names of the default metric queries.
-const (
-	QueryNATDroppedSent      Query = "nat_dropped_sent"
-	QueryNATAllocationFailed Query = "nat_allocation_failed"
-	QueryNATAllocatedPorts   Query = "nat_allocated_ports"
-	QueryNATPortUsage        Query = "nat_port_usage"
-	QueryNATOpenConnections  Query = "nat_open_connections"
-	QueryNATNewConnections   Query = "nat_new_connections"
-	QueryRunRequestCount     Query = "run_request_count"
-	QueryRunInstanceCount    Query = "run_instance_count"
-)
-
-// NAT drop reasons: the "reason" label of QueryNATDroppedSent's series.
-const (
-	DropOutOfResources   = "OUT_OF_RESOURCES"
-	DropEndpointConflict = "ENDPOINT_INDEPENDENCE_CONFLICT"
-)
-
-// IsNAT reports whether q reads a Cloud NAT metric: its name starts with
-// "nat_", as every default NAT query's does.
-func (q Query) IsNAT() bool { return strings.HasPrefix(string(q), "nat_") }
-
-// NATObserved reports whether any Cloud NAT series came back with points: a
-// flat NAT signal then means "nothing happened", not "not measured".
-func NATObserved(series []Series) bool {
-	for _, s := range series {
-		if s.Query.IsNAT() && len(s.Points) > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // Series is one fetched metric time series, aligned to the metric period.
@@ -398,7 +288,7 @@ type Totals struct {
 	Errors   int64 `json:"errors"`
 	// ByClass counts per class; FetchFailed and UpstreamTimeout are included
 	// as derived counters.
-	ByClass map[string]int64 `json:"by_class"`
+	ByClass map[Class]int64 `json:"by_class"`
 }
 
 // Latency summarizes latencies in milliseconds.
@@ -413,10 +303,10 @@ type Latency struct {
 
 // Window is one slice of the timeline.
 type Window struct {
-	Start    time.Time        `json:"start"`
-	Requests int64            `json:"requests"`
-	Errors   int64            `json:"errors"`
-	ByClass  map[string]int64 `json:"by_class"`
+	Start    time.Time       `json:"start"`
+	Requests int64           `json:"requests"`
+	Errors   int64           `json:"errors"`
+	ByClass  map[Class]int64 `json:"by_class"`
 	// ByRevision counts requests by the revision that served them, when the
 	// server reveals it.
 	ByRevision map[string]int64 `json:"by_revision,omitempty"`
@@ -426,27 +316,6 @@ type Window struct {
 	// base64-encoded, so windows of several runs or shards can be merged.
 	Histogram string `json:"hist,omitempty"`
 }
-
-// EventKind names what an Event is: one of the Event* constants.
-type EventKind string
-
-// Event kinds on a run's timeline.
-const (
-	EventDeployStart     EventKind = "deploy-start"
-	EventRevisionCreated EventKind = "revision-created"
-	EventRevisionReady   EventKind = "revision-ready"
-	EventTrafficApplied  EventKind = "traffic-applied"
-	EventActionFailed    EventKind = "action-failed"
-	EventRollbackStart   EventKind = "rollback-start"
-	EventRollbackDone    EventKind = "rollback-done"
-	EventRollbackFailed  EventKind = "rollback-failed"
-	// EventAbortTriggered: a brake (an abort threshold, an interrupt)
-	// stopped the run.
-	EventAbortTriggered EventKind = "abort-triggered"
-	// EventClaimReleaseFailed: the run could not release its claim on a
-	// service.
-	EventClaimReleaseFailed EventKind = "claim-release-failed"
-)
 
 // Event is one thing that happened on the timeline (a deploy, a traffic shift).
 type Event struct {

@@ -27,7 +27,7 @@ type trip struct{ why string }
 
 // newBrake returns the scenario's brake, or nil when it has none.
 func newBrake(sc *scenarios.Scenario) *brake {
-	b := &brake{rule: sc.Verdict.Abort, since: results.Totals{ByClass: map[string]int64{}}}
+	b := &brake{rule: sc.Verdict.Abort, since: results.Totals{ByClass: map[results.Class]int64{}}}
 	for _, th := range sc.Verdict.Thresholds {
 		if th.Abort {
 			b.thresholds = append(b.thresholds, th)
@@ -94,7 +94,7 @@ func abortValue(metric scenarios.MetricName, since results.Totals, win results.W
 }
 
 // classSummary renders non-zero class counts: "connect_refused 12, eof 3".
-func classSummary(byClass map[string]int64) string {
+func classSummary(byClass map[results.Class]int64) string {
 	var parts []string
 	for _, c := range slices.Sorted(maps.Keys(byClass)) {
 		if n := byClass[c]; n > 0 && c != results.ClassOK && !results.IsDerived(c) {

@@ -150,7 +150,7 @@ func (r *recorder) snapshot() *results.Run {
 	if r.run.Cutover != nil {
 		c.Cutover = cloneCutover(r.run.Cutover)
 	}
-	c.Totals.ByClass = make(map[string]int64, len(r.run.Totals.ByClass))
+	c.Totals.ByClass = make(map[results.Class]int64, len(r.run.Totals.ByClass))
 	for k, v := range r.run.Totals.ByClass {
 		c.Totals.ByClass[k] = v
 	}

@@ -74,7 +74,7 @@ func open(ctx context.Context, opts Options) (*run, error) {
 		ToolVersion:   opts.ToolVersion,
 		State:         results.StateRunning,
 		StartedAt:     started,
-		Totals:        results.Totals{ByClass: map[string]int64{}},
+		Totals:        results.Totals{ByClass: map[results.Class]int64{}},
 		Timeline:      []results.Window{},
 		Events:        []results.Event{},
 		Verdict:       results.Verdict{Reasons: []string{}},

@@ -51,10 +51,10 @@ func metricValue(metric scenarios.MetricName, t results.Totals, l results.Latenc
 		}
 		return float64(t.Errors) / float64(t.Requests), nil
 	}
-	if n, ok := t.ByClass[string(metric)]; ok {
+	if n, ok := t.ByClass[results.Class(metric)]; ok {
 		return float64(n), nil
 	}
-	if slices.Contains(results.Classes, string(metric)) || results.IsDerived(string(metric)) {
+	if slices.Contains(results.Classes, results.Class(metric)) || results.IsDerived(results.Class(metric)) {
 		return 0, nil
 	}
 	return 0, fmt.Errorf("threshold metric %q: not known to the runner", metric)
@@ -152,7 +152,7 @@ func Judge(v scenarios.Verdict, t results.Totals, l results.Latency, info result
 
 // serverOnly is t without the transport errors: what the server answered.
 func serverOnly(t results.Totals) results.Totals {
-	s := results.Totals{Requests: t.Requests, Errors: t.Errors, ByClass: map[string]int64{}}
+	s := results.Totals{Requests: t.Requests, Errors: t.Errors, ByClass: map[results.Class]int64{}}
 	for c, n := range t.ByClass {
 		switch {
 		case results.IsTransport(c):

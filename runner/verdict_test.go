@@ -40,7 +40,7 @@ func mustThreshold(t *testing.T, expr string) scenarios.Threshold {
 
 func TestJudge(t *testing.T) {
 	lat := results.Latency{P50: 10, P90: 20, P95: 30, P99: 900, Max: 1200, Mean: 12}
-	totals := func(requests int64, byClass map[string]int64) results.Totals {
+	totals := func(requests int64, byClass map[results.Class]int64) results.Totals {
 		var errs int64
 		for c, n := range byClass {
 			if c != results.ClassOK && c != results.FetchFailed && c != results.UpstreamTimeout {
@@ -60,38 +60,38 @@ func TestJudge(t *testing.T) {
 	}{
 		{
 			name:   "clean run passes",
-			totals: totals(1000, map[string]int64{"ok": 1000}),
+			totals: totals(1000, map[results.Class]int64{"ok": 1000}),
 			want:   results.StatusPass,
 		},
 		{
 			name:   "one error over max_errors 0 fails",
-			totals: totals(1000, map[string]int64{"ok": 999, "status_504": 1}),
+			totals: totals(1000, map[results.Class]int64{"ok": 999, "status_504": 1}),
 			want:   results.StatusFail,
 			reason: "1 errors in 1000 requests",
 		},
 		{
 			name:    "errors within max_errors pass",
 			verdict: scenarios.Verdict{MaxErrors: 5},
-			totals:  totals(1000, map[string]int64{"ok": 995, "connect_timeout": 5}),
+			totals:  totals(1000, map[results.Class]int64{"ok": 995, "connect_timeout": 5}),
 			want:    results.StatusPass,
 		},
 		{
 			name:       "broken latency threshold fails",
-			totals:     totals(1000, map[string]int64{"ok": 1000}),
+			totals:     totals(1000, map[results.Class]int64{"ok": 1000}),
 			thresholds: []string{"p99 < 800ms"},
 			want:       results.StatusFail,
 			reason:     `threshold "p99 < 800ms" broken: actual 900.0ms`,
 		},
 		{
 			name:       "class threshold on an absent class holds",
-			totals:     totals(1000, map[string]int64{"ok": 1000}),
+			totals:     totals(1000, map[results.Class]int64{"ok": 1000}),
 			thresholds: []string{"status_504 == 0", "fetch_failed == 0"},
 			want:       results.StatusPass,
 		},
 		{
 			name:       "error_rate threshold",
 			verdict:    scenarios.Verdict{MaxErrors: 100},
-			totals:     totals(1000, map[string]int64{"ok": 998, "status_503": 2}),
+			totals:     totals(1000, map[results.Class]int64{"ok": 998, "status_503": 2}),
 			thresholds: []string{"error_rate < 0.1%"},
 			want:       results.StatusFail,
 			reason:     "actual 0.2%",
@@ -99,13 +99,13 @@ func TestJudge(t *testing.T) {
 		{
 			name:    "too few requests is inconclusive",
 			verdict: scenarios.Verdict{MinRequests: 5000},
-			totals:  totals(1000, map[string]int64{"ok": 1000}),
+			totals:  totals(1000, map[results.Class]int64{"ok": 1000}),
 			want:    results.StatusInconclusive,
 			reason:  "too few requests: 1000 < min_requests 5000",
 		},
 		{
 			name:   "saturated generator is inconclusive, never a false fail",
-			totals: totals(1000, map[string]int64{"ok": 900, "connect_timeout": 100}),
+			totals: totals(1000, map[results.Class]int64{"ok": 900, "connect_timeout": 100}),
 			info:   results.LoadInfo{Saturated: true, SaturationReason: "achieved 40% of the asked rate"},
 			want:   results.StatusInconclusive,
 			reason: "load generator saturated: achieved 40% of the asked rate",
@@ -138,7 +138,7 @@ func TestJudge(t *testing.T) {
 // can evaluate: a vocabulary drift would turn a threshold into a run error.
 func TestEveryThresholdMetricIsEvaluable(t *testing.T) {
 	for _, m := range scenarios.ThresholdMetrics {
-		if _, err := metricValue(m.Name, results.Totals{ByClass: map[string]int64{}}, results.Latency{}); err != nil {
+		if _, err := metricValue(m.Name, results.Totals{ByClass: map[results.Class]int64{}}, results.Latency{}); err != nil {
 			t.Errorf("metric %q: %v", m.Name, err)
 		}
 	}

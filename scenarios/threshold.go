@@ -41,7 +41,7 @@ const (
 )
 
 // ClassMetric is the count metric of a results class or derived counter.
-func ClassMetric(class string) MetricName { return MetricName(class) }
+func ClassMetric(class results.Class) MetricName { return MetricName(class) }
 
 // Unit returns the unit of Threshold.Value for m (UnitMillis, UnitFraction
 // or UnitCount), "" for a name that is not one of ThresholdMetrics.
@@ -73,24 +73,24 @@ var ThresholdMetrics = []ThresholdMetric{
 	{MetricErrorRate, UnitFraction, "errors divided by requests; write a percentage (0.1%) or a fraction (0.001)"},
 	{MetricRequests, UnitCount, "requests sent"},
 	{MetricErrors, UnitCount, "results not classed ok"},
-	{results.FetchFailed, UnitCount, "transport failures, the sum of connect_timeout … transport_other (Node's \"fetch failed\")"},
-	{results.UpstreamTimeout, UnitCount, "504 responses whose body says \"upstream request timeout\""},
-	{results.AppFetchFailed, UnitCount, "5xx responses whose body says \"fetch failed\": the service's own outbound call failed"},
-	{results.ClassOK, UnitCount, "results classed ok"},
+	{ClassMetric(results.FetchFailed), UnitCount, "transport failures, the sum of connect_timeout … transport_other (Node's \"fetch failed\")"},
+	{ClassMetric(results.UpstreamTimeout), UnitCount, "504 responses whose body says \"upstream request timeout\""},
+	{ClassMetric(results.AppFetchFailed), UnitCount, "5xx responses whose body says \"fetch failed\": the service's own outbound call failed"},
+	{ClassMetric(results.ClassOK), UnitCount, "results classed ok"},
 	{results.ClassStatus429, UnitCount, "responses with status 429 (too many requests)"},
 	{results.ClassStatus500, UnitCount, "responses with status 500"},
 	{results.ClassStatus502, UnitCount, "responses with status 502"},
 	{results.ClassStatus503, UnitCount, "responses with status 503"},
 	{results.ClassStatus504, UnitCount, "responses with status 504"},
-	{results.ClassStatusOther, UnitCount, "responses with any other error status"},
-	{results.ClassConnectTimeout, UnitCount, "connections that timed out before they were established"},
-	{results.ClassConnectRefused, UnitCount, "connections refused"},
-	{results.ClassConnReset, UnitCount, "connections reset by the peer"},
-	{results.ClassEOF, UnitCount, "connections closed before a whole response arrived"},
-	{results.ClassResponseTimeout, UnitCount, "requests that timed out waiting for the response"},
-	{results.ClassTLS, UnitCount, "TLS failures"},
-	{results.ClassDNS, UnitCount, "name resolution failures"},
-	{results.ClassTransportOther, UnitCount, "other transport failures"},
+	{ClassMetric(results.ClassStatusOther), UnitCount, "responses with any other error status"},
+	{ClassMetric(results.ClassConnectTimeout), UnitCount, "connections that timed out before they were established"},
+	{ClassMetric(results.ClassConnectRefused), UnitCount, "connections refused"},
+	{ClassMetric(results.ClassConnReset), UnitCount, "connections reset by the peer"},
+	{ClassMetric(results.ClassEOF), UnitCount, "connections closed before a whole response arrived"},
+	{ClassMetric(results.ClassResponseTimeout), UnitCount, "requests that timed out waiting for the response"},
+	{ClassMetric(results.ClassTLS), UnitCount, "TLS failures"},
+	{ClassMetric(results.ClassDNS), UnitCount, "name resolution failures"},
+	{ClassMetric(results.ClassTransportOther), UnitCount, "other transport failures"},
 }
 
 // thresholdOps are the comparison operators, two-character ones first so

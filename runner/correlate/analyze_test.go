@@ -12,18 +12,18 @@ import (
 )
 
 // errsAt returns an error function from a table of minute → classes.
-func errsAt(table map[int]map[string]int64) func(int) map[string]int64 {
-	return func(m int) map[string]int64 { return table[m] }
+func errsAt(table map[int]map[results.Class]int64) func(int) map[results.Class]int64 {
+	return func(m int) map[results.Class]int64 { return table[m] }
 }
 
 // fetchFailed500 is n 500s whose body says "fetch failed".
-func fetchFailed500(n int64) map[string]int64 {
-	return map[string]int64{results.ClassStatus500: n, results.AppFetchFailed: n}
+func fetchFailed500(n int64) map[results.Class]int64 {
+	return map[results.Class]int64{results.ClassStatus500: n, results.AppFetchFailed: n}
 }
 
 // with merges class maps.
-func with(ms ...map[string]int64) map[string]int64 {
-	out := map[string]int64{}
+func with(ms ...map[results.Class]int64) map[results.Class]int64 {
+	out := map[results.Class]int64{}
 	for _, m := range ms {
 		for k, v := range m {
 			out[k] += v
@@ -32,8 +32,8 @@ func with(ms ...map[string]int64) map[string]int64 {
 	return out
 }
 
-func upstream504(n int64) map[string]int64 {
-	return map[string]int64{results.ClassStatus504: n, results.UpstreamTimeout: n}
+func upstream504(n int64) map[results.Class]int64 {
+	return map[results.Class]int64{results.ClassStatus504: n, results.UpstreamTimeout: n}
 }
 
 // natQuietSeries are NAT series as Cloud Monitoring returns them for a
@@ -58,7 +58,7 @@ func natQuietSeries(minutes int) []results.Series {
 func s1() Input {
 	const n = 12
 	return Input{
-		Timeline: timeline(n, 6000, errsAt(map[int]map[string]int64{
+		Timeline: timeline(n, 6000, errsAt(map[int]map[results.Class]int64{
 			4: with(fetchFailed500(300), upstream504(50)),
 			5: with(fetchFailed500(200), upstream504(40)),
 			6: with(fetchFailed500(100), upstream504(10)),
@@ -85,7 +85,7 @@ func s1() Input {
 func s2() Input {
 	const n = 25
 	alloc, drop := zeros(n), zeros(n)
-	table := map[int]map[string]int64{}
+	table := map[int]map[results.Class]int64{}
 	for m := 4; m <= 18; m++ {
 		alloc[m], drop[m] = 9, 2000+float64(m%4)*50
 		table[m] = with(fetchFailed500(1200+int64(m%3)*20), upstream504(100))
@@ -108,7 +108,7 @@ func s2() Input {
 func s3() Input {
 	const n = 10
 	return Input{
-		Timeline: timeline(n, 6000, errsAt(map[int]map[string]int64{
+		Timeline: timeline(n, 6000, errsAt(map[int]map[results.Class]int64{
 			3: fetchFailed500(80),
 			4: fetchFailed500(40),
 		}), revAfter),
@@ -124,7 +124,7 @@ func s3() Input {
 func s4() Input {
 	const n = 10
 	return Input{
-		Timeline: timeline(n, 6000, errsAt(map[int]map[string]int64{
+		Timeline: timeline(n, 6000, errsAt(map[int]map[results.Class]int64{
 			5: {results.ClassStatus503: 200},
 			6: {results.ClassStatus503: 200},
 			7: {results.ClassStatus503: 200},
@@ -147,7 +147,7 @@ func s4() Input {
 func s5() Input {
 	const n = 10
 	return Input{
-		Timeline: timeline(n, 6000, errsAt(map[int]map[string]int64{
+		Timeline: timeline(n, 6000, errsAt(map[int]map[results.Class]int64{
 			4: {results.ClassStatusOther: 120},
 			5: {results.ClassStatusOther: 10},
 		}), revAfter),
@@ -165,7 +165,7 @@ func s5() Input {
 func s6() Input {
 	const n = 12
 	noise := []int64{0, 10, -10, 5, -5, 15, -15, 0, 10, -10, 5, -5}
-	table := map[int]map[string]int64{}
+	table := map[int]map[results.Class]int64{}
 	drop, conns := zeros(n), zeros(n)
 	for m := range n {
 		table[m] = fetchFailed500(500 + noise[m])
@@ -344,7 +344,7 @@ func TestAnalyzeRemedies(t *testing.T) {
 }
 
 // statFor returns the stat of class against signal.
-func statFor(t *testing.T, a Analysis, class, signal string) SeriesStat {
+func statFor(t *testing.T, a Analysis, class results.Class, signal string) SeriesStat {
 	t.Helper()
 	for _, s := range a.Stats {
 		if s.Class == class && s.Signal == signal {
@@ -490,7 +490,7 @@ func TestAnalyzeChurnPlusCutoverBurst(t *testing.T) {
 	in := s6()
 	burst := map[int]int64{6: 3000, 7: 2000, 8: 1000}
 	noise := []int64{0, 10, -10, 5, -5, 15, -15, 0, 10, -10, 5, -5}
-	in.Timeline = timeline(12, 6000, func(m int) map[string]int64 { return fetchFailed500(500 + noise[m] + burst[m]) }, nil)
+	in.Timeline = timeline(12, 6000, func(m int) map[results.Class]int64 { return fetchFailed500(500 + noise[m] + burst[m]) }, nil)
 	for m, b := range burst {
 		in.Series[0].Points[m].Value += float64(b) * 20
 	}

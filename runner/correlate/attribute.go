@@ -20,10 +20,10 @@ const ClassUnclassified = "unclassified"
 // second time), so a bucket's cells add up to its Errors exactly. Errors no
 // class counts go to ClassUnclassified; a bucket whose classes count more
 // than its errors is one ClassUnclassified cell.
-func cellsOf(buckets []Bucket) []map[string]int64 {
-	out := make([]map[string]int64, len(buckets))
+func cellsOf(buckets []Bucket) []map[results.Class]int64 {
+	out := make([]map[results.Class]int64, len(buckets))
 	for k, b := range buckets {
-		cell := map[string]int64{}
+		cell := map[results.Class]int64{}
 		var sum int64
 		for c, n := range b.ByClass {
 			if c != results.ClassOK && !results.IsDerived(c) && n > 0 {
@@ -33,7 +33,7 @@ func cellsOf(buckets []Bucket) []map[string]int64 {
 		}
 		switch {
 		case sum > b.Errors:
-			cell = map[string]int64{}
+			cell = map[results.Class]int64{}
 			if b.Errors > 0 {
 				cell[ClassUnclassified] = b.Errors
 			}
@@ -50,12 +50,12 @@ func cellsOf(buckets []Bucket) []map[string]int64 {
 // every class in full). A nil claim covers nothing.
 type claim struct {
 	limit []int64
-	of    []map[string]int64
+	of    []map[results.Class]int64
 }
 
 // newClaim returns a claim over n buckets that covers nothing yet.
 func newClaim(n int) claim {
-	return claim{limit: make([]int64, n), of: make([]map[string]int64, n)}
+	return claim{limit: make([]int64, n), of: make([]map[results.Class]int64, n)}
 }
 
 // claimAbove claims the errors of the classes keep selects (nil: all)
@@ -63,7 +63,7 @@ func newClaim(n int) claim {
 // the marked buckets whose errors are significantly above rate (in all of
 // them when none is by itself, but they are together): errors within the
 // noise of the rate are the rate's.
-func (d *diagnosis) claimAbove(m mask, keep func(class string) bool, rate float64) claim {
+func (d *diagnosis) claimAbove(m mask, keep func(class results.Class) bool, rate float64) claim {
 	errs := make([]float64, len(d.buckets))
 	for k, cell := range d.cells {
 		for c, v := range cell {
@@ -80,7 +80,7 @@ func (d *diagnosis) claimAbove(m mask, keep func(class string) bool, rate float6
 		if !m[k] {
 			continue
 		}
-		of := map[string]int64{}
+		of := map[results.Class]int64{}
 		var n int64
 		for c, v := range d.cells[k] {
 			if keep == nil || keep(c) {
@@ -104,8 +104,8 @@ func expected(rate float64, req int64) int64 {
 // fewer than are available it takes from each class in proportion
 // (largest remainder, ties in class order), so a finding's classes keep
 // the mix the bucket had. It does not change left.
-func take(left map[string]int64, limit int64, of map[string]int64) map[string]int64 {
-	avail := map[string]int64{}
+func take(left map[results.Class]int64, limit int64, of map[results.Class]int64) map[results.Class]int64 {
+	avail := map[results.Class]int64{}
 	var sum int64
 	for c, n := range left {
 		if of != nil {
@@ -119,13 +119,13 @@ func take(left map[string]int64, limit int64, of map[string]int64) map[string]in
 	if sum <= limit {
 		return avail
 	}
-	out := map[string]int64{}
+	out := map[results.Class]int64{}
 	if limit <= 0 {
 		return out
 	}
 	classes := slices.Sorted(maps.Keys(avail))
 	type rest struct {
-		class string
+		class results.Class
 		frac  float64
 	}
 	var rests []rest
@@ -150,7 +150,7 @@ func take(left map[string]int64, limit int64, of map[string]int64) map[string]in
 	return out
 }
 
-func total(m map[string]int64) int64 {
+func total(m map[results.Class]int64) int64 {
 	var n int64
 	for _, v := range m {
 		n += v
@@ -159,7 +159,7 @@ func total(m map[string]int64) int64 {
 }
 
 // covered is how many of the errors in cells the claim covers.
-func (cl claim) covered(cells []map[string]int64) int64 {
+func (cl claim) covered(cells []map[results.Class]int64) int64 {
 	var n int64
 	for k := range cl.limit {
 		if cl.limit[k] > 0 {
@@ -218,25 +218,25 @@ func (d *diagnosis) attribute(cands []candidate) accounting {
 
 // attribution is the errors the candidates took, in attribution order.
 type attribution struct {
-	cells []map[string]int64 // errors per bucket by class
+	cells []map[results.Class]int64 // errors per bucket by class
 	cands []candidate
 	// took[i][k] is what candidate i took of bucket k's errors, by class.
-	took [][]map[string]int64
+	took [][]map[results.Class]int64
 }
 
 // takeInTurn lets each candidate in turn take what its claim covers of the
 // errors still left, setting its Explained and Primary, and returns what
 // is left.
-func (a *attribution) takeInTurn() (left []map[string]int64) {
-	left = make([]map[string]int64, len(a.cells))
+func (a *attribution) takeInTurn() (left []map[results.Class]int64) {
+	left = make([]map[results.Class]int64, len(a.cells))
 	for k, c := range a.cells {
 		left[k] = maps.Clone(c)
 	}
-	a.took = make([][]map[string]int64, len(a.cands))
+	a.took = make([][]map[results.Class]int64, len(a.cands))
 	for i := range a.cands {
 		c := &a.cands[i]
 		c.f.Explained = c.claim.covered(a.cells)
-		a.took[i] = make([]map[string]int64, len(a.cells))
+		a.took[i] = make([]map[results.Class]int64, len(a.cells))
 		for k := range c.claim.limit {
 			if c.claim.limit[k] <= 0 {
 				continue
@@ -298,7 +298,7 @@ func (a *attribution) setAlsoConsistent() {
 // account splits the candidates into the causes (the primary cause of
 // some error, or explaining the verdict by itself), the primary cause of
 // the most errors first, and those ruled out, and counts the errors left.
-func (d *diagnosis) account(a attribution, left []map[string]int64) accounting {
+func (d *diagnosis) account(a attribution, left []map[results.Class]int64) accounting {
 	var acc accounting
 	for _, l := range left {
 		acc.unexplained += total(l)
@@ -325,7 +325,7 @@ func (d *diagnosis) account(a attribution, left []map[string]int64) accounting {
 
 // sharedText says, for a cause that took only part of the errors its
 // evidence covers, who took the rest.
-func (d *diagnosis) sharedText(cands []candidate, took [][]map[string]int64, i int, shared func(i, j int) int64) string {
+func (d *diagnosis) sharedText(cands []candidate, took [][]map[results.Class]int64, i int, shared func(i, j int) int64) string {
 	f := cands[i].f
 	var by []string
 	for j := range cands {

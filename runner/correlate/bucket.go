@@ -81,7 +81,7 @@ func bucketize(g grid, timeline []results.Window, width time.Duration) (buckets 
 	}
 	buckets = make([]Bucket, hi-lo+1)
 	for k := range buckets {
-		buckets[k] = Bucket{Start: g.start(lo + k), End: g.start(lo + k + 1), ByClass: map[string]int64{}}
+		buckets[k] = Bucket{Start: g.start(lo + k), End: g.start(lo + k + 1), ByClass: map[results.Class]int64{}}
 	}
 	for _, w := range timeline {
 		b := &buckets[home(w)-lo]
@@ -126,8 +126,8 @@ func windowWidth(width time.Duration, timeline []results.Window) time.Duration {
 // errorClasses returns the classes to analyse: AllErrors first, then the
 // derived counters, then the classes in report order, then any other name
 // the buckets count, sorted; only those with errors.
-func errorClasses(buckets []Bucket) []string {
-	total := map[string]int64{}
+func errorClasses(buckets []Bucket) []results.Class {
+	total := map[results.Class]int64{}
 	var all int64
 	for _, b := range buckets {
 		all += b.Errors
@@ -135,11 +135,11 @@ func errorClasses(buckets []Bucket) []string {
 			total[c] += n
 		}
 	}
-	var out []string
+	var out []results.Class
 	if all > 0 {
 		out = append(out, AllErrors)
 	}
-	seen := map[string]bool{results.ClassOK: true, AllErrors: true}
+	seen := map[results.Class]bool{results.ClassOK: true, AllErrors: true}
 	for _, c := range slices.Concat(results.Derived, results.Classes) {
 		if !seen[c] && total[c] > 0 {
 			out = append(out, c)
@@ -156,7 +156,7 @@ func errorClasses(buckets []Bucket) []string {
 
 // classVector returns the per-bucket counts of class (AllErrors: every
 // error).
-func classVector(buckets []Bucket, class string) []float64 {
+func classVector(buckets []Bucket, class results.Class) []float64 {
 	v := make([]float64, len(buckets))
 	for i, b := range buckets {
 		if class == AllErrors {

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func TestGridIndex(t *testing.T) {
 
 func TestBucketize(t *testing.T) {
 	g := grid{origin: at(0, 0), period: minute}
-	win := func(m, s int, req, errs int64, classes map[string]int64) results.Window {
+	win := func(m, s int, req, errs int64, classes map[results.Class]int64) results.Window {
 		return results.Window{Start: at(m, s), Requests: req, Errors: errs, ByClass: classes, ByRevision: map[string]int64{"r1": req}}
 	}
 	ms := time.Millisecond
@@ -68,15 +69,15 @@ func TestBucketize(t *testing.T) {
 		{
 			name: "windows summed into their minute, ok left out",
 			in: []results.Window{
-				win(1, 0, 10, 2, map[string]int64{"ok": 8, "status_500": 2, "app_fetch_failed": 2}),
-				win(1, 30, 10, 1, map[string]int64{"ok": 9, "status_504": 1}),
-				win(2, 59, 5, 0, map[string]int64{"ok": 5}),
+				win(1, 0, 10, 2, map[results.Class]int64{"ok": 8, "status_500": 2, "app_fetch_failed": 2}),
+				win(1, 30, 10, 1, map[results.Class]int64{"ok": 9, "status_504": 1}),
+				win(2, 59, 5, 0, map[results.Class]int64{"ok": 5}),
 			},
 			width: time.Second,
 			first: 1,
 			want: []Bucket{
-				{Start: at(1, 0), End: at(2, 0), Requests: 20, Errors: 3, ByClass: map[string]int64{"status_500": 2, "app_fetch_failed": 2, "status_504": 1}, ByRevision: map[string]int64{"r1": 20}},
-				{Start: at(2, 0), End: at(3, 0), Requests: 5, ByClass: map[string]int64{}, ByRevision: map[string]int64{"r1": 5}},
+				{Start: at(1, 0), End: at(2, 0), Requests: 20, Errors: 3, ByClass: map[results.Class]int64{"status_500": 2, "app_fetch_failed": 2, "status_504": 1}, ByRevision: map[string]int64{"r1": 20}},
+				{Start: at(2, 0), End: at(3, 0), Requests: 5, ByClass: map[results.Class]int64{}, ByRevision: map[string]int64{"r1": 5}},
 			},
 		},
 		{
@@ -88,9 +89,9 @@ func TestBucketize(t *testing.T) {
 			width: time.Second,
 			first: -1,
 			want: []Bucket{
-				{Start: at(-1, 0), End: at(0, 0), Requests: 4, ByClass: map[string]int64{}, ByRevision: map[string]int64{"r1": 4}},
-				{Start: at(0, 0), End: at(1, 0), ByClass: map[string]int64{}},
-				{Start: at(1, 0), End: at(2, 0), Requests: 6, ByClass: map[string]int64{}, ByRevision: map[string]int64{"r1": 6}},
+				{Start: at(-1, 0), End: at(0, 0), Requests: 4, ByClass: map[results.Class]int64{}, ByRevision: map[string]int64{"r1": 4}},
+				{Start: at(0, 0), End: at(1, 0), ByClass: map[results.Class]int64{}},
+				{Start: at(1, 0), End: at(2, 0), Requests: 6, ByClass: map[results.Class]int64{}, ByRevision: map[string]int64{"r1": 6}},
 			},
 		},
 		{
@@ -98,15 +99,15 @@ func TestBucketize(t *testing.T) {
 			// straddles a boundary counts where most of it is.
 			name: "a window straddling a boundary counts where its midpoint is",
 			in: []results.Window{
-				{Start: at(0, 59).Add(400 * ms), Requests: 3, Errors: 1, ByClass: map[string]int64{"status_502": 1}}, // 0.6 s before, 0.4 s after
-				{Start: at(1, 59).Add(600 * ms), Requests: 5, Errors: 2, ByClass: map[string]int64{"status_502": 2}}, // 0.4 s before, 0.6 s after
+				{Start: at(0, 59).Add(400 * ms), Requests: 3, Errors: 1, ByClass: map[results.Class]int64{"status_502": 1}}, // 0.6 s before, 0.4 s after
+				{Start: at(1, 59).Add(600 * ms), Requests: 5, Errors: 2, ByClass: map[results.Class]int64{"status_502": 2}}, // 0.4 s before, 0.6 s after
 			},
 			width: time.Second,
 			first: 0,
 			want: []Bucket{
-				{Start: at(0, 0), End: at(1, 0), Requests: 3, Errors: 1, ByClass: map[string]int64{"status_502": 1}},
-				{Start: at(1, 0), End: at(2, 0), ByClass: map[string]int64{}},
-				{Start: at(2, 0), End: at(3, 0), Requests: 5, Errors: 2, ByClass: map[string]int64{"status_502": 2}},
+				{Start: at(0, 0), End: at(1, 0), Requests: 3, Errors: 1, ByClass: map[results.Class]int64{"status_502": 1}},
+				{Start: at(1, 0), End: at(2, 0), ByClass: map[results.Class]int64{}},
+				{Start: at(2, 0), End: at(3, 0), Requests: 5, Errors: 2, ByClass: map[results.Class]int64{"status_502": 2}},
 			},
 		},
 		{
@@ -115,8 +116,8 @@ func TestBucketize(t *testing.T) {
 			width: time.Second,
 			first: 0,
 			want: []Bucket{
-				{Start: at(0, 0), End: at(1, 0), ByClass: map[string]int64{}},
-				{Start: at(1, 0), End: at(2, 0), Requests: 7, ByClass: map[string]int64{}},
+				{Start: at(0, 0), End: at(1, 0), ByClass: map[results.Class]int64{}},
+				{Start: at(1, 0), End: at(2, 0), Requests: 7, ByClass: map[results.Class]int64{}},
 			},
 		},
 		{
@@ -125,8 +126,8 @@ func TestBucketize(t *testing.T) {
 			width: minute,
 			first: 0,
 			want: []Bucket{
-				{Start: at(0, 0), End: at(1, 0), Requests: 1, ByClass: map[string]int64{}},
-				{Start: at(1, 0), End: at(2, 0), Requests: 2, ByClass: map[string]int64{}},
+				{Start: at(0, 0), End: at(1, 0), Requests: 1, ByClass: map[results.Class]int64{}},
+				{Start: at(1, 0), End: at(2, 0), Requests: 2, ByClass: map[results.Class]int64{}},
 			},
 		},
 	}
@@ -142,7 +143,7 @@ func TestBucketize(t *testing.T) {
 			for i := range got {
 				g, w := got[i], tt.want[i]
 				if !g.Start.Equal(w.Start) || !g.End.Equal(w.End) || g.Requests != w.Requests || g.Errors != w.Errors ||
-					!mapsEqual(g.ByClass, w.ByClass) || !mapsEqual(g.ByRevision, w.ByRevision) {
+					!maps.Equal(g.ByClass, w.ByClass) || !maps.Equal(g.ByRevision, w.ByRevision) {
 					t.Errorf("bucket %d = %+v, want %+v", i, g, w)
 				}
 			}
@@ -176,28 +177,16 @@ func TestWindowWidth(t *testing.T) {
 	}
 }
 
-func mapsEqual(a, b map[string]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
 func TestErrorClasses(t *testing.T) {
 	b := []Bucket{
-		{Errors: 3, ByClass: map[string]int64{"status_504": 1, "status_500": 2, "app_fetch_failed": 2, "zz_new": 0}},
-		{Errors: 1, ByClass: map[string]int64{"upstream_timeout": 1, "a_new_class": 1}},
+		{Errors: 3, ByClass: map[results.Class]int64{"status_504": 1, "status_500": 2, "app_fetch_failed": 2, "zz_new": 0}},
+		{Errors: 1, ByClass: map[results.Class]int64{"upstream_timeout": 1, "a_new_class": 1}},
 	}
-	want := []string{AllErrors, "upstream_timeout", "app_fetch_failed", "status_500", "status_504", "a_new_class"}
+	want := []results.Class{AllErrors, "upstream_timeout", "app_fetch_failed", "status_500", "status_504", "a_new_class"}
 	if got := errorClasses(b); !slices.Equal(got, want) {
 		t.Errorf("errorClasses = %v, want %v", got, want)
 	}
-	if got := errorClasses([]Bucket{{Requests: 10, ByClass: map[string]int64{}}}); len(got) != 0 {
+	if got := errorClasses([]Bucket{{Requests: 10, ByClass: map[results.Class]int64{}}}); len(got) != 0 {
 		t.Errorf("errorClasses with no errors = %v, want none", got)
 	}
 }

@@ -27,7 +27,7 @@ const MaxLag = 2
 
 // AllErrors names the error "class" that counts every error of a window
 // (results.Window.Errors).
-const AllErrors = "errors"
+const AllErrors results.Class = "errors"
 
 // Phases of a bucket relative to the cutover.
 const (
@@ -158,7 +158,7 @@ type Bucket struct {
 	Errors   int64
 	// ByClass counts the errors per class and derived counter (non-zero
 	// only; never ClassOK).
-	ByClass map[string]int64
+	ByClass map[results.Class]int64
 	// ByRevision counts requests by the revision that served them, when
 	// the server revealed it.
 	ByRevision map[string]int64
@@ -170,7 +170,7 @@ type Bucket struct {
 // SeriesStat says how one error class and one signal coincide over the run.
 type SeriesStat struct {
 	// Class is an error class, a derived counter or AllErrors.
-	Class string
+	Class results.Class
 	// Signal is the series key: the query and its metric labels, as in
 	// "nat_dropped_sent{reason=OUT_OF_RESOURCES}".
 	Signal string

@@ -17,10 +17,10 @@ type diagnosis struct {
 	buckets  []Bucket
 	baseRate float64 // pre-cutover error rate
 	sigs     []signal
-	classes  []string           // error classes with errors, AllErrors first
-	all      []float64          // errors per bucket
-	req      []float64          // requests per bucket
-	cells    []map[string]int64 // errors per bucket by class, adding up to the bucket's errors
+	classes  []results.Class           // error classes with errors, AllErrors first
+	all      []float64                 // errors per bucket
+	req      []float64                 // requests per bucket
+	cells    []map[results.Class]int64 // errors per bucket by class, adding up to the bucket's errors
 
 	deployAt   time.Time
 	hasCutover bool

@@ -137,10 +137,10 @@ func (d *diagnosis) spanText(m mask) string {
 // derived counters count some of them a second time.
 func (d *diagnosis) classText(m mask) string {
 	type kv struct {
-		class string
+		class results.Class
 		n     int64
 	}
-	byClass := map[string]int64{}
+	byClass := map[results.Class]int64{}
 	for k, cell := range d.cells {
 		if m[k] {
 			for c, n := range cell {
@@ -163,7 +163,7 @@ func (d *diagnosis) classText(m mask) string {
 	join := func(l []kv) string {
 		parts := make([]string, len(l))
 		for i, e := range l {
-			parts[i] = e.class + " " + numInt(e.n)
+			parts[i] = string(e.class) + " " + numInt(e.n)
 		}
 		return strings.Join(parts, ", ")
 	}

@@ -21,16 +21,16 @@ func at(m, s int) time.Time {
 // per minute) spread over the minute's six windows. Window.Errors is the
 // sum of the classes (derived counters are not classes). Revisions, when
 // given for a minute, say which revision served the minute's requests.
-func timeline(minutes int, reqPerMin int64, errs func(m int) map[string]int64, rev func(m int) string) []results.Window {
+func timeline(minutes int, reqPerMin int64, errs func(m int) map[results.Class]int64, rev func(m int) string) []results.Window {
 	const perMin = 6
 	var out []results.Window
 	for m := range minutes {
-		var e map[string]int64
+		var e map[results.Class]int64
 		if errs != nil {
 			e = errs(m)
 		}
 		for w := range perMin {
-			win := results.Window{Start: at(m, w*10), ByClass: map[string]int64{}}
+			win := results.Window{Start: at(m, w*10), ByClass: map[results.Class]int64{}}
 			win.Requests = share(reqPerMin, perMin, w)
 			var errors int64
 			for c, n := range e {

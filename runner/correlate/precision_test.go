@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -203,7 +204,7 @@ func misaligned(offset time.Duration, perSecond func(sec int) int64) Input {
 		e := int64(float64(perSecond(i))*(1-frac) + float64(perSecond(i+1))*frac + 0.5)
 		tl = append(tl, results.Window{
 			Start: t0.Add(time.Duration(i)*time.Second + offset), Requests: 200, Errors: e,
-			ByClass: map[string]int64{results.ClassOK: 200 - e, results.ClassStatus502: e, results.AppFetchFailed: e},
+			ByClass: map[results.Class]int64{results.ClassOK: 200 - e, results.ClassStatus502: e, results.AppFetchFailed: e},
 		})
 	}
 	dropped := results.Series{Query: results.QueryNATDroppedSent, Labels: map[string]string{"reason": results.DropOutOfResources}}
@@ -319,10 +320,10 @@ func TestAnalyzeOnsetOffTheGrid(t *testing.T) {
 // "upstream request timeout" throughout, with p99 at 8 s in the windows
 // with them. other adds errors of another class per minute. NAT is
 // measured and quiet; keep-alive is on.
-func slowDependency(timeout time.Duration, other map[string]int64) Input {
+func slowDependency(timeout time.Duration, other map[results.Class]int64) Input {
 	const n = 10
 	in := Input{
-		Timeline: timeline(n, 6000, func(int) map[string]int64 { return with(upstream504(300), other) }, revAfter),
+		Timeline: timeline(n, 6000, func(int) map[results.Class]int64 { return with(upstream504(300), other) }, revAfter),
 		Events:   cutoverEvents(),
 		Series: append(natQuietSeries(n),
 			series(results.QueryNATNewConnections, nil, slices.Repeat([]float64{40}, n)...)),
@@ -341,8 +342,8 @@ func slowDependency(timeout time.Duration, other map[string]int64) Input {
 // deadEndpoint is a run whose target refuses some connections throughout.
 func deadEndpoint(keepAlive KeepAlive) Input {
 	in := slowDependency(0, nil)
-	in.Timeline = timeline(10, 6000, func(int) map[string]int64 {
-		return map[string]int64{results.ClassConnectRefused: 120, results.FetchFailed: 120}
+	in.Timeline = timeline(10, 6000, func(int) map[results.Class]int64 {
+		return map[results.Class]int64{results.ClassConnectRefused: 120, results.FetchFailed: 120}
 	}, revAfter)
 	in.KeepAlive = keepAlive
 	return in
@@ -552,7 +553,7 @@ func churnWithBurst() Input {
 	in := s6()
 	noise := []int64{0, 10, -10, 5, -5, 15, -15, 0, 10, -10, 5, -5}
 	extra := map[int]int64{6: 3000, 7: 2000, 8: 1000}
-	in.Timeline = timeline(12, 6000, func(m int) map[string]int64 { return fetchFailed500(500 + noise[m] + extra[m]) }, nil)
+	in.Timeline = timeline(12, 6000, func(m int) map[results.Class]int64 { return fetchFailed500(500 + noise[m] + extra[m]) }, nil)
 	for m, b := range extra {
 		in.Series[0].Points[m].Value += float64(b) * 20
 	}
@@ -563,7 +564,7 @@ func churnWithBurst() Input {
 // evenly into the periods.
 func unevenRate() Input {
 	in := s1()
-	in.Timeline = timeline(12, 6000, errsAt(map[int]map[string]int64{
+	in.Timeline = timeline(12, 6000, errsAt(map[int]map[results.Class]int64{
 		0: fetchFailed500(7), 1: fetchFailed500(3), 2: fetchFailed500(4),
 		4: with(fetchFailed500(300), upstream504(50)), 5: with(fetchFailed500(200), upstream504(40)), 6: with(fetchFailed500(100), upstream504(10)),
 	}), revAfter)
@@ -573,21 +574,21 @@ func unevenRate() Input {
 func TestAttributeTake(t *testing.T) {
 	tests := []struct {
 		name  string
-		left  map[string]int64
+		left  map[results.Class]int64
 		limit int64
-		of    map[string]int64
-		want  map[string]int64
+		of    map[results.Class]int64
+		want  map[results.Class]int64
 	}{
-		{"all of it", map[string]int64{"a": 3, "b": 2}, 10, nil, map[string]int64{"a": 3, "b": 2}},
-		{"only the classes claimed", map[string]int64{"a": 3, "b": 2}, 10, map[string]int64{"b": 5}, map[string]int64{"b": 2}},
-		{"at most of each class", map[string]int64{"a": 3, "b": 2}, 10, map[string]int64{"a": 1, "b": 5}, map[string]int64{"a": 1, "b": 2}},
-		{"a limit splits in proportion", map[string]int64{"a": 6, "b": 4}, 5, nil, map[string]int64{"a": 3, "b": 2}},
-		{"whole errors, the remainder to the largest share", map[string]int64{"a": 5, "b": 5, "c": 1}, 7, nil, map[string]int64{"a": 3, "b": 3, "c": 1}},
-		{"nothing", map[string]int64{"a": 5}, 0, nil, map[string]int64{}},
+		{"all of it", map[results.Class]int64{"a": 3, "b": 2}, 10, nil, map[results.Class]int64{"a": 3, "b": 2}},
+		{"only the classes claimed", map[results.Class]int64{"a": 3, "b": 2}, 10, map[results.Class]int64{"b": 5}, map[results.Class]int64{"b": 2}},
+		{"at most of each class", map[results.Class]int64{"a": 3, "b": 2}, 10, map[results.Class]int64{"a": 1, "b": 5}, map[results.Class]int64{"a": 1, "b": 2}},
+		{"a limit splits in proportion", map[results.Class]int64{"a": 6, "b": 4}, 5, nil, map[results.Class]int64{"a": 3, "b": 2}},
+		{"whole errors, the remainder to the largest share", map[results.Class]int64{"a": 5, "b": 5, "c": 1}, 7, nil, map[results.Class]int64{"a": 3, "b": 3, "c": 1}},
+		{"nothing", map[results.Class]int64{"a": 5}, 0, nil, map[results.Class]int64{}},
 	}
 	for _, tt := range tests {
 		got := take(tt.left, tt.limit, tt.of)
-		if !mapsEqual(got, tt.want) {
+		if !maps.Equal(got, tt.want) {
 			t.Errorf("%s: take = %v, want %v", tt.name, got, tt.want)
 		}
 		if total(got) > tt.limit {
@@ -598,19 +599,19 @@ func TestAttributeTake(t *testing.T) {
 
 func TestCellsAddUpToTheErrors(t *testing.T) {
 	buckets := []Bucket{
-		{Errors: 5, ByClass: map[string]int64{"status_500": 3, "app_fetch_failed": 3, "status_504": 2, "upstream_timeout": 2}},
-		{Errors: 4, ByClass: map[string]int64{"status_500": 1}},
-		{Errors: 1, ByClass: map[string]int64{"status_500": 3}},
+		{Errors: 5, ByClass: map[results.Class]int64{"status_500": 3, "app_fetch_failed": 3, "status_504": 2, "upstream_timeout": 2}},
+		{Errors: 4, ByClass: map[results.Class]int64{"status_500": 1}},
+		{Errors: 1, ByClass: map[results.Class]int64{"status_500": 3}},
 		{},
 	}
-	want := []map[string]int64{
+	want := []map[results.Class]int64{
 		{"status_500": 3, "status_504": 2},
 		{"status_500": 1, ClassUnclassified: 3},
 		{ClassUnclassified: 1},
 		{},
 	}
 	for k, c := range cellsOf(buckets) {
-		if !mapsEqual(c, want[k]) || total(c) != buckets[k].Errors {
+		if !maps.Equal(c, want[k]) || total(c) != buckets[k].Errors {
 			t.Errorf("bucket %d: cells %v, want %v (adding up to %d)", k, c, want[k], buckets[k].Errors)
 		}
 	}

@@ -185,7 +185,7 @@ func (d *diagnosis) egressNotReady(natFound bool) []candidate {
 
 // isEgress reports whether an error of class can come from the service's
 // outbound calls: every class but 429 and the other 4xx.
-func isEgress(class string) bool {
+func isEgress(class results.Class) bool {
 	return class != results.ClassStatus429 && class != results.ClassStatusOther
 }
 
@@ -297,7 +297,7 @@ func (d *diagnosis) affinityBroken() []candidate {
 	if d.in.Sessions <= 0 || d.in.AffinityRepins <= 0 || !d.hasCutover {
 		return nil
 	}
-	isOther := func(c string) bool { return c == results.ClassStatusOther }
+	isOther := func(c results.Class) bool { return c == results.ClassStatusOther }
 	other := classVector(d.buckets, results.ClassStatusOther)
 	before, during := d.phaseMask(PhaseBefore), d.phaseMask(PhaseDuring)
 	rate := d.rateIn(other, before)
@@ -427,7 +427,7 @@ func (d *diagnosis) upstreamTimeout() []candidate {
 	ut := t.perBucket
 	cl := newClaim(len(d.buckets))
 	for k, b := range d.buckets {
-		of := map[string]int64{
+		of := map[results.Class]int64{
 			results.ClassStatus504:       min(b.ByClass[results.UpstreamTimeout], d.cells[k][results.ClassStatus504]),
 			results.ClassResponseTimeout: d.cells[k][results.ClassResponseTimeout],
 		}

@@ -149,7 +149,7 @@ func overlap(errs, series []float64) float64 {
 }
 
 // statOf measures one error class against one signal.
-func statOf(class string, errs []float64, s signal) SeriesStat {
+func statOf(class results.Class, errs []float64, s signal) SeriesStat {
 	st := SeriesStat{Class: class, Signal: s.key, Query: s.query, Labels: maps.Clone(s.labels)}
 	total := sum(errs)
 	st.Errors = int64(total)

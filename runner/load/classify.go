@@ -35,7 +35,7 @@ const (
 )
 
 // classNames maps a class index to its name in results.
-var classNames = [numClasses]string{
+var classNames = [numClasses]results.Class{
 	classOK:              results.ClassOK,
 	class429:             results.ClassStatus429,
 	class500:             results.ClassStatus500,
@@ -80,7 +80,7 @@ var upstreamTimeoutBody = []byte("upstream request timeout")
 //
 // Classify works on the stored result alone, so it gives the same answer
 // on results read back from results.bin.
-func Classify(r *vegeta.Result) string {
+func Classify(r *vegeta.Result) results.Class {
 	return classNames[classify(r)]
 }
 
@@ -98,7 +98,7 @@ const (
 )
 
 // markNames are the results names of the marks.
-var markNames = [numMarks]string{"", results.UpstreamTimeout, results.AppFetchFailed}
+var markNames = [numMarks]results.Class{"", results.UpstreamTimeout, results.AppFetchFailed}
 
 // markOf returns the derived counter a result of class c adds to.
 func markOf(r *vegeta.Result, c class) mark {

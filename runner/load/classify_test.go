@@ -41,7 +41,7 @@ func TestClassifyStatus(t *testing.T) {
 	tests := []struct {
 		code uint16
 		body string
-		want string
+		want results.Class
 		up   bool
 	}{
 		{200, "", results.ClassOK, false},
@@ -79,7 +79,7 @@ func TestClassifyStatus(t *testing.T) {
 func TestClassifyErrorMessages(t *testing.T) {
 	tests := []struct {
 		msg  string
-		want string
+		want results.Class
 	}{
 		{`Get "http://127.0.0.1:1/": dial tcp 127.0.0.1:1: connect: connection refused`, results.ClassConnectRefused},
 		{`Get "http://127.0.0.1:9/": dial tcp 127.0.0.1:9: i/o timeout`, results.ClassConnectTimeout},
@@ -151,7 +151,7 @@ func TestStatusClassesOverLoopback(t *testing.T) {
 	}
 	const rounds = 3
 	sum, res := attack(t, l, srv.URL, uint64(rounds*len(paths)))
-	want := map[string]int64{
+	want := map[results.Class]int64{
 		results.ClassOK:          2 * rounds,
 		results.ClassStatusOther: 2 * rounds,
 		results.ClassStatus429:   rounds,
@@ -185,7 +185,7 @@ func TestStatusClassesOverLoopback(t *testing.T) {
 // in a known way.
 type transportCase struct {
 	name  string
-	class string
+	class results.Class
 	// setup returns the base URL and options; it registers its cleanups.
 	setup func(t *testing.T) (string, func(*Options))
 }

@@ -69,7 +69,7 @@ func (g *grid) windows(end time.Time) []results.Window {
 	}
 	out := make([]results.Window, n)
 	for k := range out {
-		out[k] = results.Window{Start: g.origin.Add(time.Duration(k) * g.period), ByClass: map[string]int64{}}
+		out[k] = results.Window{Start: g.origin.Add(time.Duration(k) * g.period), ByClass: map[results.Class]int64{}}
 		if k < len(g.cells) {
 			g.cells[k].fill(&out[k])
 		}

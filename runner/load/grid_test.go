@@ -177,10 +177,11 @@ func TestGridCellsCountClassesAndRevisions(t *testing.T) {
 	sum := finishGrid(c.agg, 2*time.Second)
 	checkGrid(t, sum, time.Second)
 	want := []struct {
-		byClass, byRev map[string]int64
+		byClass map[results.Class]int64
+		byRev   map[string]int64
 	}{
-		{map[string]int64{results.ClassOK: 1, results.ClassStatus504: 1, results.UpstreamTimeout: 1}, map[string]int64{"api-1": 2}},
-		{map[string]int64{results.ClassOK: 1, results.ClassStatus500: 1, results.AppFetchFailed: 1}, map[string]int64{"api-2": 2}},
+		{map[results.Class]int64{results.ClassOK: 1, results.ClassStatus504: 1, results.UpstreamTimeout: 1}, map[string]int64{"api-1": 2}},
+		{map[results.Class]int64{results.ClassOK: 1, results.ClassStatus500: 1, results.AppFetchFailed: 1}, map[string]int64{"api-2": 2}},
 	}
 	if len(sum.Grid) != len(want) {
 		t.Fatalf("%d cells, want %d", len(sum.Grid), len(want))
@@ -324,7 +325,7 @@ func checkGrid(t *testing.T, sum Summary, period time.Duration) {
 		t.Fatal("no grid")
 	}
 	var req, errs int64
-	byClass, byRev, tlRev := map[string]int64{}, map[string]int64{}, map[string]int64{}
+	byClass, byRev, tlRev := map[results.Class]int64{}, map[string]int64{}, map[string]int64{}
 	for k, w := range sum.Grid {
 		if !w.Start.Equal(w.Start.Truncate(period)) {
 			t.Errorf("cell %d starts at %v, off the %v grid", k, w.Start, period)

@@ -72,7 +72,7 @@ func attack(t *testing.T, l scenarios.Load, url string, limit uint64, mod ...fun
 func checkSummary(t *testing.T, sum Summary) {
 	t.Helper()
 	var req, errs int64
-	byClass := map[string]int64{}
+	byClass := map[results.Class]int64{}
 	for i, w := range sum.Timeline {
 		req += w.Requests
 		errs += w.Errors

@@ -263,7 +263,7 @@ func (a *aggregator) closeBase() {
 	}
 	win := results.Window{
 		Start:   a.start.Add(time.Duration(a.base) * a.width),
-		ByClass: map[string]int64{},
+		ByClass: map[results.Class]int64{},
 	}
 	a.base++
 	a.closeAt = math.MaxUint64
@@ -313,7 +313,7 @@ func (a *aggregator) totals() (results.Totals, results.Latency) {
 	tot := results.Totals{
 		Requests: t.requests,
 		Errors:   t.requests - t.counts[classOK],
-		ByClass:  make(map[string]int64, numClasses+2),
+		ByClass:  make(map[results.Class]int64, numClasses+2),
 	}
 	fillByClass(tot.ByClass, &t.counts, &t.marks, true)
 	lat := latencyOf(a.runHist)
@@ -326,7 +326,7 @@ func (a *aggregator) totals() (results.Totals, results.Latency) {
 
 // fillByClass writes the class counts and the derived counters into m: all
 // of them when zeros is true, only the non-zero ones otherwise.
-func fillByClass(m map[string]int64, counts *[numClasses]int64, marks *[numMarks]int64, zeros bool) {
+func fillByClass(m map[results.Class]int64, counts *[numClasses]int64, marks *[numMarks]int64, zeros bool) {
 	var fetchFailed int64
 	for c, n := range counts {
 		if class(c).isTransport() {

@@ -133,7 +133,7 @@ func TestWindowRevisionsAndDerivedCounters(t *testing.T) {
 	if w.ByRevision["api-1"] != 3 || w.ByRevision["api-2"] != 1 || len(w.ByRevision) != 2 {
 		t.Errorf("by revision = %v", w.ByRevision)
 	}
-	want := map[string]int64{
+	want := map[results.Class]int64{
 		results.ClassOK: 5, results.ClassStatus504: 1, results.ClassEOF: 1, results.ClassDNS: 1,
 		results.FetchFailed: 2, results.UpstreamTimeout: 1,
 	}

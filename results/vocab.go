@@ -1,0 +1,146 @@
+package results
+
+import "strings"
+
+// The record's words: the classes results are sorted into, the names of the
+// metric queries, and the kinds of timeline event. Each is a named string
+// type, so that a misspelt name does not compile where a constant is meant;
+// JSON encodes them as the plain strings they are. Every other package
+// (scenarios' thresholds, the load engine's classifier, the drivers, the
+// diagnosis, the reporters) refers to these constants and declares none of
+// its own.
+
+// Class names what a result counted as: one of the Class* constants, or one
+// of the Derived counters. Both key the ByClass maps of totals, windows and
+// buckets; a result counts in exactly one class and at most one derived
+// counter.
+type Class string
+
+// Result classes: every request result is sorted into exactly one. They
+// are declared here only; scenarios' threshold metrics and runner/load's
+// classifier refer to them.
+const (
+	ClassOK          Class = "ok"
+	ClassStatus429         = "status_429"
+	ClassStatus500         = "status_500"
+	ClassStatus502         = "status_502"
+	ClassStatus503         = "status_503"
+	ClassStatus504         = "status_504"
+	ClassStatusOther       = "status_other"
+
+	ClassConnectTimeout  Class = "connect_timeout"
+	ClassConnectRefused        = "connect_refused"
+	ClassConnReset             = "conn_reset"
+	ClassEOF                   = "eof"
+	ClassResponseTimeout       = "response_timeout"
+	ClassTLS                   = "tls"
+	ClassDNS                   = "dns"
+	ClassTransportOther        = "transport_other"
+)
+
+// Derived counters that are not classes of their own.
+const (
+	// FetchFailed is the sum of the transport classes: what Node reports as
+	// "TypeError: fetch failed".
+	FetchFailed Class = "fetch_failed"
+	// UpstreamTimeout counts 504s whose body says "upstream request timeout".
+	UpstreamTimeout Class = "upstream_timeout"
+	// AppFetchFailed counts 5xx responses whose body says "fetch failed":
+	// the service's own outbound call failed (Node's TypeError: fetch failed),
+	// as the app in incident 000 reported NAT drops.
+	AppFetchFailed Class = "app_fetch_failed"
+)
+
+// Derived lists the derived counters, which are not classes: a result
+// counts in exactly one class and in at most one derived counter.
+var Derived = []Class{FetchFailed, UpstreamTimeout, AppFetchFailed}
+
+// IsDerived reports whether name is one of Derived.
+func IsDerived(name Class) bool {
+	for _, d := range Derived {
+		if d == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Classes lists every class in report order.
+var Classes = []Class{
+	ClassOK, ClassStatus429, ClassStatus500, ClassStatus502, ClassStatus503, ClassStatus504, ClassStatusOther,
+	ClassConnectTimeout, ClassConnectRefused, ClassConnReset, ClassEOF, ClassResponseTimeout, ClassTLS, ClassDNS, ClassTransportOther,
+}
+
+// TransportClasses lists the classes that make up FetchFailed.
+var TransportClasses = []Class{
+	ClassConnectTimeout, ClassConnectRefused, ClassConnReset, ClassEOF, ClassResponseTimeout, ClassTLS, ClassDNS, ClassTransportOther,
+}
+
+// IsTransport reports whether class is one of TransportClasses.
+func IsTransport(class Class) bool {
+	for _, c := range TransportClasses {
+		if c == class {
+			return true
+		}
+	}
+	return false
+}
+
+// Query names a metric query and the series it fetched (Series.Query). A
+// scenario may add queries of its own names; the default queries are named
+// by the Query* constants, which the diagnosis keys on.
+type Query string
+
+// Names of the default metric queries.
+const (
+	QueryNATDroppedSent      Query = "nat_dropped_sent"
+	QueryNATAllocationFailed Query = "nat_allocation_failed"
+	QueryNATAllocatedPorts   Query = "nat_allocated_ports"
+	QueryNATPortUsage        Query = "nat_port_usage"
+	QueryNATOpenConnections  Query = "nat_open_connections"
+	QueryNATNewConnections   Query = "nat_new_connections"
+	QueryRunRequestCount     Query = "run_request_count"
+	QueryRunInstanceCount    Query = "run_instance_count"
+)
+
+// NAT drop reasons: the "reason" label of QueryNATDroppedSent's series.
+const (
+	DropOutOfResources   = "OUT_OF_RESOURCES"
+	DropEndpointConflict = "ENDPOINT_INDEPENDENCE_CONFLICT"
+)
+
+// IsNAT reports whether q reads a Cloud NAT metric: its name starts with
+// "nat_", as every default NAT query's does.
+func (q Query) IsNAT() bool { return strings.HasPrefix(string(q), "nat_") }
+
+// NATObserved reports whether any Cloud NAT series came back with points: a
+// flat NAT signal then means "nothing happened", not "not measured".
+func NATObserved(series []Series) bool {
+	for _, s := range series {
+		if s.Query.IsNAT() && len(s.Points) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// EventKind names what an Event is: one of the Event* constants.
+type EventKind string
+
+// Event kinds on a run's timeline.
+const (
+	EventDeployStart     EventKind = "deploy-start"
+	EventRevisionCreated EventKind = "revision-created"
+	EventRevisionReady   EventKind = "revision-ready"
+	EventTrafficApplied  EventKind = "traffic-applied"
+	EventActionFailed    EventKind = "action-failed"
+	EventRollbackStart   EventKind = "rollback-start"
+	EventRollbackDone    EventKind = "rollback-done"
+	EventRollbackFailed  EventKind = "rollback-failed"
+	// EventAbortTriggered: a brake (an abort threshold, an interrupt)
+	// stopped the run.
+	EventAbortTriggered EventKind = "abort-triggered"
+	// EventClaimReleaseFailed: the run could not release its claim on a
+	// service.
+	EventClaimReleaseFailed EventKind = "claim-release-failed"
+)
