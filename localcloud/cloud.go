@@ -11,14 +11,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cutover-dev/cutover/localcloud/clock"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
 // Options are the process-level settings of a local cloud; everything about
 // the simulated world comes from the scenario's localcloud section.
 type Options struct {
-	// Clock drives simulated time; nil means NewClock(TimeScale, nil).
-	Clock *Clock
+	// Clock drives simulated time; nil means the scaled wall clock,
+	// clock.NewScaled(TimeScale, nil).
+	Clock clock.Clock
 	// Logf receives lifecycle lines (revision ready, instance failed, …);
 	// nil discards them.
 	Logf func(format string, args ...any)
@@ -30,7 +32,7 @@ type Options struct {
 // use. Close it to stop every server and goroutine it started.
 type Cloud struct {
 	cfg   scenarios.LocalCloud
-	clock *Clock
+	clock clock.Clock
 	rec   *Recorder
 	nat   *NAT
 	ext   *ExternalAPI
@@ -76,9 +78,9 @@ func Start(ctx context.Context, cfg scenarios.LocalCloud, opts Options) (*Cloud,
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("start local cloud: %w", err)
 	}
-	clock := opts.Clock
-	if clock == nil {
-		clock = NewClock(float64(cfg.TimeScale), nil)
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.NewScaled(cfg.TimeScale, nil)
 	}
 	logf := opts.Logf
 	if logf == nil {
@@ -86,13 +88,13 @@ func Start(ctx context.Context, cfg scenarios.LocalCloud, opts Options) (*Cloud,
 	}
 	seed := uint64(cfg.Seed)
 	if seed == 0 {
-		seed = uint64(clock.Now().UnixNano())
+		seed = uint64(clk.Now().UnixNano())
 	}
 	c := &Cloud{
 		cfg:   cfg,
-		clock: clock,
+		clock: clk,
 		logf:  logf,
-		rec: NewRecorder(clock, RecorderOptions{
+		rec: NewRecorder(clk, RecorderOptions{
 			Period:    cfg.Metrics.Period.D(),
 			LagNAT:    cfg.Metrics.LagNAT.D(),
 			LagRun:    cfg.Metrics.LagRun.D(),
@@ -132,7 +134,7 @@ func Start(ctx context.Context, cfg scenarios.LocalCloud, opts Options) (*Cloud,
 			"router_id":    cfg.NAT.Router,
 			"gateway_name": cfg.NAT.Gateway,
 		}},
-	}, clock, c.rec)
+	}, clk, c.rec)
 
 	fail := func(err error) (*Cloud, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -141,7 +143,7 @@ func Start(ctx context.Context, cfg scenarios.LocalCloud, opts Options) (*Cloud,
 		return nil, fmt.Errorf("start local cloud: %w", err)
 	}
 	var err error
-	if c.ext, err = StartExternalAPI(ctx, cfg.ExternalAPI.Latency.D(), clock); err != nil {
+	if c.ext, err = StartExternalAPI(ctx, cfg.ExternalAPI.Latency.D(), clk); err != nil {
 		return fail(err)
 	}
 	if c.db, err = startDatabase(ctx, c, cfg.Database.Latency.D()); err != nil {
@@ -237,7 +239,7 @@ func (c *Cloud) Close(ctx context.Context) error {
 }
 
 // Clock returns the cloud's clock.
-func (c *Cloud) Clock() *Clock { return c.clock }
+func (c *Cloud) Clock() clock.Clock { return c.clock }
 
 // Recorder returns the metrics recorder.
 func (c *Cloud) Recorder() *Recorder { return c.rec }
@@ -391,7 +393,7 @@ func (c *Cloud) sweepLoop() {
 		select {
 		case <-c.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		c.mu.Lock()
 		list := make([]*instance, 0, len(c.instances))

@@ -1,6 +1,8 @@
 package localcloud
 
 import (
+	"github.com/cutover-dev/cutover/localcloud/clock"
+
 	"context"
 	"errors"
 	"fmt"
@@ -36,7 +38,7 @@ type ExternalAPI struct {
 
 // StartExternalAPI listens on 127.0.0.1:0 and serves until Close. ctx bounds
 // the listen; latency is simulated and waited for on clock.
-func StartExternalAPI(ctx context.Context, latency time.Duration, clock *Clock) (*ExternalAPI, error) {
+func StartExternalAPI(ctx context.Context, latency time.Duration, clock clock.Clock) (*ExternalAPI, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -57,7 +59,7 @@ func StartExternalAPI(ctx context.Context, latency time.Duration, clock *Clock) 
 	return a, nil
 }
 
-func (a *ExternalAPI) serve(w http.ResponseWriter, r *http.Request, latency time.Duration, clock *Clock) {
+func (a *ExternalAPI) serve(w http.ResponseWriter, r *http.Request, latency time.Duration, clock clock.Clock) {
 	a.mu.Lock()
 	if a.closing {
 		a.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/cutover-dev/cutover/localcloud/clock"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -14,8 +15,8 @@ import (
 
 func TestExternalAPIAnswersAfterLatency(t *testing.T) {
 	natNoLeaks(t)
-	clock := NewClock(10, nil)
-	api, err := StartExternalAPI(context.Background(), 2*time.Second, clock) // 200 ms wall
+	clk := clock.NewScaled(10, nil)
+	api, err := StartExternalAPI(context.Background(), 2*time.Second, clk) // 200 ms wall
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,14 +35,14 @@ func TestExternalAPIAnswersAfterLatency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			start := clock.Now()
+			start := clk.Now()
 			resp, err := client.Get(api.URL() + "/v1/anything")
 			if err != nil {
 				t.Errorf("get: %v", err)
 				return
 			}
 			defer resp.Body.Close()
-			if took := clock.Simulated(clock.Now().Sub(start)); took < 2*time.Second {
+			if took := clk.Simulated(clk.Now().Sub(start)); took < 2*time.Second {
 				t.Errorf("answered after %v simulated, want ≥ 2s", took)
 			}
 			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
@@ -66,8 +67,8 @@ func TestExternalAPIAnswersAfterLatency(t *testing.T) {
 // their handlers have finished.
 func TestExternalAPICloseEndsWaitingRequests(t *testing.T) {
 	natNoLeaks(t)
-	clock := NewClock(1, nil)
-	api, err := StartExternalAPI(context.Background(), time.Hour, clock)
+	clk := clock.NewScaled(1, nil)
+	api, err := StartExternalAPI(context.Background(), time.Hour, clk)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,7 +181,7 @@ func (in *instance) run(ctx context.Context) {
 		grace := c.clock.NewTimer(cfg.ShutdownGrace.D())
 		select {
 		case <-in.drainedCh:
-		case <-grace.C:
+		case <-grace.C():
 			c.logf("instance %s: killed after the shutdown grace with requests in flight", in.id)
 		case <-ctx.Done():
 		}

@@ -1,6 +1,8 @@
 package localcloud
 
 import (
+	"github.com/cutover-dev/cutover/scenarios"
+
 	"context"
 	"fmt"
 	"maps"
@@ -68,7 +70,7 @@ func (m *metricService) ListTimeSeries(ctx context.Context, req *monitoringpb.Li
 		return nil, status.Errorf(codes.InvalidArgument, "view %v is not valid", req.GetView())
 	}
 	kind, vt := DescribeMetric(f.metricType)
-	agg, err := parseAggregation(req.GetAggregation(), rec.Period(), m.p.c.Clock().Scale(), kind, vt)
+	agg, err := parseAggregation(req.GetAggregation(), rec.Period(), m.p.c.Config().TimeScale, kind, vt)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +194,7 @@ type groupField struct {
 
 // parseAggregation validates an Aggregation for a metric of kind and vt.
 // It returns nil for raw data (no aligner).
-func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scale float64,
+func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scale int,
 	kind MetricKind, vt ValueType) (*aggregation, error) {
 	if a == nil {
 		return nil, nil
@@ -205,8 +207,8 @@ func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scal
 		out.period = p.AsDuration()
 		if out.period < minPeriod {
 			return nil, status.Errorf(codes.InvalidArgument,
-				"aggregation.alignment_period %v: must be at least %v (the sample period, %v simulated at time scale %g)",
-				out.period, minPeriod, time.Duration(float64(minPeriod)*scale).Round(time.Millisecond), scale)
+				"aggregation.alignment_period %v: must be at least %v (the sample period, %v simulated at time scale %d)",
+				out.period, minPeriod, scenarios.SimulatedDuration(minPeriod, scale).Round(time.Millisecond), scale)
 		}
 	}
 	for _, g := range a.GetGroupByFields() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cutover-dev/cutover/localcloud/clock"
 	"math"
 	"net/http"
 	"strings"
@@ -25,12 +26,12 @@ import (
 // test can step over a period or an ingestion lag without waiting for it.
 type jumpClock struct {
 	off atomic.Int64
-	c   *Clock
+	c   *clock.Scaled
 }
 
 func newJumpClock(scale int) *jumpClock {
 	j := &jumpClock{}
-	j.c = NewClock(float64(scale), func() time.Time { return time.Now().Add(time.Duration(j.off.Load())) })
+	j.c = clock.NewScaled(scale, func() time.Time { return time.Now().Add(time.Duration(j.off.Load())) })
 	return j
 }
 
@@ -41,11 +42,11 @@ func (j *jumpClock) jumpTo(t time.Time) {
 	}
 }
 
-func startCloudClock(t *testing.T, cfg scenarios.LocalCloud, clock *Clock) *Cloud {
+func startCloudClock(t *testing.T, cfg scenarios.LocalCloud, clk clock.Clock) *Cloud {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := Start(ctx, cfg, Options{Clock: clock, Logf: t.Logf})
+	c, err := Start(ctx, cfg, Options{Clock: clk, Logf: t.Logf})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}

@@ -1,6 +1,8 @@
 package localcloud
 
 import (
+	"github.com/cutover-dev/cutover/localcloud/clock"
+
 	"context"
 	"errors"
 	"fmt"
@@ -183,7 +185,7 @@ type NATDestinationStats struct {
 // A NAT is safe for concurrent use.
 type NAT struct {
 	opts  NATOptions
-	clock *Clock
+	clock clock.Clock
 	sink  MetricSink
 	ipTag []string // nat_ip label per IP
 
@@ -192,7 +194,7 @@ type NAT struct {
 
 	mu        sync.Mutex
 	closed    bool
-	timers    map[uint64]*time.Timer
+	timers    map[uint64]clock.Timer
 	nextTimer uint64
 	nextSeq   uint64
 	endpoints map[string]*natEndpoint
@@ -229,15 +231,15 @@ type natDest struct {
 func (d *natDest) held() int { return d.open + d.timeWait }
 
 // NewNAT returns a gateway with no endpoints. Close it to stop its timers.
-func NewNAT(opts NATOptions, clock *Clock, sink MetricSink) *NAT {
+func NewNAT(opts NATOptions, clk clock.Clock, sink MetricSink) *NAT {
 	opts = opts.withDefaults()
 	n := &NAT{
 		opts:      opts,
-		clock:     clock,
+		clock:     clk,
 		sink:      sink,
 		ipTag:     make([]string, opts.IPs),
 		done:      make(chan struct{}),
-		timers:    make(map[uint64]*time.Timer),
+		timers:    make(map[uint64]clock.Timer),
 		nextTimer: 1,
 		endpoints: make(map[string]*natEndpoint),
 		ipFree:    make([]int, opts.IPs),
@@ -485,7 +487,7 @@ func (n *NAT) wait(ctx context.Context, simulated time.Duration) error {
 		return ctx.Err()
 	case <-n.done:
 		return errNATClosed
-	case <-t.C:
+	case <-t.C():
 		return nil
 	}
 }

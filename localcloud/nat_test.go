@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cutover-dev/cutover/localcloud/clock"
 	"io"
 	"maps"
 	"net"
@@ -170,19 +171,19 @@ func checkNATSinkCalls(t *testing.T, calls []natSinkCall) {
 
 // newTestNAT returns a gateway on a clock at scale with a fake sink; the
 // gateway is closed and the sink's calls are checked at cleanup.
-func newTestNAT(t *testing.T, scale float64, opts NATOptions) (*NAT, *natFakeSink, *Clock) {
+func newTestNAT(t *testing.T, scale int, opts NATOptions) (*NAT, *natFakeSink, clock.Clock) {
 	t.Helper()
-	clock := NewClock(scale, nil)
+	clk := clock.NewScaled(scale, nil)
 	sink := newNATFakeSink()
 	opts.Gateway = natTestGateway
-	n := NewNAT(opts, clock, sink)
+	n := NewNAT(opts, clk, sink)
 	t.Cleanup(func() {
 		if err := n.Close(); err != nil {
 			t.Errorf("close nat: %v", err)
 		}
 		checkNATSinkCalls(t, sink.snapshot())
 	})
-	return n, sink, clock
+	return n, sink, clk
 }
 
 // startNATTestServer starts a loopback server that reads and discards until the
@@ -233,14 +234,14 @@ func startNATTestServer(t *testing.T) string {
 }
 
 // natDialFor dials through n with a simulated connect timeout.
-func natDialFor(n *NAT, clock *Clock, endpoint, addr string, timeout time.Duration) (net.Conn, error) {
+func natDialFor(n *NAT, clock clock.Clock, endpoint, addr string, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), clock.Wall(timeout))
 	defer cancel()
 	return n.DialContext(ctx, endpoint, "tcp", addr)
 }
 
 // natOpenN opens count connections from endpoint to addr, failing on any error.
-func natOpenN(t *testing.T, n *NAT, clock *Clock, endpoint, addr string, count int) []net.Conn {
+func natOpenN(t *testing.T, n *NAT, clock clock.Clock, endpoint, addr string, count int) []net.Conn {
 	t.Helper()
 	conns := make([]net.Conn, 0, count)
 	t.Cleanup(func() {
@@ -377,7 +378,7 @@ func TestNATDestinationsAreIndependent(t *testing.T) {
 func TestNATRetransmissionAfterTimeWait(t *testing.T) {
 	tests := []struct {
 		timeWait    time.Duration
-		scale       float64
+		scale       int
 		wantDrops   int64
 		minLatency  time.Duration // the retransmission that gets through
 		maxLatency  time.Duration // the one after it
@@ -830,8 +831,8 @@ func TestNATInitialGauges(t *testing.T) {
 // BenchmarkNATDial measures a dial and close through the NAT with plenty of
 // ports (no keep-alive): the path a churning client takes.
 func BenchmarkNATDial(b *testing.B) {
-	clock := NewClock(1000, nil)
-	n := NewNAT(NATOptions{IPs: 2, MinPortsPerVM: 65536, Gateway: natTestGateway}, clock, natDiscardSink{})
+	clk := clock.NewScaled(1000, nil)
+	n := NewNAT(NATOptions{IPs: 2, MinPortsPerVM: 65536, Gateway: natTestGateway}, clk, natDiscardSink{})
 	defer n.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,6 +1,8 @@
 package localcloud
 
 import (
+	"github.com/cutover-dev/cutover/localcloud/clock"
+
 	"slices"
 	"sort"
 	"strings"
@@ -91,7 +93,7 @@ type Series struct {
 // are kept per series. A Recorder is safe for concurrent use; it runs no
 // goroutine.
 type Recorder struct {
-	clock     *Clock
+	clock     clock.Clock
 	origin    time.Time
 	period    time.Duration // wall
 	lagNAT    time.Duration // wall
@@ -120,7 +122,7 @@ var _ MetricSink = (*Recorder)(nil)
 // period grid of wall-clock time (the first one holds now), as Google's
 // per-minute samples sit on the minute, so that a query aligned to whole
 // periods gets whole samples.
-func NewRecorder(clock *Clock, opts RecorderOptions) *Recorder {
+func NewRecorder(clock clock.Clock, opts RecorderOptions) *Recorder {
 	if opts.Period <= 0 {
 		opts.Period = DefaultMetricPeriod
 	}

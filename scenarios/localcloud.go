@@ -207,6 +207,21 @@ const (
 	CallServicePrefix = "service:"
 )
 
+// WallDuration converts a simulated duration of the local cloud to the
+// wall-clock time it takes at time scale scale (scale < 1 counts as 1). It is
+// the one place the time-scale arithmetic is written; the local cloud's
+// clock and the metric timing use it.
+func WallDuration(simulated time.Duration, scale int) time.Duration {
+	return time.Duration(float64(simulated) / float64(max(scale, 1)))
+}
+
+// SimulatedDuration converts a wall-clock duration to the simulated time
+// that passes in it at time scale scale (scale < 1 counts as 1): the inverse
+// of WallDuration.
+func SimulatedDuration(wall time.Duration, scale int) time.Duration {
+	return time.Duration(float64(wall) * float64(max(scale, 1)))
+}
+
 // DefaultSYNSchedule is Linux's SYN retransmission schedule with
 // tcp_syn_retries=6, measured from the first SYN.
 var DefaultSYNSchedule = []Duration{
