@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cutover-dev/cutover/localcloud/nat"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -34,7 +35,7 @@ type Cloud struct {
 	cfg   scenarios.LocalCloud
 	clock clock.Clock
 	rec   *Recorder
-	nat   *NAT
+	nat   *nat.Gateway
 	ext   *ExternalAPI
 	db    *database
 	logf  func(format string, args ...any)
@@ -117,24 +118,12 @@ func Start(ctx context.Context, cfg scenarios.LocalCloud, opts Options) (*Cloud,
 	}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 
-	minPorts, maxPorts := cfg.NAT.PortsPerVM()
-	c.nat = NewNAT(NATOptions{
-		IPs:                cfg.NAT.IPs,
-		PortsPerIP:         cfg.NAT.PortsPerIP,
-		Dynamic:            cfg.NAT.Dynamic,
-		MinPortsPerVM:      minPorts,
-		MaxPortsPerVM:      maxPorts,
-		DynamicDoubleDelay: cfg.NAT.DynamicDoubleDelay.D(),
-		TCPTimeWait:        cfg.NAT.TCPTimeWait.D(),
-		BlockReleaseDelay:  cfg.NAT.BlockRelease.D(),
-		SYNSchedule:        cfg.NAT.Syn(),
-		Gateway: Resource{Type: ResourceNATGateway, Labels: map[string]string{
-			"project_id":   cfg.Project,
-			"region":       cfg.Region,
-			"router_id":    cfg.NAT.Router,
-			"gateway_name": cfg.NAT.Gateway,
-		}},
-	}, clk, c.rec)
+	c.nat = nat.New(nat.FromScenario(cfg.NAT), clk, resourceSink{c.rec, Resource{Type: ResourceNATGateway, Labels: map[string]string{
+		"project_id":   cfg.Project,
+		"region":       cfg.Region,
+		"router_id":    cfg.NAT.Router,
+		"gateway_name": cfg.NAT.Gateway,
+	}}})
 
 	fail := func(err error) (*Cloud, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -245,7 +234,7 @@ func (c *Cloud) Clock() clock.Clock { return c.clock }
 func (c *Cloud) Recorder() *Recorder { return c.rec }
 
 // NAT returns the Cloud NAT gateway.
-func (c *Cloud) NAT() *NAT { return c.nat }
+func (c *Cloud) NAT() *nat.Gateway { return c.nat }
 
 // ExternalAPI returns the external API server.
 func (c *Cloud) ExternalAPI() *ExternalAPI { return c.ext }

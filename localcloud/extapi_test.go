@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/cutover-dev/cutover/localcloud/clock"
+	"go.uber.org/goleak"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -14,7 +15,8 @@ import (
 )
 
 func TestExternalAPIAnswersAfterLatency(t *testing.T) {
-	natNoLeaks(t)
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	clk := clock.NewScaled(10, nil)
 	api, err := StartExternalAPI(context.Background(), 2*time.Second, clk) // 200 ms wall
 	if err != nil {
@@ -66,7 +68,8 @@ func TestExternalAPIAnswersAfterLatency(t *testing.T) {
 // Close ends requests still waiting out their latency and returns once
 // their handlers have finished.
 func TestExternalAPICloseEndsWaitingRequests(t *testing.T) {
-	natNoLeaks(t)
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	clk := clock.NewScaled(1, nil)
 	api, err := StartExternalAPI(context.Background(), time.Hour, clk)
 	if err != nil {

@@ -3,6 +3,7 @@ package localcloud
 import (
 	"context"
 	"fmt"
+	"github.com/cutover-dev/cutover/localcloud/nat"
 	"sort"
 	"strings"
 	"testing"
@@ -76,9 +77,9 @@ type scenarioRun struct {
 	// oldRev and newRev are each service's revision before and after.
 	oldRev, newRev map[string]string
 	// natAtDeploy is the NAT's state just before the deploy.
-	natAtDeploy NATStats
+	natAtDeploy nat.Stats
 	// probes are NAT snapshots taken every probeEvery after the deploy.
-	probes []NATStats
+	probes []nat.Stats
 }
 
 type runOptions struct {
@@ -246,7 +247,7 @@ func (r *scenarioRun) errorsByDestination(results []lcResult) map[string]int {
 
 // natDrops sums the drops of the endpoints of the given revisions
 // (endpoints are instance ids, REVISION-N).
-func natDrops(st NATStats, revs map[string]string) int64 {
+func natDrops(st nat.Stats, revs map[string]string) int64 {
 	var n int64
 	for ep, e := range st.Endpoints {
 		for _, rev := range revs {

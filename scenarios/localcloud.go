@@ -347,6 +347,17 @@ func (n CloudNAT) Syn() []time.Duration {
 	return out
 }
 
+// SYNGiveUp returns when the kernel gives up on a SYN that is never
+// answered: after 127 s (Linux, tcp_syn_retries=6), and never before the
+// last retransmission of the schedule.
+func (n CloudNAT) SYNGiveUp() time.Duration {
+	giveUp := 127 * time.Second
+	if s := n.Syn(); len(s) > 0 {
+		giveUp = max(giveUp, s[len(s)-1])
+	}
+	return giveUp
+}
+
 // Validate checks the section on its own, for configurations built in code;
 // it returns every problem as a *Problems (paths start with "localcloud"),
 // or nil. A section without services must be empty (absent).

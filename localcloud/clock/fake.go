@@ -28,7 +28,7 @@ type Fake struct {
 var _ Clock = (*Fake)(nil)
 
 type fakeWatcher struct {
-	n    int
+	cond func() bool // called with mu held
 	done chan struct{}
 }
 
@@ -129,7 +129,27 @@ func (f *Fake) Waiters() int {
 func (f *Fake) WhenWaiters(n int) <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	w := fakeWatcher{n: n, done: make(chan struct{})}
+	return f.watchLocked(func() bool { return len(f.pending) >= n })
+}
+
+// WhenDue returns a channel closed once a timer due exactly at wall-clock
+// time at is pending: a test waits on it to know that the code under test
+// has parked until then.
+func (f *Fake) WhenDue(at time.Time) <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.watchLocked(func() bool {
+		for _, t := range f.pending {
+			if t.when.Equal(at) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func (f *Fake) watchLocked(cond func() bool) <-chan struct{} {
+	w := fakeWatcher{cond: cond, done: make(chan struct{})}
 	f.watchers = append(f.watchers, w)
 	f.notifyLocked()
 	return w.done
@@ -214,11 +234,11 @@ func (f *Fake) removeLocked(t *fakeTimer) bool {
 	return false
 }
 
-// notifyLocked closes the watchers whose count is reached.
+// notifyLocked closes the watchers whose condition holds.
 func (f *Fake) notifyLocked() {
 	kept := f.watchers[:0]
 	for _, w := range f.watchers {
-		if len(f.pending) >= w.n {
+		if w.cond() {
 			close(w.done)
 			continue
 		}

@@ -1,7 +1,8 @@
-package localcloud
+package nat
 
 import (
 	"github.com/cutover-dev/cutover/localcloud/clock"
+	"github.com/cutover-dev/cutover/scenarios"
 
 	"context"
 	"errors"
@@ -14,113 +15,106 @@ import (
 	"time"
 )
 
-// NAT defaults, from the Cloud NAT documentation (sim-model.md §1 and §6).
+// Metric types the gateway records, with the real names and labels.
 const (
-	DefaultNATPortsPerIP         = 64512             // TCP ports per NAT IP (1024–65535)
-	DefaultNATStaticMinPorts     = 64                // min_ports_per_vm, static allocation
-	DefaultNATDynamicMinPorts    = 32                // min_ports_per_vm, dynamic allocation
-	DefaultNATDynamicMaxPorts    = 65536             // max_ports_per_vm, dynamic allocation
-	DefaultNATDynamicDoubleDelay = 2 * time.Second   // how long a doubling takes (UNVERIFIED)
-	DefaultNATTCPTimeWait        = 120 * time.Second // tcp_time_wait_timeout_sec
-	DefaultNATBlockReleaseDelay  = 900 * time.Second // how long a gone endpoint's block is held (UNVERIFIED)
-	DefaultSYNGiveUp             = 127 * time.Second // Linux gives up after tcp_syn_retries=6
+	MetricDroppedSent    = "router.googleapis.com/nat/dropped_sent_packets_count" // DELTA INT64; labels ip_protocol, reason
+	MetricAllocFailed    = "router.googleapis.com/nat/nat_allocation_failed"      // GAUGE BOOL
+	MetricAllocatedPorts = "router.googleapis.com/nat/allocated_ports"            // GAUGE INT64; label nat_ip
+	MetricPortUsage      = "router.googleapis.com/nat/port_usage"                 // GAUGE INT64; label ip_protocol
+	MetricNewConns       = "router.googleapis.com/nat/new_connections_count"      // DELTA INT64; label ip_protocol
+	MetricOpenConns      = "router.googleapis.com/nat/open_connections"           // GAUGE INT64; label ip_protocol
 )
 
-// DefaultSYNSchedule is Linux's SYN retransmission schedule: offsets from the
-// first SYN at which it is sent again (tcp_syn_retries=6, initial RTO 1 s).
-var DefaultSYNSchedule = []time.Duration{
-	1 * time.Second, 3 * time.Second, 7 * time.Second,
-	15 * time.Second, 31 * time.Second, 63 * time.Second,
+// Drop reasons of MetricDroppedSent.
+const (
+	ReasonOutOfResources = "OUT_OF_RESOURCES"
+	ReasonEIMConflict    = "ENDPOINT_INDEPENDENCE_CONFLICT"
+)
+
+// Sink receives the gateway's measurements; the local cloud's recorder,
+// bound to the nat_gateway resource, implements it. It is called with the
+// gateway's lock held, so it must not call back into the gateway.
+type Sink interface {
+	// AddDelta adds n to a DELTA metric.
+	AddDelta(metricType string, labels map[string]string, n int64)
+	// SetGauge sets a GAUGE metric's current value.
+	SetGauge(metricType string, labels map[string]string, v int64)
 }
 
-// natDynamicHighWater is the share of a block in use for one destination at
+// dynamicHighWater is the share of a block in use for one destination at
 // which dynamic allocation asks for a doubling ("close to being out of ports").
-const natDynamicHighWater = 0.9
+const dynamicHighWater = 0.9
 
-// NATOptions configures a NAT gateway. Durations are simulated; zero values
-// take the documented defaults.
-type NATOptions struct {
-	// IPs is the number of NAT IPs (default 1).
+// Options configures a gateway. Every field is resolved: FromScenario
+// builds them from a defaulted and validated scenarios.CloudNAT, the one
+// place their defaults live. Durations are simulated.
+type Options struct {
+	// IPs is the number of NAT IPs.
 	IPs int
-	// PortsPerIP is the number of TCP ports per NAT IP (default 64,512).
+	// PortsPerIP is the number of TCP ports per NAT IP.
 	PortsPerIP int
-	// Dynamic selects dynamic port allocation; false is static (the default).
+	// Dynamic selects dynamic port allocation; false is static.
 	Dynamic bool
-	// MinPortsPerVM is each endpoint's block (static default 64, dynamic
-	// default 32), rounded up to a power of 2.
+	// MinPortsPerVM is each endpoint's block, rounded up to a power of 2.
 	MinPortsPerVM int
-	// MaxPortsPerVM caps dynamic growth (default 65,536), rounded up to a
-	// power of 2 and at least MinPortsPerVM.
+	// MaxPortsPerVM caps dynamic growth, rounded up to a power of 2 and at
+	// least MinPortsPerVM (static: MinPortsPerVM).
 	MaxPortsPerVM int
-	// DynamicDoubleDelay is how long a doubling takes (default 2 s); SYNs that
-	// find no free port meanwhile are dropped.
+	// DynamicDoubleDelay is how long a doubling takes; SYNs that find no
+	// free port meanwhile are dropped.
 	DynamicDoubleDelay time.Duration
 	// TCPTimeWait is how long a 5-tuple stays unusable after its connection
-	// closes (default 120 s; 30 s is the newer default).
+	// closes.
 	TCPTimeWait time.Duration
 	// BlockReleaseDelay is how long a detached endpoint's block is held
-	// before it is released (default 900 s).
+	// before it is released.
 	BlockReleaseDelay time.Duration
-	// SYNSchedule holds the retransmission offsets from the first SYN
-	// (default DefaultSYNSchedule).
+	// SYNSchedule holds the retransmission offsets from the first SYN.
 	SYNSchedule []time.Duration
 	// SYNGiveUp is when the kernel gives up on a SYN that is never answered
 	// and the dial fails with ETIMEDOUT, if the caller's ctx has not ended it
-	// first (default 127 s, and never before the last retransmission).
+	// first (never before the last retransmission).
 	SYNGiveUp time.Duration
-	// Gateway is the nat_gateway resource the metrics are recorded on
-	// (labels project_id, region, router_id, gateway_name).
-	Gateway Resource
 }
 
-// withDefaults returns o with zero values replaced by the defaults and port
-// counts normalised.
-func (o NATOptions) withDefaults() NATOptions {
-	if o.IPs <= 0 {
-		o.IPs = 1
+// FromScenario returns the options of the gateway a localcloud section's
+// nat describes; n must be defaulted and validated (scenarios resolves
+// every default, see scenarios.LocalCloud.Defaults).
+func FromScenario(n scenarios.CloudNAT) Options {
+	minPorts, maxPorts := n.PortsPerVM()
+	return Options{
+		IPs:                n.IPs,
+		PortsPerIP:         n.PortsPerIP,
+		Dynamic:            n.Dynamic,
+		MinPortsPerVM:      minPorts,
+		MaxPortsPerVM:      maxPorts,
+		DynamicDoubleDelay: n.DynamicDoubleDelay.D(),
+		TCPTimeWait:        n.TCPTimeWait.D(),
+		BlockReleaseDelay:  n.BlockRelease.D(),
+		SYNSchedule:        n.Syn(),
+		SYNGiveUp:          n.SYNGiveUp(),
 	}
-	if o.PortsPerIP <= 0 {
-		o.PortsPerIP = DefaultNATPortsPerIP
-	}
-	if o.MinPortsPerVM <= 0 {
-		o.MinPortsPerVM = DefaultNATStaticMinPorts
-		if o.Dynamic {
-			o.MinPortsPerVM = DefaultNATDynamicMinPorts
-		}
-	}
-	o.MinPortsPerVM = natCeilPow2(o.MinPortsPerVM)
-	if o.MaxPortsPerVM <= 0 {
-		o.MaxPortsPerVM = DefaultNATDynamicMaxPorts
-	}
-	o.MaxPortsPerVM = natCeilPow2(o.MaxPortsPerVM)
+}
+
+// normalized returns o with port counts rounded to powers of 2 and the SYN
+// schedule copied and in order. It sets no default.
+func (o Options) normalized() Options {
+	o.IPs = max(o.IPs, 1)
+	o.MinPortsPerVM = ceilPow2(o.MinPortsPerVM)
+	o.MaxPortsPerVM = ceilPow2(o.MaxPortsPerVM)
 	if !o.Dynamic || o.MaxPortsPerVM < o.MinPortsPerVM {
 		o.MaxPortsPerVM = o.MinPortsPerVM
 	}
-	if o.DynamicDoubleDelay <= 0 {
-		o.DynamicDoubleDelay = DefaultNATDynamicDoubleDelay
-	}
-	if o.TCPTimeWait <= 0 {
-		o.TCPTimeWait = DefaultNATTCPTimeWait
-	}
-	if o.BlockReleaseDelay <= 0 {
-		o.BlockReleaseDelay = DefaultNATBlockReleaseDelay
-	}
-	if o.SYNSchedule == nil {
-		o.SYNSchedule = DefaultSYNSchedule
-	}
 	o.SYNSchedule = append([]time.Duration(nil), o.SYNSchedule...)
 	sort.Slice(o.SYNSchedule, func(i, j int) bool { return o.SYNSchedule[i] < o.SYNSchedule[j] })
-	if o.SYNGiveUp <= 0 {
-		o.SYNGiveUp = DefaultSYNGiveUp
-	}
 	if n := len(o.SYNSchedule); n > 0 && o.SYNGiveUp < o.SYNSchedule[n-1] {
 		o.SYNGiveUp = o.SYNSchedule[n-1]
 	}
 	return o
 }
 
-// natCeilPow2 rounds n up to a power of 2 (n ≥ 1).
-func natCeilPow2(n int) int {
+// ceilPow2 rounds n up to a power of 2 (n ≥ 1).
+func ceilPow2(n int) int {
 	p := 1
 	for p < n {
 		p <<= 1
@@ -128,8 +122,8 @@ func natCeilPow2(n int) int {
 	return p
 }
 
-// NATStats is a snapshot of a NAT gateway's state.
-type NATStats struct {
+// Stats is a snapshot of a NAT gateway's state.
+type Stats struct {
 	// Capacity is how many endpoints fit at MinPortsPerVM:
 	// ⌊IPs × PortsPerIP / MinPortsPerVM⌋.
 	Capacity int
@@ -146,11 +140,11 @@ type NATStats struct {
 	// Drops counts dropped SYNs by reason (OUT_OF_RESOURCES).
 	Drops map[string]int64
 	// Endpoints holds every endpoint the gateway knows, by name.
-	Endpoints map[string]NATEndpointStats
+	Endpoints map[string]EndpointStats
 }
 
-// NATEndpointStats is one endpoint's state.
-type NATEndpointStats struct {
+// EndpointStats is one endpoint's state.
+type EndpointStats struct {
 	// Ports is the endpoint's block size; 0 means it has no block.
 	Ports int
 	// Attached is false once the endpoint is detached (its block is held
@@ -163,30 +157,29 @@ type NATEndpointStats struct {
 	// NewConnections counts this endpoint's connections that got a port.
 	NewConnections int64
 	// Destinations holds port use per destination ("tcp 127.0.0.1:8080").
-	Destinations map[string]NATDestinationStats
+	Destinations map[string]DestinationStats
 }
 
-// NATDestinationStats is one endpoint's port use for one destination 3-tuple.
-type NATDestinationStats struct {
+// DestinationStats is one endpoint's port use for one destination 3-tuple.
+type DestinationStats struct {
 	// Open counts open connections.
 	Open int
 	// TimeWait counts ports in TIME_WAIT, not reusable for this destination.
 	TimeWait int
 }
 
-// NAT is a Cloud NAT gateway. Endpoints (instances) attach to it and get a
+// Gateway is a Cloud NAT gateway. Endpoints (instances) attach to it and get a
 // port block; DialContext opens real loopback connections through it under
 // the documented rules: per-destination port limits, the TIME_WAIT 5-tuple
 // reuse rule, silent SYN drops with the kernel's retransmission schedule,
 // allocation failures beyond IP capacity, and dynamic doubling.
 //
-// Metrics go to the MetricSink with the real types and labels; the sink is
-// called with the NAT's lock held, so it must not call back into the NAT.
-// A NAT is safe for concurrent use.
-type NAT struct {
-	opts  NATOptions
+// Metrics go to the Sink with the real types and labels. A Gateway is safe
+// for concurrent use.
+type Gateway struct {
+	opts  Options
 	clock clock.Clock
-	sink  MetricSink
+	sink  Sink
 	ipTag []string // nat_ip label per IP
 
 	done chan struct{} // closed by Close
@@ -197,7 +190,7 @@ type NAT struct {
 	timers    map[uint64]clock.Timer
 	nextTimer uint64
 	nextSeq   uint64
-	endpoints map[string]*natEndpoint
+	endpoints map[string]*endpointState
 	ipFree    []int
 	open      int
 	newConns  int64
@@ -209,7 +202,7 @@ type NAT struct {
 	gauges   map[string]int64 // last value set per gauge key
 }
 
-type natEndpoint struct {
+type endpointState struct {
 	name      string
 	seq       uint64 // attach order
 	attached  bool
@@ -220,20 +213,21 @@ type natEndpoint struct {
 	releaseID uint64 // pending release timer, 0 = none
 	drops     int64
 	newConns  int64
-	dests     map[string]*natDest
+	dests     map[string]*destUse
 }
 
-type natDest struct {
+type destUse struct {
 	open     int
 	timeWait int
 }
 
-func (d *natDest) held() int { return d.open + d.timeWait }
+func (d *destUse) held() int { return d.open + d.timeWait }
 
-// NewNAT returns a gateway with no endpoints. Close it to stop its timers.
-func NewNAT(opts NATOptions, clk clock.Clock, sink MetricSink) *NAT {
-	opts = opts.withDefaults()
-	n := &NAT{
+// New returns a gateway with no endpoints; opts must be resolved (see
+// FromScenario). Close it to stop its timers.
+func New(opts Options, clk clock.Clock, sink Sink) *Gateway {
+	opts = opts.normalized()
+	n := &Gateway{
 		opts:      opts,
 		clock:     clk,
 		sink:      sink,
@@ -241,7 +235,7 @@ func NewNAT(opts NATOptions, clk clock.Clock, sink MetricSink) *NAT {
 		done:      make(chan struct{}),
 		timers:    make(map[uint64]clock.Timer),
 		nextTimer: 1,
-		endpoints: make(map[string]*natEndpoint),
+		endpoints: make(map[string]*endpointState),
 		ipFree:    make([]int, opts.IPs),
 		drops:     make(map[string]int64),
 		usage:     make(map[int]int),
@@ -249,22 +243,22 @@ func NewNAT(opts NATOptions, clk clock.Clock, sink MetricSink) *NAT {
 	}
 	for i := range n.ipFree {
 		n.ipFree[i] = opts.PortsPerIP
-		n.ipTag[i] = natIPLabel(i)
+		n.ipTag[i] = ipLabel(i)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for i := range n.ipTag {
-		n.setGaugeLocked(MetricNATAllocatedPorts, map[string]string{"nat_ip": n.ipTag[i]}, 0, true)
+		n.setGaugeLocked(MetricAllocatedPorts, map[string]string{"nat_ip": n.ipTag[i]}, 0, true)
 	}
-	n.setGaugeLocked(MetricNATAllocFailed, nil, 0, true)
-	n.setGaugeLocked(MetricNATOpenConns, natTCPLabels(), 0, true)
-	n.setGaugeLocked(MetricNATPortUsage, natTCPLabels(), 0, true)
+	n.setGaugeLocked(MetricAllocFailed, nil, 0, true)
+	n.setGaugeLocked(MetricOpenConns, tcpLabels(), 0, true)
+	n.setGaugeLocked(MetricPortUsage, tcpLabels(), 0, true)
 	return n
 }
 
-// natIPLabel names NAT IP i with an address from the documentation ranges
+// ipLabel names NAT IP i with an address from the documentation ranges
 // (RFC 5737). It is a label only and is never dialed.
-func natIPLabel(i int) string {
+func ipLabel(i int) string {
 	prefixes := []string{"203.0.113.", "198.51.100.", "192.0.2."}
 	if i/254 < len(prefixes) {
 		return fmt.Sprintf("%s%d", prefixes[i/254], i%254+1)
@@ -272,17 +266,17 @@ func natIPLabel(i int) string {
 	return fmt.Sprintf("nat-ip-%d", i+1)
 }
 
-func natTCPLabels() map[string]string { return map[string]string{"ip_protocol": "TCP"} }
+func tcpLabels() map[string]string { return map[string]string{"ip_protocol": "TCP"} }
 
 // Options returns the options in effect, defaults applied.
-func (n *NAT) Options() NATOptions {
+func (n *Gateway) Options() Options {
 	o := n.opts
 	o.SYNSchedule = append([]time.Duration(nil), o.SYNSchedule...)
 	return o
 }
 
 // Capacity returns how many endpoints fit at MinPortsPerVM.
-func (n *NAT) Capacity() int {
+func (n *Gateway) Capacity() int {
 	return n.opts.IPs * n.opts.PortsPerIP / n.opts.MinPortsPerVM
 }
 
@@ -291,7 +285,7 @@ func (n *NAT) Capacity() int {
 // waits, in attach order, for released blocks. Attaching an endpoint that is
 // detached but still holds its block cancels the release; attaching an
 // attached endpoint does nothing.
-func (n *NAT) Attach(endpoint string) {
+func (n *Gateway) Attach(endpoint string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -306,12 +300,12 @@ func (n *NAT) Attach(endpoint string) {
 		return
 	}
 	n.nextSeq++
-	e := &natEndpoint{
+	e := &endpointState{
 		name:     endpoint,
 		seq:      n.nextSeq,
 		attached: true,
 		portions: make([]int, n.opts.IPs),
-		dests:    make(map[string]*natDest),
+		dests:    make(map[string]*destUse),
 	}
 	n.endpoints[endpoint] = e
 	if !n.anyWaitingLocked(e) {
@@ -325,7 +319,7 @@ func (n *NAT) Attach(endpoint string) {
 // frees, in attach order. An endpoint without a block is forgotten at once.
 // Until the release, the endpoint can still dial (in-flight work on a
 // draining instance).
-func (n *NAT) Detach(endpoint string) {
+func (n *Gateway) Detach(endpoint string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	e, ok := n.endpoints[endpoint]
@@ -347,7 +341,7 @@ func (n *NAT) Detach(endpoint string) {
 
 // releaseLocked returns e's block to the IPs and hands free capacity to the
 // waiting endpoints.
-func (n *NAT) releaseLocked(e *natEndpoint) {
+func (n *Gateway) releaseLocked(e *endpointState) {
 	for i, p := range e.portions {
 		n.ipFree[i] += p
 		e.portions[i] = 0
@@ -363,7 +357,7 @@ func (n *NAT) releaseLocked(e *natEndpoint) {
 }
 
 // freeLocked returns the number of unallocated ports over all IPs.
-func (n *NAT) freeLocked() int {
+func (n *Gateway) freeLocked() int {
 	free := 0
 	for _, f := range n.ipFree {
 		free += f
@@ -374,7 +368,7 @@ func (n *NAT) freeLocked() int {
 // allocateLocked adds size ports to e's block, first-fit over the IPs (a
 // block may span IPs, which is what the capacity formula assumes). It
 // reports false, changing nothing, when the IPs cannot hold them.
-func (n *NAT) allocateLocked(e *natEndpoint, size int) bool {
+func (n *Gateway) allocateLocked(e *endpointState, size int) bool {
 	if n.freeLocked() < size {
 		return false
 	}
@@ -395,8 +389,8 @@ func (n *NAT) allocateLocked(e *natEndpoint, size int) bool {
 
 // waitingLocked returns the attached endpoints without a block, in attach
 // order.
-func (n *NAT) waitingLocked() []*natEndpoint {
-	var w []*natEndpoint
+func (n *Gateway) waitingLocked() []*endpointState {
+	var w []*endpointState
 	for _, e := range n.endpoints {
 		if e.attached && e.ports == 0 {
 			w = append(w, e)
@@ -408,7 +402,7 @@ func (n *NAT) waitingLocked() []*natEndpoint {
 
 // anyWaitingLocked reports whether an endpoint other than except waits for
 // a block.
-func (n *NAT) anyWaitingLocked(except *natEndpoint) bool {
+func (n *Gateway) anyWaitingLocked(except *endpointState) bool {
 	for _, e := range n.endpoints {
 		if e != except && e.attached && e.ports == 0 {
 			return true
@@ -419,7 +413,7 @@ func (n *NAT) anyWaitingLocked(except *natEndpoint) bool {
 
 // assignWaitingLocked gives blocks to waiting endpoints in attach order
 // while capacity lasts.
-func (n *NAT) assignWaitingLocked() {
+func (n *Gateway) assignWaitingLocked() {
 	for _, e := range n.waitingLocked() {
 		if !n.allocateLocked(e, n.opts.MinPortsPerVM) {
 			return
@@ -439,7 +433,7 @@ func (n *NAT) assignWaitingLocked() {
 // destination.
 //
 // Only TCP is modelled; addr must be a loopback address the caller may dial.
-func (n *NAT) DialContext(ctx context.Context, endpoint, network, addr string) (net.Conn, error) {
+func (n *Gateway) DialContext(ctx context.Context, endpoint, network, addr string) (net.Conn, error) {
 	switch network {
 	case "tcp", "tcp4", "tcp6":
 	default:
@@ -449,7 +443,7 @@ func (n *NAT) DialContext(ctx context.Context, endpoint, network, addr string) (
 	start := n.clock.Now()
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return nil, natDialError(network, addr, err)
+			return nil, dialError(network, addr, err)
 		}
 		d, err := n.acquire(endpoint, dest)
 		if err != nil {
@@ -464,19 +458,19 @@ func (n *NAT) DialContext(ctx context.Context, endpoint, network, addr string) (
 		}
 		wait := next - n.clock.Simulated(n.clock.Now().Sub(start))
 		if err := n.wait(ctx, wait); err != nil {
-			return nil, natDialError(network, addr, err)
+			return nil, dialError(network, addr, err)
 		}
 		if attempt >= len(n.opts.SYNSchedule) {
-			return nil, natDialError(network, addr, os.NewSyscallError("connect", syscall.ETIMEDOUT))
+			return nil, dialError(network, addr, os.NewSyscallError("connect", syscall.ETIMEDOUT))
 		}
 	}
 }
 
-// errNATClosed ends waits when the gateway is closed.
-var errNATClosed = errors.New("nat gateway closed")
+// errClosed ends waits when the gateway is closed.
+var errClosed = errors.New("nat gateway closed")
 
 // wait waits a simulated duration, or until ctx is done or the NAT closes.
-func (n *NAT) wait(ctx context.Context, simulated time.Duration) error {
+func (n *Gateway) wait(ctx context.Context, simulated time.Duration) error {
 	if simulated <= 0 {
 		return nil
 	}
@@ -486,7 +480,7 @@ func (n *NAT) wait(ctx context.Context, simulated time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-n.done:
-		return errNATClosed
+		return errClosed
 	case <-t.C():
 		return nil
 	}
@@ -494,11 +488,11 @@ func (n *NAT) wait(ctx context.Context, simulated time.Duration) error {
 
 // acquire sends one SYN: it takes a port for dest or records a drop. It
 // returns nil, nil when the SYN was dropped.
-func (n *NAT) acquire(endpoint, dest string) (*natDest, error) {
+func (n *Gateway) acquire(endpoint, dest string) (*destUse, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
-		return nil, fmt.Errorf("dial %s from %q: %w", dest, endpoint, errNATClosed)
+		return nil, fmt.Errorf("dial %s from %q: %w", dest, endpoint, errClosed)
 	}
 	e, ok := n.endpoints[endpoint]
 	if !ok {
@@ -506,14 +500,13 @@ func (n *NAT) acquire(endpoint, dest string) (*natDest, error) {
 	}
 	d := e.dests[dest]
 	if d == nil {
-		d = &natDest{}
+		d = &destUse{}
 		e.dests[dest] = d
 	}
 	if e.ports == 0 || d.held() >= e.ports {
 		e.drops++
 		n.drops[ReasonOutOfResources]++
-		n.sink.AddDelta(MetricNATDroppedSent, n.opts.Gateway,
-			map[string]string{"ip_protocol": "TCP", "reason": ReasonOutOfResources}, 1)
+		n.sink.AddDelta(MetricDroppedSent, map[string]string{"ip_protocol": "TCP", "reason": ReasonOutOfResources}, 1)
 		if e.ports > 0 {
 			n.maybeDoubleLocked(e)
 		}
@@ -524,9 +517,9 @@ func (n *NAT) acquire(endpoint, dest string) (*natDest, error) {
 	n.open++
 	n.newConns++
 	e.newConns++
-	n.sink.AddDelta(MetricNATNewConns, n.opts.Gateway, natTCPLabels(), 1)
-	n.setGaugeLocked(MetricNATOpenConns, natTCPLabels(), int64(n.open), false)
-	if float64(d.held()) >= natDynamicHighWater*float64(e.ports) {
+	n.sink.AddDelta(MetricNewConns, tcpLabels(), 1)
+	n.setGaugeLocked(MetricOpenConns, tcpLabels(), int64(n.open), false)
+	if float64(d.held()) >= dynamicHighWater*float64(e.ports) {
 		n.maybeDoubleLocked(e)
 	}
 	return d, nil
@@ -537,7 +530,7 @@ func (n *NAT) acquire(endpoint, dest string) (*natDest, error) {
 // DynamicDoubleDelay, if capacity allows then. (While an endpoint waits for
 // a first block, less than MinPortsPerVM is free, so a doubling never takes
 // a waiting endpoint's ports.)
-func (n *NAT) maybeDoubleLocked(e *natEndpoint) {
+func (n *Gateway) maybeDoubleLocked(e *endpointState) {
 	if !n.opts.Dynamic || e.doubling || e.released || e.ports == 0 || e.ports >= n.opts.MaxPortsPerVM {
 		return
 	}
@@ -552,7 +545,7 @@ func (n *NAT) maybeDoubleLocked(e *natEndpoint) {
 }
 
 // dial opens the real connection for a port taken by acquire.
-func (n *NAT) dial(ctx context.Context, d *natDest, network, addr string) (net.Conn, error) {
+func (n *Gateway) dial(ctx context.Context, d *destUse, network, addr string) (net.Conn, error) {
 	var dialer net.Dialer
 	c, err := dialer.DialContext(ctx, network, addr)
 	if err != nil {
@@ -560,21 +553,21 @@ func (n *NAT) dial(ctx context.Context, d *natDest, network, addr string) (net.C
 		n.changeUsageLocked(d.held(), d.held()-1)
 		d.open--
 		n.open--
-		n.setGaugeLocked(MetricNATOpenConns, natTCPLabels(), int64(n.open), false)
+		n.setGaugeLocked(MetricOpenConns, tcpLabels(), int64(n.open), false)
 		n.mu.Unlock()
 		return nil, err
 	}
-	return &natConn{Conn: c, nat: n, dest: d}, nil
+	return &gatewayConn{Conn: c, nat: n, dest: d}, nil
 }
 
 // closeConn moves a closed connection's port to TIME_WAIT for its
 // destination, and frees it after TCPTimeWait.
-func (n *NAT) closeConn(d *natDest) {
+func (n *Gateway) closeConn(d *destUse) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	d.open--
 	n.open--
-	n.setGaugeLocked(MetricNATOpenConns, natTCPLabels(), int64(n.open), false)
+	n.setGaugeLocked(MetricOpenConns, tcpLabels(), int64(n.open), false)
 	if n.closed {
 		n.changeUsageLocked(d.held()+1, d.held())
 		return
@@ -588,7 +581,7 @@ func (n *NAT) closeConn(d *natDest) {
 
 // changeUsageLocked moves one (endpoint, destination) pair from ports held
 // from to to, and updates port_usage.
-func (n *NAT) changeUsageLocked(from, to int) {
+func (n *Gateway) changeUsageLocked(from, to int) {
 	if from == to {
 		return
 	}
@@ -608,29 +601,29 @@ func (n *NAT) changeUsageLocked(from, to int) {
 		// Values move by one: the pair that left the max is the new max.
 		n.maxUsage = to
 	}
-	n.setGaugeLocked(MetricNATPortUsage, natTCPLabels(), int64(n.maxUsage), false)
+	n.setGaugeLocked(MetricPortUsage, tcpLabels(), int64(n.maxUsage), false)
 }
 
-func (n *NAT) updateAllocatedLocked() {
+func (n *Gateway) updateAllocatedLocked() {
 	for i, tag := range n.ipTag {
 		// Forced: allocation changes are rare, and a sample per change lets
 		// readers see a block move even when the total is unchanged.
-		n.setGaugeLocked(MetricNATAllocatedPorts, map[string]string{"nat_ip": tag},
+		n.setGaugeLocked(MetricAllocatedPorts, map[string]string{"nat_ip": tag},
 			int64(n.opts.PortsPerIP-n.ipFree[i]), true)
 	}
 }
 
-func (n *NAT) updateAllocFailedLocked() {
+func (n *Gateway) updateAllocFailedLocked() {
 	var v int64
 	if n.anyWaitingLocked(nil) {
 		v = 1
 	}
-	n.setGaugeLocked(MetricNATAllocFailed, nil, v, false)
+	n.setGaugeLocked(MetricAllocFailed, nil, v, false)
 }
 
 // setGaugeLocked sets a gauge on the gateway resource, skipping unchanged
 // values unless force.
-func (n *NAT) setGaugeLocked(metric string, labels map[string]string, v int64, force bool) {
+func (n *Gateway) setGaugeLocked(metric string, labels map[string]string, v int64, force bool) {
 	key := metric
 	if ip, ok := labels["nat_ip"]; ok {
 		key += " " + ip
@@ -639,12 +632,12 @@ func (n *NAT) setGaugeLocked(metric string, labels map[string]string, v int64, f
 		return
 	}
 	n.gauges[key] = v
-	n.sink.SetGauge(metric, n.opts.Gateway, labels, v)
+	n.sink.SetGauge(metric, labels, v)
 }
 
 // afterLocked runs f with n.mu held after a simulated duration, unless the
 // NAT is closed first. It returns an id for cancelTimerLocked.
-func (n *NAT) afterLocked(simulated time.Duration, f func()) uint64 {
+func (n *Gateway) afterLocked(simulated time.Duration, f func()) uint64 {
 	id := n.nextTimer
 	n.nextTimer++
 	n.wg.Add(1)
@@ -662,7 +655,7 @@ func (n *NAT) afterLocked(simulated time.Duration, f func()) uint64 {
 }
 
 // cancelTimerLocked stops a pending timer from afterLocked.
-func (n *NAT) cancelTimerLocked(id uint64) {
+func (n *Gateway) cancelTimerLocked(id uint64) {
 	if t, ok := n.timers[id]; ok {
 		delete(n.timers, id)
 		if t.Stop() {
@@ -672,17 +665,17 @@ func (n *NAT) cancelTimerLocked(id uint64) {
 }
 
 // Stats returns a snapshot of the gateway's state.
-func (n *NAT) Stats() NATStats {
+func (n *Gateway) Stats() Stats {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	s := NATStats{
+	s := Stats{
 		Capacity:           n.Capacity(),
 		AllocatedPortsByIP: make(map[string]int, len(n.ipTag)),
 		AllocationFailed:   n.anyWaitingLocked(nil),
 		OpenConnections:    n.open,
 		NewConnections:     n.newConns,
 		Drops:              make(map[string]int64, len(n.drops)),
-		Endpoints:          make(map[string]NATEndpointStats, len(n.endpoints)),
+		Endpoints:          make(map[string]EndpointStats, len(n.endpoints)),
 	}
 	for i, tag := range n.ipTag {
 		used := n.opts.PortsPerIP - n.ipFree[i]
@@ -693,17 +686,17 @@ func (n *NAT) Stats() NATStats {
 		s.Drops[r] = c
 	}
 	for name, e := range n.endpoints {
-		es := NATEndpointStats{
+		es := EndpointStats{
 			Ports:          e.ports,
 			Attached:       e.attached,
 			Doubling:       e.doubling,
 			Drops:          e.drops,
 			NewConnections: e.newConns,
-			Destinations:   make(map[string]NATDestinationStats, len(e.dests)),
+			Destinations:   make(map[string]DestinationStats, len(e.dests)),
 		}
 		for k, d := range e.dests {
 			if d.held() > 0 {
-				es.Destinations[k] = NATDestinationStats{Open: d.open, TimeWait: d.timeWait}
+				es.Destinations[k] = DestinationStats{Open: d.open, TimeWait: d.timeWait}
 			}
 		}
 		s.Endpoints[name] = es
@@ -715,7 +708,7 @@ func (n *NAT) Stats() NATStats {
 // waits for running timer callbacks, so no goroutine of the NAT is left.
 // Connections already open stay open; closing them later frees their ports
 // without TIME_WAIT.
-func (n *NAT) Close() error {
+func (n *Gateway) Close() error {
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
@@ -734,18 +727,18 @@ func (n *NAT) Close() error {
 	return nil
 }
 
-// natConn is a connection through the NAT; Close starts its port's TIME_WAIT.
-type natConn struct {
+// gatewayConn is a connection through the NAT; Close starts its port's TIME_WAIT.
+type gatewayConn struct {
 	net.Conn
-	nat  *NAT
-	dest *natDest
+	nat  *Gateway
+	dest *destUse
 	once sync.Once
 }
 
 // Close closes the real socket with SO_LINGER 0, so the machine running the
 // local cloud keeps no TIME_WAIT sockets under churn (the NAT models
 // TIME_WAIT itself), and puts the NAT port in TIME_WAIT.
-func (c *natConn) Close() error {
+func (c *gatewayConn) Close() error {
 	err := net.ErrClosed
 	c.once.Do(func() {
 		if tc, ok := c.Conn.(*net.TCPConn); ok {
@@ -757,39 +750,39 @@ func (c *natConn) Close() error {
 	return err
 }
 
-// natDialAddr is a net.Addr for a destination as the caller wrote it.
-type natDialAddr struct{ network, addr string }
+// dialAddr is a net.Addr for a destination as the caller wrote it.
+type dialAddr struct{ network, addr string }
 
-func (a natDialAddr) Network() string { return a.network }
-func (a natDialAddr) String() string  { return a.addr }
+func (a dialAddr) Network() string { return a.network }
+func (a dialAddr) String() string  { return a.addr }
 
-// natDialError builds the error Go's dialer returns for the same cause:
+// dialError builds the error Go's dialer returns for the same cause:
 // "dial tcp ADDR: i/o timeout" for a ctx deadline, "operation was canceled"
 // for a cancelled ctx, the cause itself otherwise.
-func natDialError(network, addr string, cause error) error {
+func dialError(network, addr string, cause error) error {
 	switch {
 	case errors.Is(cause, context.DeadlineExceeded):
-		cause = natTimeoutError{}
+		cause = timeoutError{}
 	case errors.Is(cause, context.Canceled):
-		cause = natCanceledError{}
+		cause = canceledError{}
 	}
-	return &net.OpError{Op: "dial", Net: network, Addr: natDialAddr{network, addr}, Err: cause}
+	return &net.OpError{Op: "dial", Net: network, Addr: dialAddr{network, addr}, Err: cause}
 }
 
-// natTimeoutError reads like Go's net timeout ("i/o timeout") and matches
+// timeoutError reads like Go's net timeout ("i/o timeout") and matches
 // context.DeadlineExceeded and os.ErrDeadlineExceeded with errors.Is.
-type natTimeoutError struct{}
+type timeoutError struct{}
 
-func (natTimeoutError) Error() string   { return "i/o timeout" }
-func (natTimeoutError) Timeout() bool   { return true }
-func (natTimeoutError) Temporary() bool { return true }
-func (natTimeoutError) Is(target error) bool {
+func (timeoutError) Error() string   { return "i/o timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+func (timeoutError) Is(target error) bool {
 	return target == context.DeadlineExceeded || target == os.ErrDeadlineExceeded
 }
 
-// natCanceledError reads like Go's "operation was canceled" and matches
+// canceledError reads like Go's "operation was canceled" and matches
 // context.Canceled.
-type natCanceledError struct{}
+type canceledError struct{}
 
-func (natCanceledError) Error() string        { return "operation was canceled" }
-func (natCanceledError) Is(target error) bool { return target == context.Canceled }
+func (canceledError) Error() string        { return "operation was canceled" }
+func (canceledError) Is(target error) bool { return target == context.Canceled }
