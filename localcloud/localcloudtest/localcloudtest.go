@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/localcloud/gcp"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
@@ -18,7 +19,7 @@ const startTimeout = 30 * time.Second
 // Start starts a local cloud from cfg (defaulted) and its control plane on
 // 127.0.0.1, logging to t, and registers their closing with t.Cleanup. It
 // fails the test if either does not start or close cleanly.
-func Start(t testing.TB, cfg scenarios.LocalCloud) (*localcloud.Cloud, *localcloud.ControlPlane) {
+func Start(t testing.TB, cfg scenarios.LocalCloud) (*localcloud.Cloud, *gcp.ControlPlane) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
@@ -33,7 +34,7 @@ func Start(t testing.TB, cfg scenarios.LocalCloud) (*localcloud.Cloud, *localclo
 			t.Errorf("close local cloud: %v", err)
 		}
 	})
-	plane, err := localcloud.StartControlPlane(ctx, cloud)
+	plane, err := gcp.StartControlPlane(ctx, cloud)
 	if err != nil {
 		t.Fatalf("start control plane: %v", err)
 	}

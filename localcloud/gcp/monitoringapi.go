@@ -1,6 +1,7 @@
-package localcloud
+package gcp
 
 import (
+	"github.com/cutover-dev/cutover/localcloud"
 	"github.com/cutover-dev/cutover/scenarios"
 
 	"context"
@@ -69,7 +70,7 @@ func (m *metricService) ListTimeSeries(ctx context.Context, req *monitoringpb.Li
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "view %v is not valid", req.GetView())
 	}
-	kind, vt := DescribeMetric(f.metricType)
+	kind, vt := localcloud.DescribeMetric(f.metricType)
 	agg, err := parseAggregation(req.GetAggregation(), rec.Period(), m.p.c.Config().TimeScale, kind, vt)
 	if err != nil {
 		return nil, err
@@ -88,7 +89,7 @@ func (m *metricService) ListTimeSeries(ctx context.Context, req *monitoringpb.Li
 	if !start.Before(end) {
 		qStart = end.Add(-1)
 	}
-	var in []Series
+	var in []localcloud.Series
 	for _, s := range rec.Query(f.metricType, qStart, end) {
 		if f.match(s) {
 			in = append(in, s)
@@ -195,7 +196,7 @@ type groupField struct {
 // parseAggregation validates an Aggregation for a metric of kind and vt.
 // It returns nil for raw data (no aligner).
 func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scale int,
-	kind MetricKind, vt ValueType) (*aggregation, error) {
+	kind localcloud.MetricKind, vt localcloud.ValueType) (*aggregation, error) {
 	if a == nil {
 		return nil, nil
 	}
@@ -234,8 +235,8 @@ func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scal
 	if out.period <= 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "aggregation: alignment_period is required with per_series_aligner %v", out.aligner)
 	}
-	numeric := vt == ValueInt64
-	delta := kind == KindDelta
+	numeric := vt == localcloud.ValueInt64
+	delta := kind == localcloud.KindDelta
 	valid := false
 	out.kind, out.vt = metricpb.MetricDescriptor_GAUGE, metricpb.MetricDescriptor_INT64
 	switch out.aligner {
@@ -256,9 +257,9 @@ func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scal
 	case monitoringpb.Aggregation_ALIGN_COUNT:
 		valid = true
 	case monitoringpb.Aggregation_ALIGN_COUNT_TRUE:
-		valid = !delta && vt == ValueBool
+		valid = !delta && vt == localcloud.ValueBool
 	case monitoringpb.Aggregation_ALIGN_FRACTION_TRUE:
-		valid = !delta && vt == ValueBool
+		valid = !delta && vt == localcloud.ValueBool
 		out.vt = metricpb.MetricDescriptor_DOUBLE
 	case monitoringpb.Aggregation_ALIGN_NEXT_OLDER:
 		valid = !delta
@@ -283,15 +284,15 @@ func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scal
 	return out, nil
 }
 
-func kindProto(k MetricKind) metricpb.MetricDescriptor_MetricKind {
-	if k == KindGauge {
+func kindProto(k localcloud.MetricKind) metricpb.MetricDescriptor_MetricKind {
+	if k == localcloud.KindGauge {
 		return metricpb.MetricDescriptor_GAUGE
 	}
 	return metricpb.MetricDescriptor_DELTA
 }
 
-func valueTypeProto(v ValueType) metricpb.MetricDescriptor_ValueType {
-	if v == ValueBool {
+func valueTypeProto(v localcloud.ValueType) metricpb.MetricDescriptor_ValueType {
+	if v == localcloud.ValueBool {
 		return metricpb.MetricDescriptor_BOOL
 	}
 	return metricpb.MetricDescriptor_INT64
@@ -314,7 +315,7 @@ type outPoint struct {
 	v          float64
 }
 
-func rawSeries(s Series) outSeries {
+func rawSeries(s localcloud.Series) outSeries {
 	o := outSeries{
 		metricType: s.MetricType, metricLabels: s.MetricLabels,
 		resourceType: s.Resource.Type, resourceLabels: s.Resource.Labels,
@@ -328,7 +329,7 @@ func rawSeries(s Series) outSeries {
 }
 
 // align aligns one series to periods anchored at end.
-func (a *aggregation) align(s Series, end time.Time) outSeries {
+func (a *aggregation) align(s localcloud.Series, end time.Time) outSeries {
 	o := outSeries{
 		metricType: s.MetricType, metricLabels: s.MetricLabels,
 		resourceType: s.Resource.Type, resourceLabels: s.Resource.Labels,

@@ -1,8 +1,10 @@
-package localcloud
+package gcp
 
 import (
 	"context"
 	"fmt"
+	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 	"net/http"
 	"strings"
 	"sync"
@@ -36,7 +38,7 @@ type apiClients struct {
 // clients, using only the endpoint, no authentication and insecure
 // transport credentials. Cleanup closes the clients, then the plane
 // (before the cloud, which startCloud registered first).
-func startAPI(t *testing.T, c *Cloud) *apiClients {
+func startAPI(t *testing.T, c *localcloud.Cloud) *apiClients {
 	t.Helper()
 	ctx := context.Background()
 	p, err := StartControlPlane(ctx, c)
@@ -72,7 +74,7 @@ func startAPI(t *testing.T, c *Cloud) *apiClients {
 	return a
 }
 
-func serviceResource(c *Cloud, name string) string {
+func serviceResource(c *localcloud.Cloud, name string) string {
 	return fmt.Sprintf("projects/%s/locations/%s/services/%s", c.Project(), c.Region(), name)
 }
 
@@ -133,7 +135,7 @@ func revisionsOf(t *testing.T, url string, n int) map[string]int {
 				key := "error"
 				if err == nil {
 					resp.Body.Close()
-					key = resp.Header.Get(headerRevision)
+					key = resp.Header.Get("X-Revision")
 					if resp.StatusCode != http.StatusOK {
 						key = fmt.Sprintf("status %d", resp.StatusCode)
 					}
@@ -160,7 +162,7 @@ func checkReady(t *testing.T, what string, c *runpb.Condition, want runpb.Condit
 func TestControlPlaneUpdateServiceEnv(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // after the clients, the plane and the cloud
-	c := startCloud(t, testConfig(100, testService("api")))
+	c := startCloud(t, lctest.Config(100, lctest.Service("api")))
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	name := serviceResource(c, "api")
@@ -288,7 +290,7 @@ func TestControlPlaneUpdateServiceEnv(t *testing.T) {
 // A no-traffic deploy with a named revision and a tag, then a 90/10 split.
 func TestControlPlaneTrafficSplit(t *testing.T) {
 	t.Parallel()
-	c := startCloud(t, testConfig(100, testService("api")))
+	c := startCloud(t, lctest.Config(100, lctest.Service("api")))
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	name := serviceResource(c, "api")
@@ -357,7 +359,7 @@ func TestControlPlaneTrafficSplit(t *testing.T) {
 // the traffic stays on the old revision.
 func TestControlPlaneUnpullableImage(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(100, testService("api"))
+	cfg := lctest.Config(100, lctest.Service("api"))
 	cfg.UnpullableImages = []string{"gcr.io/demo/api:broken"}
 	c := startCloud(t, cfg)
 	a := startAPI(t, c)
@@ -429,7 +431,7 @@ func TestControlPlaneUnpullableImage(t *testing.T) {
 // CreateService adds a service that serves once its operation is done.
 func TestControlPlaneCreateService(t *testing.T) {
 	t.Parallel()
-	c := startCloud(t, testConfig(100, testService("api")))
+	c := startCloud(t, lctest.Config(100, lctest.Service("api")))
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	op, err := a.svc.CreateService(ctx, &runpb.CreateServiceRequest{
@@ -475,7 +477,7 @@ func TestControlPlaneCreateService(t *testing.T) {
 // nothing.
 func TestControlPlaneInvalidRequests(t *testing.T) {
 	t.Parallel()
-	c := startCloud(t, testConfig(100, testService("api")))
+	c := startCloud(t, lctest.Config(100, lctest.Service("api")))
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	name := serviceResource(c, "api")
@@ -624,10 +626,10 @@ func TestControlPlaneCloseWithPendingOperation(t *testing.T) {
 	t.Parallel()
 	// The first revision's instances are warm; a later revision's wait for
 	// their egress (10 h simulated) before they are ready.
-	svc := testService("api")
+	svc := lctest.Service("api")
 	svc.StartupProbeEgress = true
 	svc.EgressReadyDelay = scenarios.Duration(10 * time.Hour)
-	c := startCloud(t, testConfig(100, svc))
+	c := startCloud(t, lctest.Config(100, svc))
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	if _, err := c.Service("api"); err != nil {

@@ -1,7 +1,8 @@
-package localcloud
+package gcp
 
 import (
 	"fmt"
+	"github.com/cutover-dev/cutover/localcloud"
 	"regexp"
 	"strings"
 )
@@ -113,7 +114,7 @@ func isKeyword(s string) bool { return s == "AND" || s == "OR" || s == "NOT" }
 
 // match reports whether a series meets every condition (its metric type
 // is the recorder's query).
-func (f *tsFilter) match(s Series) bool {
+func (f *tsFilter) match(s localcloud.Series) bool {
 	for _, c := range f.conds {
 		var v string
 		switch c.field {

@@ -1,6 +1,7 @@
-package localcloud
+package gcp
 
 import (
+	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,7 +17,7 @@ import (
 // put the old annotations back).
 func TestControlPlaneAnnotationsOnly(t *testing.T) {
 	t.Parallel()
-	c := startCloud(t, testConfig(100, testService("api")))
+	c := startCloud(t, lctest.Config(100, lctest.Service("api")))
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	name := serviceResource(c, "api")
