@@ -608,3 +608,14 @@ func TestCloseLeavesNothing(t *testing.T) {
 		t.Errorf("Service after Close: %v, want ErrClosed", err)
 	}
 }
+
+// Start takes a resolved section and sets no default itself: one nobody
+// defaulted is rejected, not completed.
+func TestStartRejectsUnresolved(t *testing.T) {
+	var lc scenarios.LocalCloud
+	lc.Services = []scenarios.CloudService{lctest.Service("api")}
+	c, err := Start(context.Background(), lc, Options{})
+	if !errors.Is(err, errUnresolved) || c != nil {
+		t.Errorf("Start(undefaulted) = %v, %v; want errUnresolved", c, err)
+	}
+}

@@ -14,9 +14,6 @@ import (
 	"time"
 )
 
-// DefaultExternalAPILatency is the external API's simulated response time.
-const DefaultExternalAPILatency = 150 * time.Millisecond
-
 // ExternalAPI is the third-party API the application calls: a real HTTP
 // server on a loopback port that answers every request after a simulated
 // latency with 200 and a small JSON body. Its one address is the single

@@ -149,7 +149,14 @@ func (in *instance) run(ctx context.Context) {
 			}
 		}
 	}
+	in.serve(ctx)
+}
 
+// serve runs the instance's HTTP server until ctx ends or, once it is
+// draining, its requests finish or the shutdown grace passes; then it
+// kills it (listener, connections, handlers).
+func (in *instance) serve(ctx context.Context) {
+	c, cfg := in.c, &in.r.s.cfg
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {

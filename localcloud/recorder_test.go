@@ -17,7 +17,7 @@ func TestRecorderPeriodsAndLag(t *testing.T) {
 	// are 22.5 s and 18 s.
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f := clock.NewFake(start, 10)
-	rec := NewRecorder(f, RecorderOptions{})
+	rec := NewRecorder(f, RecorderOptions{Period: time.Minute, LagNAT: 225 * time.Second, LagRun: 180 * time.Second, Retention: 6 * time.Hour})
 	drops := map[string]string{"ip_protocol": "TCP", "reason": ReasonOutOfResources}
 	ok := map[string]string{"response_code": "200", "response_code_class": "2xx"}
 
