@@ -56,19 +56,9 @@ func (m *metricService) ListTimeSeries(ctx context.Context, req *monitoringpb.Li
 	if err != nil {
 		return nil, err
 	}
-	if req.GetOrderBy() != "" {
-		return nil, status.Errorf(codes.InvalidArgument, "order_by %q is not supported", req.GetOrderBy())
-	}
-	if sa := req.GetSecondaryAggregation(); sa != nil && !proto.Equal(sa, &monitoringpb.Aggregation{}) {
-		return nil, status.Error(codes.InvalidArgument, "secondary_aggregation is not supported by the local cloud")
-	}
-	headers := false
-	switch req.GetView() {
-	case monitoringpb.ListTimeSeriesRequest_FULL:
-	case monitoringpb.ListTimeSeriesRequest_HEADERS:
-		headers = true
-	default:
-		return nil, status.Errorf(codes.InvalidArgument, "view %v is not valid", req.GetView())
+	headers, err := headersView(req)
+	if err != nil {
+		return nil, err
 	}
 	kind, vt := localcloud.DescribeMetric(f.metricType)
 	agg, err := parseAggregation(req.GetAggregation(), rec.Period(), m.p.c.Config().TimeScale, kind, vt)
@@ -82,19 +72,47 @@ func (m *metricService) ListTimeSeries(ctx context.Context, req *monitoringpb.Li
 	if req.GetPageSize() < 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "page size %d is negative", req.GetPageSize())
 	}
+	out := aggregate(agg, m.matching(f, start, end), end)
+	return seriesPage(out, from, int(req.GetPageSize()), headers), nil
+}
 
-	// Points ending in (start, end]; a zero-length interval asks for the
-	// point at end.
+// headersView rejects what the local cloud does not support (order_by, a
+// secondary aggregation) and reports whether the view is HEADERS.
+func headersView(req *monitoringpb.ListTimeSeriesRequest) (bool, error) {
+	if req.GetOrderBy() != "" {
+		return false, status.Errorf(codes.InvalidArgument, "order_by %q is not supported", req.GetOrderBy())
+	}
+	if sa := req.GetSecondaryAggregation(); sa != nil && !proto.Equal(sa, &monitoringpb.Aggregation{}) {
+		return false, status.Error(codes.InvalidArgument, "secondary_aggregation is not supported by the local cloud")
+	}
+	switch req.GetView() {
+	case monitoringpb.ListTimeSeriesRequest_FULL:
+		return false, nil
+	case monitoringpb.ListTimeSeriesRequest_HEADERS:
+		return true, nil
+	}
+	return false, status.Errorf(codes.InvalidArgument, "view %v is not valid", req.GetView())
+}
+
+// matching returns the recorded series of f's metric type that match f,
+// with their points ending in (start, end]; a zero-length interval asks
+// for the point at end.
+func (m *metricService) matching(f *tsFilter, start, end time.Time) []localcloud.Series {
 	qStart := start
 	if !start.Before(end) {
 		qStart = end.Add(-1)
 	}
 	var in []localcloud.Series
-	for _, s := range rec.Query(f.metricType, qStart, end) {
+	for _, s := range m.p.c.Recorder().Query(f.metricType, qStart, end) {
 		if f.match(s) {
 			in = append(in, s)
 		}
 	}
+	return in
+}
+
+// aggregate aligns and reduces series as agg asks (nil: raw points).
+func aggregate(agg *aggregation, in []localcloud.Series, end time.Time) []outSeries {
 	var out []outSeries
 	switch {
 	case agg == nil:
@@ -112,8 +130,13 @@ func (m *metricService) ListTimeSeries(ctx context.Context, req *monitoringpb.Li
 		}
 		out = agg.reduce(aligned)
 	}
+	return out
+}
 
-	limit := int(req.GetPageSize())
+// seriesPage returns the series from offset from that fit in limit points (0:
+// maxPagePoints; a series counts one point in the HEADERS view), and a
+// token for the rest.
+func seriesPage(out []outSeries, from, limit int, headers bool) *monitoringpb.ListTimeSeriesResponse {
 	if limit == 0 {
 		limit = maxPagePoints
 	}
@@ -137,7 +160,7 @@ func (m *metricService) ListTimeSeries(ctx context.Context, req *monitoringpb.Li
 	for _, s := range out[from:to] {
 		resp.TimeSeries = append(resp.TimeSeries, s.proto(headers))
 	}
-	return resp, nil
+	return resp
 }
 
 // checkName accepts projects/P for the cloud's project.
@@ -235,6 +258,18 @@ func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scal
 	if out.period <= 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "aggregation: alignment_period is required with per_series_aligner %v", out.aligner)
 	}
+	if err := out.setAligner(kind, vt); err != nil {
+		return nil, err
+	}
+	if err := out.checkReducer(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// setAligner sets the output kind and value type of the per-series
+// aligner, or rejects an aligner that does not fit a kind vt metric.
+func (out *aggregation) setAligner(kind localcloud.MetricKind, vt localcloud.ValueType) error {
 	numeric := vt == localcloud.ValueInt64
 	delta := kind == localcloud.KindDelta
 	valid := false
@@ -265,23 +300,29 @@ func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scal
 		valid = !delta
 		out.vt = valueTypeProto(vt)
 	default:
-		return nil, status.Errorf(codes.InvalidArgument, "aggregation: per_series_aligner %v is not supported by the local cloud", out.aligner)
+		return status.Errorf(codes.InvalidArgument, "aggregation: per_series_aligner %v is not supported by the local cloud", out.aligner)
 	}
 	if !valid {
-		return nil, status.Errorf(codes.InvalidArgument, "aggregation: per_series_aligner %v is not valid for a %s %s metric",
+		return status.Errorf(codes.InvalidArgument, "aggregation: per_series_aligner %v is not valid for a %s %s metric",
 			out.aligner, kind, vt)
 	}
+	return nil
+}
+
+// checkReducer rejects a cross-series reducer the local cloud does not
+// support, or one that does not fit the aligned values.
+func (out *aggregation) checkReducer() error {
 	switch out.reducer {
 	case monitoringpb.Aggregation_REDUCE_NONE, monitoringpb.Aggregation_REDUCE_COUNT:
 	case monitoringpb.Aggregation_REDUCE_SUM, monitoringpb.Aggregation_REDUCE_MAX,
 		monitoringpb.Aggregation_REDUCE_MIN, monitoringpb.Aggregation_REDUCE_MEAN:
 		if out.vt == metricpb.MetricDescriptor_BOOL {
-			return nil, status.Errorf(codes.InvalidArgument, "aggregation: cross_series_reducer %v is not valid for BOOL values", out.reducer)
+			return status.Errorf(codes.InvalidArgument, "aggregation: cross_series_reducer %v is not valid for BOOL values", out.reducer)
 		}
 	default:
-		return nil, status.Errorf(codes.InvalidArgument, "aggregation: cross_series_reducer %v is not supported by the local cloud", out.reducer)
+		return status.Errorf(codes.InvalidArgument, "aggregation: cross_series_reducer %v is not supported by the local cloud", out.reducer)
 	}
-	return out, nil
+	return nil
 }
 
 func kindProto(k localcloud.MetricKind) metricpb.MetricDescriptor_MetricKind {

@@ -292,8 +292,8 @@ func TestListTimeSeriesIngestionLag(t *testing.T) {
 	rec := c.Recorder()
 	origin, P := rec.Origin(), rec.Period()
 	lag := rec.Lag(localcloud.MetricRunRequestCount)
-	if got := c.Clock().Simulated(lag); got != localcloud.DefaultLagRun {
-		t.Fatalf("request_count lag %v simulated, want %v", got, localcloud.DefaultLagRun)
+	if got, want := c.Clock().Simulated(lag), c.Config().Metrics.LagRun.D(); got != want {
+		t.Fatalf("request_count lag %v simulated, want %v", got, want)
 	}
 	// periodEnd is the end of the sample period t falls in.
 	periodEnd := func(t time.Time) time.Time {

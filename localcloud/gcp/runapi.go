@@ -17,13 +17,8 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Cloud Run API defaults for template fields a request leaves unset.
-const (
-	apiDefaultMaxInstances = 100
-	apiDefaultConcurrency  = 80
-	apiDefaultTimeout      = 300 * time.Second
-	apiMaxTimeout          = 3600 * time.Second
-)
+// apiMaxTimeout is the longest request timeout Cloud Run accepts.
+const apiMaxTimeout = 3600 * time.Second
 
 var serviceIDRE = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$`)
 
@@ -155,37 +150,61 @@ func (s *runServices) UpdateService(ctx context.Context, req *runpb.UpdateServic
 		return p.doneOperation(cur)
 	}
 
+	u := serviceUpdate{name: name, st: st, want: want, tmpl: tmpl, tmplPB: tmplPB, suffix: suffix, traffic: traffic,
+		newRevision: newRevision, trafficChanged: trafficChanged, metaChanged: metaChanged}
+	return p.applyUpdate(ctx, u)
+}
+
+// serviceUpdate is a checked UpdateService request: the service as it is
+// (st), as asked (want), and what changes.
+type serviceUpdate struct {
+	name                        string
+	st                          localcloud.ServiceState
+	want                        *runpb.Service
+	tmpl                        localcloud.Template
+	tmplPB                      *runpb.RevisionTemplate
+	suffix                      string
+	traffic                     []localcloud.TrafficTarget
+	newRevision                 bool
+	trafficChanged, metaChanged bool
+}
+
+// applyUpdate makes the change in the world (a new revision, a new split,
+// or a new generation with the same split), keeps the API's metadata and
+// starts the operation that waits for what it changed.
+func (p *ControlPlane) applyUpdate(ctx context.Context, u serviceUpdate) (*longrunningpb.Operation, error) {
 	var rev string
+	var err error
 	switch {
-	case newRevision:
+	case u.newRevision:
 		spec := localcloud.RevisionSpec{
-			Image:           tmpl.Image,
-			Env:             tmpl.Env,
-			Suffix:          suffix,
-			Scaling:         &tmpl.Scaling,
-			Concurrency:     tmpl.Concurrency,
-			RequestTimeout:  tmpl.RequestTimeout,
-			Egress:          tmpl.Egress,
-			SessionAffinity: &tmpl.SessionAffinity,
+			Image:           u.tmpl.Image,
+			Env:             u.tmpl.Env,
+			Suffix:          u.suffix,
+			Scaling:         &u.tmpl.Scaling,
+			Concurrency:     u.tmpl.Concurrency,
+			RequestTimeout:  u.tmpl.RequestTimeout,
+			Egress:          u.tmpl.Egress,
+			SessionAffinity: &u.tmpl.SessionAffinity,
 		}
-		if trafficChanged {
-			spec.Traffic = traffic
+		if u.trafficChanged {
+			spec.Traffic = u.traffic
 		}
-		rev, err = p.c.Deploy(ctx, name, spec)
-	case trafficChanged:
-		err = p.c.SetTraffic(name, traffic)
-	case metaChanged:
+		rev, err = p.c.Deploy(ctx, u.name, spec)
+	case u.trafficChanged:
+		err = p.c.SetTraffic(u.name, u.traffic)
+	case u.metaChanged:
 		// A new generation with the same split.
-		err = p.c.SetTraffic(name, st.Traffic)
+		err = p.c.SetTraffic(u.name, u.st.Traffic)
 	}
 	if err != nil {
 		return nil, statusOf(err)
 	}
 	p.mu.Lock()
-	m := p.metaOf(name)
-	m.labels, m.annotations, m.description = maps.Clone(want.GetLabels()), maps.Clone(want.GetAnnotations()), want.GetDescription()
+	m := p.metaOf(u.name)
+	m.labels, m.annotations, m.description = maps.Clone(u.want.GetLabels()), maps.Clone(u.want.GetAnnotations()), u.want.GetDescription()
 	if rev != "" {
-		m.templates[rev] = tmplPB
+		m.templates[rev] = u.tmplPB
 	}
 	p.mu.Unlock()
 
@@ -193,10 +212,10 @@ func (s *runServices) UpdateService(ctx context.Context, req *runpb.UpdateServic
 	if rev != "" {
 		wait = append(wait, rev)
 	}
-	if trafficChanged {
-		wait = append(wait, p.pendingIn(name, traffic)...)
+	if u.trafficChanged {
+		wait = append(wait, p.pendingIn(u.name, u.traffic)...)
 	}
-	return p.startOperation(name, wait)
+	return p.startOperation(u.name, wait)
 }
 
 // createService creates a service from an API resource; callers hold

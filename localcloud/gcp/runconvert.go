@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/scenarios"
 	"maps"
 	"reflect"
 	"slices"
@@ -90,51 +91,12 @@ func templateFromProto(service string, t *runpb.RevisionTemplate) (localcloud.Te
 		return zero, nil, "", status.Errorf(codes.InvalidArgument,
 			"template.containers: %d containers; the local cloud runs one container per instance", n)
 	}
-	c := t.GetContainers()[0]
-	if c.GetImage() == "" {
-		return zero, nil, "", status.Error(codes.InvalidArgument, "template.containers[0].image is required")
+	out, err := containerFromProto(t.GetContainers()[0])
+	if err != nil {
+		return zero, nil, "", err
 	}
-	out := localcloud.Template{Image: c.GetImage(), Env: map[string]string{}}
-	for i, e := range c.GetEnv() {
-		switch {
-		case e.GetName() == "":
-			return zero, nil, "", status.Errorf(codes.InvalidArgument, "template.containers[0].env[%d]: name is required", i)
-		case e.GetValueSource() != nil:
-			return zero, nil, "", status.Errorf(codes.InvalidArgument,
-				"template.containers[0].env[%d] %q: value_source (secrets) is not supported by the local cloud", i, e.GetName())
-		}
-		if _, dup := out.Env[e.GetName()]; dup {
-			return zero, nil, "", status.Errorf(codes.InvalidArgument, "template.containers[0].env: %q is set twice", e.GetName())
-		}
-		out.Env[e.GetName()] = e.GetValue()
-	}
-	sc := t.GetScaling()
-	out.Scaling = localcloud.Scaling{MinInstances: int(sc.GetMinInstanceCount()), MaxInstances: int(sc.GetMaxInstanceCount())}
-	if out.Scaling.MaxInstances == 0 {
-		out.Scaling.MaxInstances = apiDefaultMaxInstances
-	}
-	if out.Scaling.MinInstances < 0 || out.Scaling.MinInstances > out.Scaling.MaxInstances {
-		return zero, nil, "", status.Errorf(codes.InvalidArgument,
-			"template.scaling: min_instance_count %d, max_instance_count %d: need 0 ≤ min ≤ max", sc.GetMinInstanceCount(), sc.GetMaxInstanceCount())
-	}
-	out.Concurrency = int(t.GetMaxInstanceRequestConcurrency())
-	if out.Concurrency == 0 {
-		out.Concurrency = apiDefaultConcurrency
-	}
-	if out.Concurrency < 1 || out.Concurrency > 1000 {
-		return zero, nil, "", status.Errorf(codes.InvalidArgument,
-			"template.max_instance_request_concurrency %d: must be between 1 and 1000", out.Concurrency)
-	}
-	out.RequestTimeout = apiDefaultTimeout
-	if t.GetTimeout() != nil {
-		if err := t.GetTimeout().CheckValid(); err != nil {
-			return zero, nil, "", status.Errorf(codes.InvalidArgument, "template.timeout: %v", err)
-		}
-		out.RequestTimeout = t.GetTimeout().AsDuration()
-		if out.RequestTimeout <= 0 || out.RequestTimeout > apiMaxTimeout {
-			return zero, nil, "", status.Errorf(codes.InvalidArgument,
-				"template.timeout %v: must be positive and at most %v", out.RequestTimeout, apiMaxTimeout)
-		}
+	if err := setLimitsFromProto(&out, t); err != nil {
+		return zero, nil, "", err
 	}
 	switch t.GetVpcAccess().GetEgress() {
 	case runpb.VpcAccess_ALL_TRAFFIC:
@@ -148,6 +110,65 @@ func templateFromProto(service string, t *runpb.RevisionTemplate) (localcloud.Te
 	pb := proto.Clone(t).(*runpb.RevisionTemplate)
 	setTemplateFields(pb, out)
 	return out, pb, suffix, nil
+}
+
+// containerFromProto reads a template's one container: its image and env.
+func containerFromProto(c *runpb.Container) (localcloud.Template, error) {
+	if c.GetImage() == "" {
+		return localcloud.Template{}, status.Error(codes.InvalidArgument, "template.containers[0].image is required")
+	}
+	out := localcloud.Template{Image: c.GetImage(), Env: map[string]string{}}
+	for i, e := range c.GetEnv() {
+		switch {
+		case e.GetName() == "":
+			return localcloud.Template{}, status.Errorf(codes.InvalidArgument, "template.containers[0].env[%d]: name is required", i)
+		case e.GetValueSource() != nil:
+			return localcloud.Template{}, status.Errorf(codes.InvalidArgument,
+				"template.containers[0].env[%d] %q: value_source (secrets) is not supported by the local cloud", i, e.GetName())
+		}
+		if _, dup := out.Env[e.GetName()]; dup {
+			return localcloud.Template{}, status.Errorf(codes.InvalidArgument, "template.containers[0].env: %q is set twice", e.GetName())
+		}
+		out.Env[e.GetName()] = e.GetValue()
+	}
+	return out, nil
+}
+
+// setLimitsFromProto reads a template's scaling, concurrency and timeout;
+// an unset one takes Cloud Run's default, which is the scenario's service
+// default (scenarios.CloudService.Defaults).
+func setLimitsFromProto(out *localcloud.Template, t *runpb.RevisionTemplate) error {
+	var defaults scenarios.CloudService
+	defaults.Defaults()
+	sc := t.GetScaling()
+	out.Scaling = localcloud.Scaling{MinInstances: int(sc.GetMinInstanceCount()), MaxInstances: int(sc.GetMaxInstanceCount())}
+	if out.Scaling.MaxInstances == 0 {
+		out.Scaling.MaxInstances = defaults.MaxInstances
+	}
+	if out.Scaling.MinInstances < 0 || out.Scaling.MinInstances > out.Scaling.MaxInstances {
+		return status.Errorf(codes.InvalidArgument,
+			"template.scaling: min_instance_count %d, max_instance_count %d: need 0 ≤ min ≤ max", sc.GetMinInstanceCount(), sc.GetMaxInstanceCount())
+	}
+	out.Concurrency = int(t.GetMaxInstanceRequestConcurrency())
+	if out.Concurrency == 0 {
+		out.Concurrency = defaults.Concurrency
+	}
+	if out.Concurrency < 1 || out.Concurrency > 1000 {
+		return status.Errorf(codes.InvalidArgument,
+			"template.max_instance_request_concurrency %d: must be between 1 and 1000", out.Concurrency)
+	}
+	out.RequestTimeout = defaults.RequestTimeout.D()
+	if t.GetTimeout() != nil {
+		if err := t.GetTimeout().CheckValid(); err != nil {
+			return status.Errorf(codes.InvalidArgument, "template.timeout: %v", err)
+		}
+		out.RequestTimeout = t.GetTimeout().AsDuration()
+		if out.RequestTimeout <= 0 || out.RequestTimeout > apiMaxTimeout {
+			return status.Errorf(codes.InvalidArgument,
+				"template.timeout %v: must be positive and at most %v", out.RequestTimeout, apiMaxTimeout)
+		}
+	}
+	return nil
 }
 
 // setTemplateFields writes the simulated fields of t into pb, keeping the
