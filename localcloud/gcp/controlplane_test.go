@@ -171,25 +171,7 @@ func TestControlPlaneUpdateServiceEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := before.GetLatestReadyRevision()
-	switch {
-	case before.GetName() != name:
-		t.Errorf("Name %q, want %q", before.GetName(), name)
-	case before.GetGeneration() != 1 || before.GetObservedGeneration() != 1 || before.GetReconciling():
-		t.Errorf("generation %d observed %d reconciling %v, want 1 1 false",
-			before.GetGeneration(), before.GetObservedGeneration(), before.GetReconciling())
-	case !strings.HasPrefix(first, name+"/revisions/api-00001-") || first != before.GetLatestCreatedRevision():
-		t.Errorf("latest ready %q created %q, want %s/revisions/api-00001-xyz for both", first, before.GetLatestCreatedRevision(), name)
-	case before.GetEtag() == "" || !strings.HasPrefix(before.GetUri(), "http://127.0.0.1:"):
-		t.Errorf("etag %q uri %q", before.GetEtag(), before.GetUri())
-	}
-	checkReady(t, "service before", before.GetTerminalCondition(), runpb.Condition_CONDITION_SUCCEEDED)
-	tmpl := before.GetTemplate()
-	if tmpl.GetScaling().GetMaxInstanceCount() != 100 || tmpl.GetMaxInstanceRequestConcurrency() != 80 ||
-		tmpl.GetTimeout().AsDuration() != 300*time.Second || tmpl.GetVpcAccess().GetEgress() != runpb.VpcAccess_ALL_TRAFFIC ||
-		tmpl.GetContainers()[0].GetImage() != "gcr.io/demo/api:v1" {
-		t.Errorf("template %v does not mirror the scenario's service", tmpl)
-	}
+	first := checkFirstService(t, before, name)
 
 	svc, err := a.svc.GetService(ctx, &runpb.GetServiceRequest{Name: name})
 	if err != nil {
@@ -214,6 +196,47 @@ func TestControlPlaneUpdateServiceEnv(t *testing.T) {
 		t.Fatalf("after the update: latest ready %q created %q, want a new api-00002-xyz for both (was %q)",
 			rev, after.GetLatestCreatedRevision(), first)
 	}
+	checkUpdated(t, after, before, rev)
+
+	// The service URL now answers from the new revision.
+	if got := revisionsOf(t, after.GetUri(), 20); got[shortName(rev)] != 20 {
+		t.Errorf("X-Revision of 20 requests: %v, want all %s", got, shortName(rev))
+	}
+
+	checkRevisionResource(ctx, t, a, name, rev, first)
+
+	checkNoopUpdate(ctx, t, a, c, after, rev)
+}
+
+// checkFirstService checks the service as Start created it and returns its
+// first revision's name.
+func checkFirstService(t *testing.T, before *runpb.Service, name string) string {
+	t.Helper()
+	first := before.GetLatestReadyRevision()
+	switch {
+	case before.GetName() != name:
+		t.Errorf("Name %q, want %q", before.GetName(), name)
+	case before.GetGeneration() != 1 || before.GetObservedGeneration() != 1 || before.GetReconciling():
+		t.Errorf("generation %d observed %d reconciling %v, want 1 1 false",
+			before.GetGeneration(), before.GetObservedGeneration(), before.GetReconciling())
+	case !strings.HasPrefix(first, name+"/revisions/api-00001-") || first != before.GetLatestCreatedRevision():
+		t.Errorf("latest ready %q created %q, want %s/revisions/api-00001-xyz for both", first, before.GetLatestCreatedRevision(), name)
+	case before.GetEtag() == "" || !strings.HasPrefix(before.GetUri(), "http://127.0.0.1:"):
+		t.Errorf("etag %q uri %q", before.GetEtag(), before.GetUri())
+	}
+	checkReady(t, "service before", before.GetTerminalCondition(), runpb.Condition_CONDITION_SUCCEEDED)
+	tmpl := before.GetTemplate()
+	if tmpl.GetScaling().GetMaxInstanceCount() != 100 || tmpl.GetMaxInstanceRequestConcurrency() != 80 ||
+		tmpl.GetTimeout().AsDuration() != 300*time.Second || tmpl.GetVpcAccess().GetEgress() != runpb.VpcAccess_ALL_TRAFFIC ||
+		tmpl.GetContainers()[0].GetImage() != "gcr.io/demo/api:v1" {
+		t.Errorf("template %v does not mirror the scenario's service", tmpl)
+	}
+	return first
+}
+
+// checkUpdated checks the service after an update that made revision rev.
+func checkUpdated(t *testing.T, after, before *runpb.Service, rev string) {
+	t.Helper()
 	if after.GetGeneration() != 2 || after.GetObservedGeneration() != 2 || after.GetReconciling() || after.GetEtag() == before.GetEtag() {
 		t.Errorf("after: generation %d observed %d reconciling %v etag %q (before %q)",
 			after.GetGeneration(), after.GetObservedGeneration(), after.GetReconciling(), after.GetEtag(), before.GetEtag())
@@ -230,12 +253,12 @@ func TestControlPlaneUpdateServiceEnv(t *testing.T) {
 	if env := envMap(after.GetTemplate().GetContainers()[0].GetEnv()); env["DEPLOY_ID"] != "2" {
 		t.Errorf("template env %v, want DEPLOY_ID=2", env)
 	}
+}
 
-	// The service URL now answers from the new revision.
-	if got := revisionsOf(t, after.GetUri(), 20); got[shortName(rev)] != 20 {
-		t.Errorf("X-Revision of 20 requests: %v, want all %s", got, shortName(rev))
-	}
-
+// checkRevisionResource checks the revision resource of rev and the
+// revision list of service name (rev, then first).
+func checkRevisionResource(ctx context.Context, t *testing.T, a *apiClients, name, rev, first string) {
+	t.Helper()
 	// The revision resource.
 	r, err := a.rev.GetRevision(ctx, &runpb.GetRevisionRequest{Name: rev})
 	if err != nil {
@@ -257,9 +280,14 @@ func TestControlPlaneUpdateServiceEnv(t *testing.T) {
 	if len(listed) != 2 || listed[0] != rev || listed[1] != first {
 		t.Errorf("ListRevisions (one per page) = %v, want [%s %s]", listed, rev, first)
 	}
+}
 
+// checkNoopUpdate writes the service back unchanged: nothing changes, and
+// the two operations so far are listed, done.
+func checkNoopUpdate(ctx context.Context, t *testing.T, a *apiClients, c *localcloud.Cloud, after *runpb.Service, rev string) {
+	t.Helper()
 	// Writing back the same service changes nothing.
-	op, err = a.svc.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: after})
+	op, err := a.svc.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: after})
 	if err != nil {
 		t.Fatal(err)
 	}

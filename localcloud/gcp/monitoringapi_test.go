@@ -531,6 +531,25 @@ func TestControlPlaneMetricsAfterS1(t *testing.T) {
 		t.Fatalf("the run produced %d NAT drops, %d ok requests, %d after the cutover; want some of each", drops, ok, sentAfter)
 	}
 
+	checkS1Metrics(ctx, t, c, a, s1Run{newRev: newRev, drops: drops, ok: ok, sentAfter: sentAfter})
+}
+
+// s1Run is what a replay counted: the new revision, the NAT drops, the
+// requests that succeeded and those sent after the cutover.
+type s1Run struct {
+	newRev        string
+	drops         int64
+	ok, sentAfter int
+}
+
+// checkS1Metrics polls ListTimeSeries until the drops and the 2xx count of
+// the run are visible, then checks their series, labels and alignment.
+func checkS1Metrics(ctx context.Context, t *testing.T, c *localcloud.Cloud, a *apiClients, run s1Run) {
+	t.Helper()
+	cfg, rec := c.Config(), c.Recorder()
+	P := rec.Period()
+	newRev, drops, ok, sentAfter := run.newRev, run.drops, run.ok, run.sentAfter
+	var err error
 	dropsReq := func() *monitoringpb.ListTimeSeriesRequest {
 		return tsRequest(c, `metric.type = "`+localcloud.MetricNATDroppedSent+`" AND resource.type = "nat_gateway" AND resource.labels.gateway_name = "`+
 			cfg.NAT.Gateway+`" AND metric.labels.reason = "OUT_OF_RESOURCES"`, rec.Origin(), c.Clock().Now(),
