@@ -94,6 +94,9 @@ type runOptions struct {
 	edit            func(*scenarios.LocalCloud) // applied to the section before Start
 	probeEvery      time.Duration
 	target          string // the service the load goes to; "" for the first
+	// stretch > 1 divides the time scale and the load rate by it; the
+	// caller stretches the wall durations above to match.
+	stretch int
 }
 
 // runScenario replays a built-in scenario's local cloud under a test load
@@ -108,6 +111,9 @@ func runScenario(t *testing.T, name string, o runOptions) *scenarioRun {
 	cfg.Metrics.LagRun = scenarios.Duration(time.Second)
 	if o.edit != nil {
 		o.edit(&cfg)
+	}
+	if o.stretch > 1 {
+		cfg.TimeScale /= o.stretch
 	}
 	scaling := map[string]Scaling{}
 	for i := range cfg.Services {
@@ -129,6 +135,7 @@ func runScenario(t *testing.T, name string, o runOptions) *scenarioRun {
 	}
 
 	l := loadFor(s, run.url)
+	l.rate /= float64(max(o.stretch, 1))
 	l.startRate, l.ramp = l.rate/10, o.ramp
 	ctx, cancel := context.WithTimeout(context.Background(), o.total)
 	defer cancel()
@@ -296,11 +303,9 @@ func visibleSum(c *Cloud, metricType string, want map[string]string) int64 {
 // TestScenarioNATExhaustionFamily replays S1 and its fixes one after the
 // other, in one parallel slot: each drives hundreds of requests a second
 // through several hops, and at a 10× time scale CPU contention between two
-// of them would become simulated latency.
+// of them would become simulated latency. Under the race detector the
+// replays run stretched (replayStretch), and the incident itself skips.
 func TestScenarioNATExhaustionFamily(t *testing.T) {
-	if raceEnabled {
-		t.Skip("a 10× replay at hundreds of requests a second does not keep its timing under the race detector")
-	}
 	t.Parallel()
 	t.Run("incident", testNATExhaustion)
 	t.Run("private-ranges-only", testNATExhaustionFixed)
@@ -308,13 +313,26 @@ func TestScenarioNATExhaustionFamily(t *testing.T) {
 }
 
 // s1 replays nat-exhaustion (or its fixed twin, at a 10× time scale) with
-// warm old revisions and a release at 5 s.
+// warm old revisions and a release at 5 s, stretched replayStretch times
+// (wall durations × k, time scale and rate ÷ k: the same simulated run).
 func s1(t *testing.T, name string, total time.Duration, edit func(*scenarios.LocalCloud)) *scenarioRun {
-	return runScenario(t, name, runOptions{warmMin: 4, ramp: 3 * time.Second, deployAt: 5 * time.Second, total: total, edit: edit})
+	return runScenario(t, name, runOptions{warmMin: 4, ramp: stretched(3 * time.Second), deployAt: stretched(5 * time.Second),
+		total: stretched(total), stretch: replayStretch, edit: edit})
 }
+
+// stretched is a wall duration of an S1 replay at replayStretch.
+func stretched(d time.Duration) time.Duration { return d * replayStretch }
 
 // S1: cold pools exhaust the new instances' ports at the cutover.
 func testNATExhaustion(t *testing.T) {
+	if replayStretch > 1 {
+		// Measured (2 cores, -race, replayStretch 2: time scale 5, 50 req/s,
+		// 68 s of load): the race detector's CPU cost still becomes simulated
+		// latency, and the upstream timeouts never fade (17.4% errors in the
+		// 5 s after the release, 32.7% 22–28 s after; 73 s of wall time).
+		// Stretching further would take the family past 90 s.
+		t.Skip("the incident replay does not keep its timing under the race detector, even stretched 2× (see the comment)")
+	}
 	r := s1(t, "nat-exhaustion", 34*time.Second, nil)
 	if t.Failed() {
 		return
@@ -335,7 +353,7 @@ func testNATExhaustion(t *testing.T) {
 	if counts["fetch_failed"] == 0 {
 		t.Errorf("no 502 fetch failed after the release: %v", counts)
 	}
-	if ok := lcCount(after, 0, time.Hour)["ok"]; ok < 1000 {
+	if ok := lcCount(after, 0, time.Hour)["ok"]; ok < 1000/replayStretch {
 		t.Errorf("only %d requests succeeded after the release: the load did not run", ok)
 	}
 	if counts["upstream_timeout"] == 0 {
@@ -377,7 +395,7 @@ func testNATExhaustion(t *testing.T) {
 		m := lcCount(r.between(from, to), 0, time.Hour)
 		return float64(lcErrors(m)) / float64(max(1, m["ok"]+lcErrors(m)))
 	}
-	burst, tail := rate(0, 5*time.Second), rate(22*time.Second, 28*time.Second)
+	burst, tail := rate(0, stretched(5*time.Second)), rate(stretched(22*time.Second), stretched(28*time.Second))
 	if tail > burst/4 || tail > 0.05 {
 		t.Errorf("errors have not faded: %.1f%% in the 5 s after the release, %.1f%% 22–28 s after", 100*burst, 100*tail)
 	}
@@ -398,8 +416,8 @@ func testNATExhaustion(t *testing.T) {
 func testNATExhaustionFixed(t *testing.T) {
 	r := s1(t, "nat-exhaustion-fixed", 11*time.Second, nil)
 	counts := lcCount(r.results, 0, time.Hour)
-	if e := lcErrors(counts); e != 0 || counts["ok"] < 800 {
-		t.Errorf("results %v, want no error in at least 800 requests", counts)
+	if e := lcErrors(counts); e != 0 || counts["ok"] < 800/replayStretch {
+		t.Errorf("results %v, want no error in at least %d requests", counts, 800/replayStretch)
 		lcTimeline(t, r.results, time.Second)
 	}
 	st := r.c.NAT().Stats()

@@ -16,7 +16,8 @@ import (
 // startTimeout bounds starting and closing the cloud.
 const startTimeout = 30 * time.Second
 
-// Start starts a local cloud from cfg (defaulted) and its control plane on
+// Start starts a local cloud from cfg (resolved: defaulted and validated,
+// as scenarios.Parse returns it) and its control plane on
 // 127.0.0.1, logging to t, and registers their closing with t.Cleanup. It
 // fails the test if either does not start or close cleanly.
 func Start(t testing.TB, cfg scenarios.LocalCloud) (*localcloud.Cloud, *gcp.ControlPlane) {
