@@ -2,13 +2,14 @@ package localcloud
 
 import (
 	"context"
-	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 )
 
 // BenchmarkFrontEnd measures the whole local cloud: a client with 32

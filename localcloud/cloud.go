@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cutover-dev/cutover/localcloud/nat"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/localcloud/clock"
+	"github.com/cutover-dev/cutover/localcloud/nat"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 

@@ -3,7 +3,6 @@ package localcloud
 import (
 	"context"
 	"errors"
-	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 	"github.com/cutover-dev/cutover/scenarios"
 	"go.uber.org/goleak"
 )

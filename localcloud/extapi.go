@@ -1,8 +1,6 @@
 package localcloud
 
 import (
-	"github.com/cutover-dev/cutover/localcloud/clock"
-
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cutover-dev/cutover/localcloud/clock"
 )
 
 // ExternalAPI is the third-party API the application calls: a real HTTP

@@ -4,14 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/cutover-dev/cutover/localcloud/clock"
-	"go.uber.org/goleak"
 	"io"
 	"net/http"
 	"net/http/httptrace"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cutover-dev/cutover/localcloud/clock"
+	"go.uber.org/goleak"
 )
 
 func TestExternalAPIAnswersAfterLatency(t *testing.T) {

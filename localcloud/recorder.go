@@ -1,13 +1,13 @@
 package localcloud
 
 import (
-	"github.com/cutover-dev/cutover/localcloud/clock"
-
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cutover-dev/cutover/localcloud/clock"
 )
 
 // MetricKind is a metric's kind, as Cloud Monitoring names it.

@@ -3,12 +3,12 @@ package localcloud
 import (
 	"context"
 	"fmt"
-	"github.com/cutover-dev/cutover/localcloud/nat"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cutover-dev/cutover/localcloud/nat"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 

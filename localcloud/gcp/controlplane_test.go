@@ -3,8 +3,6 @@ package gcp
 import (
 	"context"
 	"fmt"
-	"github.com/cutover-dev/cutover/localcloud"
-	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,6 +14,8 @@ import (
 	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 	"github.com/cutover-dev/cutover/scenarios"
 	"go.uber.org/goleak"
 	"google.golang.org/api/option"

@@ -2,9 +2,10 @@ package gcp
 
 import (
 	"fmt"
-	"github.com/cutover-dev/cutover/localcloud"
 	"regexp"
 	"strings"
+
+	"github.com/cutover-dev/cutover/localcloud"
 )
 
 // tsFilter is a parsed Cloud Monitoring time-series filter: exactly one

@@ -1,9 +1,6 @@
 package gcp
 
 import (
-	"github.com/cutover-dev/cutover/localcloud"
-	"github.com/cutover-dev/cutover/scenarios"
-
 	"context"
 	"fmt"
 	"maps"
@@ -13,6 +10,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/scenarios"
 	metricpb "google.golang.org/genproto/googleapis/api/metric"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
 	"google.golang.org/grpc/codes"

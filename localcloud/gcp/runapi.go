@@ -3,7 +3,6 @@ package gcp
 import (
 	"context"
 	"errors"
-	"github.com/cutover-dev/cutover/localcloud"
 	"maps"
 	"regexp"
 	"slices"
@@ -11,6 +10,7 @@ import (
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/cutover-dev/cutover/localcloud"
 	"github.com/cutover-dev/cutover/scenarios"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"

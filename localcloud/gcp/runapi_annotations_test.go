@@ -1,13 +1,13 @@
 package gcp
 
 import (
-	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 )
 
 // A change of the service's annotations alone is a new generation, done at

@@ -4,8 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"github.com/cutover-dev/cutover/localcloud"
-	"github.com/cutover-dev/cutover/scenarios"
 	"maps"
 	"reflect"
 	"slices"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/scenarios"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"

@@ -1,18 +1,12 @@
 package nat
 
 import (
-	"github.com/cutover-dev/cutover/localcloud/clock"
-	"github.com/cutover-dev/cutover/scenarios"
-
-	"context"
-	"errors"
 	"fmt"
-	"net"
-	"os"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/cutover-dev/cutover/localcloud/clock"
 )
 
 // Metric types the gateway records, with the real names and labels.
@@ -39,133 +33,6 @@ type Sink interface {
 	AddDelta(metricType string, labels map[string]string, n int64)
 	// SetGauge sets a GAUGE metric's current value.
 	SetGauge(metricType string, labels map[string]string, v int64)
-}
-
-// dynamicHighWater is the share of a block in use for one destination at
-// which dynamic allocation asks for a doubling ("close to being out of ports").
-const dynamicHighWater = 0.9
-
-// Options configures a gateway. Every field is resolved: FromScenario
-// builds them from a defaulted and validated scenarios.CloudNAT, the one
-// place their defaults live. Durations are simulated.
-type Options struct {
-	// IPs is the number of NAT IPs.
-	IPs int
-	// PortsPerIP is the number of TCP ports per NAT IP.
-	PortsPerIP int
-	// Dynamic selects dynamic port allocation; false is static.
-	Dynamic bool
-	// MinPortsPerVM is each endpoint's block, rounded up to a power of 2.
-	MinPortsPerVM int
-	// MaxPortsPerVM caps dynamic growth, rounded up to a power of 2 and at
-	// least MinPortsPerVM (static: MinPortsPerVM).
-	MaxPortsPerVM int
-	// DynamicDoubleDelay is how long a doubling takes; SYNs that find no
-	// free port meanwhile are dropped.
-	DynamicDoubleDelay time.Duration
-	// TCPTimeWait is how long a 5-tuple stays unusable after its connection
-	// closes.
-	TCPTimeWait time.Duration
-	// BlockReleaseDelay is how long a detached endpoint's block is held
-	// before it is released.
-	BlockReleaseDelay time.Duration
-	// SYNSchedule holds the retransmission offsets from the first SYN.
-	SYNSchedule []time.Duration
-	// SYNGiveUp is when the kernel gives up on a SYN that is never answered
-	// and the dial fails with ETIMEDOUT, if the caller's ctx has not ended it
-	// first (never before the last retransmission).
-	SYNGiveUp time.Duration
-}
-
-// FromScenario returns the options of the gateway a localcloud section's
-// nat describes; n must be defaulted and validated (scenarios resolves
-// every default, see scenarios.LocalCloud.Defaults).
-func FromScenario(n scenarios.CloudNAT) Options {
-	minPorts, maxPorts := n.PortsPerVM()
-	return Options{
-		IPs:                n.IPs,
-		PortsPerIP:         n.PortsPerIP,
-		Dynamic:            n.Dynamic,
-		MinPortsPerVM:      minPorts,
-		MaxPortsPerVM:      maxPorts,
-		DynamicDoubleDelay: n.DynamicDoubleDelay.D(),
-		TCPTimeWait:        n.TCPTimeWait.D(),
-		BlockReleaseDelay:  n.BlockRelease.D(),
-		SYNSchedule:        n.Syn(),
-		SYNGiveUp:          n.SYNGiveUp(),
-	}
-}
-
-// normalized returns o with port counts rounded to powers of 2 and the SYN
-// schedule copied and in order. It sets no default.
-func (o Options) normalized() Options {
-	o.IPs = max(o.IPs, 1)
-	o.MinPortsPerVM = ceilPow2(o.MinPortsPerVM)
-	o.MaxPortsPerVM = ceilPow2(o.MaxPortsPerVM)
-	if !o.Dynamic || o.MaxPortsPerVM < o.MinPortsPerVM {
-		o.MaxPortsPerVM = o.MinPortsPerVM
-	}
-	o.SYNSchedule = append([]time.Duration(nil), o.SYNSchedule...)
-	sort.Slice(o.SYNSchedule, func(i, j int) bool { return o.SYNSchedule[i] < o.SYNSchedule[j] })
-	if n := len(o.SYNSchedule); n > 0 && o.SYNGiveUp < o.SYNSchedule[n-1] {
-		o.SYNGiveUp = o.SYNSchedule[n-1]
-	}
-	return o
-}
-
-// ceilPow2 rounds n up to a power of 2 (n ≥ 1).
-func ceilPow2(n int) int {
-	p := 1
-	for p < n {
-		p <<= 1
-	}
-	return p
-}
-
-// Stats is a snapshot of a NAT gateway's state.
-type Stats struct {
-	// Capacity is how many endpoints fit at MinPortsPerVM:
-	// ⌊IPs × PortsPerIP / MinPortsPerVM⌋.
-	Capacity int
-	// AllocatedPorts is the number of ports in blocks, over all NAT IPs.
-	AllocatedPorts int
-	// AllocatedPortsByIP is AllocatedPorts per NAT IP label.
-	AllocatedPortsByIP map[string]int
-	// AllocationFailed is true while an attached endpoint has no block.
-	AllocationFailed bool
-	// OpenConnections counts open connections over all endpoints.
-	OpenConnections int
-	// NewConnections counts connections that got a NAT port.
-	NewConnections int64
-	// Drops counts dropped SYNs by reason (OUT_OF_RESOURCES).
-	Drops map[string]int64
-	// Endpoints holds every endpoint the gateway knows, by name.
-	Endpoints map[string]EndpointStats
-}
-
-// EndpointStats is one endpoint's state.
-type EndpointStats struct {
-	// Ports is the endpoint's block size; 0 means it has no block.
-	Ports int
-	// Attached is false once the endpoint is detached (its block is held
-	// until the release delay passes).
-	Attached bool
-	// Doubling is true while a dynamic doubling is in progress.
-	Doubling bool
-	// Drops counts this endpoint's dropped SYNs.
-	Drops int64
-	// NewConnections counts this endpoint's connections that got a port.
-	NewConnections int64
-	// Destinations holds port use per destination ("tcp 127.0.0.1:8080").
-	Destinations map[string]DestinationStats
-}
-
-// DestinationStats is one endpoint's port use for one destination 3-tuple.
-type DestinationStats struct {
-	// Open counts open connections.
-	Open int
-	// TimeWait counts ports in TIME_WAIT, not reusable for this destination.
-	TimeWait int
 }
 
 // Gateway is a Cloud NAT gateway. Endpoints (instances) attach to it and get a
@@ -268,7 +135,7 @@ func ipLabel(i int) string {
 
 func tcpLabels() map[string]string { return map[string]string{"ip_protocol": "TCP"} }
 
-// Options returns the options in effect, defaults applied.
+// Options returns the options in effect (normalized).
 func (n *Gateway) Options() Options {
 	o := n.opts
 	o.SYNSchedule = append([]time.Duration(nil), o.SYNSchedule...)
@@ -421,164 +288,6 @@ func (n *Gateway) assignWaitingLocked() {
 	}
 }
 
-// DialContext connects to addr from endpoint through the gateway. The
-// connection needs a free port of the endpoint's block for the destination
-// 3-tuple (network, addr). Without one the SYN is dropped silently
-// (dropped_sent_packets_count{OUT_OF_RESOURCES}) and sent again on the SYN
-// schedule; a port freed meanwhile lets a retransmission through. When ctx
-// ends first the error is Go's own dial timeout ("dial tcp ADDR: i/o
-// timeout", a net.Error with Timeout true); when the kernel gives up first it
-// is "connect: connection timed out". With a port, addr is dialed for real;
-// closing the returned connection puts the port in TIME_WAIT for that
-// destination.
-//
-// Only TCP is modelled; addr must be a loopback address the caller may dial.
-func (n *Gateway) DialContext(ctx context.Context, endpoint, network, addr string) (net.Conn, error) {
-	switch network {
-	case "tcp", "tcp4", "tcp6":
-	default:
-		return nil, fmt.Errorf("dial %s %s through nat: only tcp is modelled", network, addr)
-	}
-	dest := "tcp " + addr
-	start := n.clock.Now()
-	for attempt := 0; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return nil, dialError(network, addr, err)
-		}
-		d, err := n.acquire(endpoint, dest)
-		if err != nil {
-			return nil, err
-		}
-		if d != nil {
-			return n.dial(ctx, d, network, addr)
-		}
-		next := n.opts.SYNGiveUp
-		if attempt < len(n.opts.SYNSchedule) {
-			next = n.opts.SYNSchedule[attempt]
-		}
-		wait := next - n.clock.Simulated(n.clock.Now().Sub(start))
-		if err := n.wait(ctx, wait); err != nil {
-			return nil, dialError(network, addr, err)
-		}
-		if attempt >= len(n.opts.SYNSchedule) {
-			return nil, dialError(network, addr, os.NewSyscallError("connect", syscall.ETIMEDOUT))
-		}
-	}
-}
-
-// errClosed ends waits when the gateway is closed.
-var errClosed = errors.New("nat gateway closed")
-
-// wait waits a simulated duration, or until ctx is done or the NAT closes.
-func (n *Gateway) wait(ctx context.Context, simulated time.Duration) error {
-	if simulated <= 0 {
-		return nil
-	}
-	t := n.clock.NewTimer(simulated)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-n.done:
-		return errClosed
-	case <-t.C():
-		return nil
-	}
-}
-
-// acquire sends one SYN: it takes a port for dest or records a drop. It
-// returns nil, nil when the SYN was dropped.
-func (n *Gateway) acquire(endpoint, dest string) (*destUse, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed {
-		return nil, fmt.Errorf("dial %s from %q: %w", dest, endpoint, errClosed)
-	}
-	e, ok := n.endpoints[endpoint]
-	if !ok {
-		return nil, fmt.Errorf("dial %s through nat: endpoint %q is not attached", dest, endpoint)
-	}
-	d := e.dests[dest]
-	if d == nil {
-		d = &destUse{}
-		e.dests[dest] = d
-	}
-	if e.ports == 0 || d.held() >= e.ports {
-		e.drops++
-		n.drops[ReasonOutOfResources]++
-		n.sink.AddDelta(MetricDroppedSent, map[string]string{"ip_protocol": "TCP", "reason": ReasonOutOfResources}, 1)
-		if e.ports > 0 {
-			n.maybeDoubleLocked(e)
-		}
-		return nil, nil
-	}
-	n.changeUsageLocked(d.held(), d.held()+1)
-	d.open++
-	n.open++
-	n.newConns++
-	e.newConns++
-	n.sink.AddDelta(MetricNewConns, tcpLabels(), 1)
-	n.setGaugeLocked(MetricOpenConns, tcpLabels(), int64(n.open), false)
-	if float64(d.held()) >= dynamicHighWater*float64(e.ports) {
-		n.maybeDoubleLocked(e)
-	}
-	return d, nil
-}
-
-// maybeDoubleLocked starts a doubling of e's block if the gateway is dynamic,
-// e is below its max and no doubling is under way. It completes after
-// DynamicDoubleDelay, if capacity allows then. (While an endpoint waits for
-// a first block, less than MinPortsPerVM is free, so a doubling never takes
-// a waiting endpoint's ports.)
-func (n *Gateway) maybeDoubleLocked(e *endpointState) {
-	if !n.opts.Dynamic || e.doubling || e.released || e.ports == 0 || e.ports >= n.opts.MaxPortsPerVM {
-		return
-	}
-	e.doubling = true
-	n.afterLocked(n.opts.DynamicDoubleDelay, func() {
-		e.doubling = false
-		if e.released || e.ports == 0 || e.ports >= n.opts.MaxPortsPerVM {
-			return
-		}
-		n.allocateLocked(e, e.ports)
-	})
-}
-
-// dial opens the real connection for a port taken by acquire.
-func (n *Gateway) dial(ctx context.Context, d *destUse, network, addr string) (net.Conn, error) {
-	var dialer net.Dialer
-	c, err := dialer.DialContext(ctx, network, addr)
-	if err != nil {
-		n.mu.Lock()
-		n.changeUsageLocked(d.held(), d.held()-1)
-		d.open--
-		n.open--
-		n.setGaugeLocked(MetricOpenConns, tcpLabels(), int64(n.open), false)
-		n.mu.Unlock()
-		return nil, err
-	}
-	return &gatewayConn{Conn: c, nat: n, dest: d}, nil
-}
-
-// closeConn moves a closed connection's port to TIME_WAIT for its
-// destination, and frees it after TCPTimeWait.
-func (n *Gateway) closeConn(d *destUse) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	d.open--
-	n.open--
-	n.setGaugeLocked(MetricOpenConns, tcpLabels(), int64(n.open), false)
-	if n.closed {
-		n.changeUsageLocked(d.held()+1, d.held())
-		return
-	}
-	d.timeWait++
-	n.afterLocked(n.opts.TCPTimeWait, func() {
-		n.changeUsageLocked(d.held(), d.held()-1)
-		d.timeWait--
-	})
-}
-
 // changeUsageLocked moves one (endpoint, destination) pair from ports held
 // from to to, and updates port_usage.
 func (n *Gateway) changeUsageLocked(from, to int) {
@@ -664,46 +373,6 @@ func (n *Gateway) cancelTimerLocked(id uint64) {
 	}
 }
 
-// Stats returns a snapshot of the gateway's state.
-func (n *Gateway) Stats() Stats {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	s := Stats{
-		Capacity:           n.Capacity(),
-		AllocatedPortsByIP: make(map[string]int, len(n.ipTag)),
-		AllocationFailed:   n.anyWaitingLocked(nil),
-		OpenConnections:    n.open,
-		NewConnections:     n.newConns,
-		Drops:              make(map[string]int64, len(n.drops)),
-		Endpoints:          make(map[string]EndpointStats, len(n.endpoints)),
-	}
-	for i, tag := range n.ipTag {
-		used := n.opts.PortsPerIP - n.ipFree[i]
-		s.AllocatedPortsByIP[tag] = used
-		s.AllocatedPorts += used
-	}
-	for r, c := range n.drops {
-		s.Drops[r] = c
-	}
-	for name, e := range n.endpoints {
-		es := EndpointStats{
-			Ports:          e.ports,
-			Attached:       e.attached,
-			Doubling:       e.doubling,
-			Drops:          e.drops,
-			NewConnections: e.newConns,
-			Destinations:   make(map[string]DestinationStats, len(e.dests)),
-		}
-		for k, d := range e.dests {
-			if d.held() > 0 {
-				es.Destinations[k] = DestinationStats{Open: d.open, TimeWait: d.timeWait}
-			}
-		}
-		s.Endpoints[name] = es
-	}
-	return s
-}
-
 // Close stops the gateway's timers and ends waiting dials with an error. It
 // waits for running timer callbacks, so no goroutine of the NAT is left.
 // Connections already open stay open; closing them later frees their ports
@@ -726,63 +395,3 @@ func (n *Gateway) Close() error {
 	n.wg.Wait()
 	return nil
 }
-
-// gatewayConn is a connection through the NAT; Close starts its port's TIME_WAIT.
-type gatewayConn struct {
-	net.Conn
-	nat  *Gateway
-	dest *destUse
-	once sync.Once
-}
-
-// Close closes the real socket with SO_LINGER 0, so the machine running the
-// local cloud keeps no TIME_WAIT sockets under churn (the NAT models
-// TIME_WAIT itself), and puts the NAT port in TIME_WAIT.
-func (c *gatewayConn) Close() error {
-	err := net.ErrClosed
-	c.once.Do(func() {
-		if tc, ok := c.Conn.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
-		err = c.Conn.Close()
-		c.nat.closeConn(c.dest)
-	})
-	return err
-}
-
-// dialAddr is a net.Addr for a destination as the caller wrote it.
-type dialAddr struct{ network, addr string }
-
-func (a dialAddr) Network() string { return a.network }
-func (a dialAddr) String() string  { return a.addr }
-
-// dialError builds the error Go's dialer returns for the same cause:
-// "dial tcp ADDR: i/o timeout" for a ctx deadline, "operation was canceled"
-// for a cancelled ctx, the cause itself otherwise.
-func dialError(network, addr string, cause error) error {
-	switch {
-	case errors.Is(cause, context.DeadlineExceeded):
-		cause = timeoutError{}
-	case errors.Is(cause, context.Canceled):
-		cause = canceledError{}
-	}
-	return &net.OpError{Op: "dial", Net: network, Addr: dialAddr{network, addr}, Err: cause}
-}
-
-// timeoutError reads like Go's net timeout ("i/o timeout") and matches
-// context.DeadlineExceeded and os.ErrDeadlineExceeded with errors.Is.
-type timeoutError struct{}
-
-func (timeoutError) Error() string   { return "i/o timeout" }
-func (timeoutError) Timeout() bool   { return true }
-func (timeoutError) Temporary() bool { return true }
-func (timeoutError) Is(target error) bool {
-	return target == context.DeadlineExceeded || target == os.ErrDeadlineExceeded
-}
-
-// canceledError reads like Go's "operation was canceled" and matches
-// context.Canceled.
-type canceledError struct{}
-
-func (canceledError) Error() string        { return "operation was canceled" }
-func (canceledError) Is(target error) bool { return target == context.Canceled }
