@@ -132,6 +132,10 @@ func TestListTimeSeriesAggregation(t *testing.T) {
 	if got := c.Clock().Simulated(P); got != time.Minute {
 		t.Fatalf("sample period %v simulated, want 1m", got)
 	}
+	// The test's periods start at the first whole period still ahead: on a
+	// slow machine the start may take more than a period, and the clock only
+	// jumps forward.
+	origin = origin.Add((c.Clock().Now().Sub(origin)/P + 1) * P)
 	gw := func(name string) localcloud.Resource {
 		return localcloud.Resource{Type: localcloud.ResourceNATGateway, Labels: map[string]string{"project_id": c.Project(), "region": c.Region(),
 			"router_id": "r", "gateway_name": name}}
