@@ -135,7 +135,7 @@ func (a *appClient) do(ctx context.Context, t *callTarget, depth int) (int, []by
 func (a *appClient) dial(ctx context.Context, t *callTarget) (*pconn, error) {
 	in := a.in
 	clock := in.c.clock
-	dctx, cancel := context.WithTimeout(ctx, clock.Wall(in.r.s.cfg.App.ConnectTimeout.D()))
+	dctx, cancel := clock.WithTimeout(ctx, in.r.s.cfg.App.ConnectTimeout.D())
 	defer cancel()
 	var conn net.Conn
 	err := func() error {

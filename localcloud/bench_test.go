@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 )
 
 // BenchmarkFrontEnd measures the whole local cloud: a client with 32
@@ -16,10 +18,10 @@ import (
 // instance) and simulated latencies scaled 100 times down (1.5 ms external API). It reports
 // requests per second; the goal is ≥ 2,000 on a 2-core machine.
 func BenchmarkFrontEnd(b *testing.B) {
-	svc := testService("api", testCall("external_api"))
+	svc := lctest.Service("api", lctest.Call("external_api"))
 	svc.App.ServerTime = 0
 	svc.MinInstances = 2
-	cfg := testConfig(100, svc)
+	cfg := lctest.Config(100, svc)
 	cfg.NAT.MinPortsPerVM = 1024
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

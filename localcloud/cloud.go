@@ -11,14 +11,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cutover-dev/cutover/localcloud/clock"
+	"github.com/cutover-dev/cutover/localcloud/nat"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
 // Options are the process-level settings of a local cloud; everything about
 // the simulated world comes from the scenario's localcloud section.
 type Options struct {
-	// Clock drives simulated time; nil means NewClock(TimeScale, nil).
-	Clock *Clock
+	// Clock drives simulated time; nil means the scaled wall clock,
+	// clock.NewScaled(TimeScale, nil).
+	Clock clock.Clock
 	// Logf receives lifecycle lines (revision ready, instance failed, …);
 	// nil discards them.
 	Logf func(format string, args ...any)
@@ -30,9 +33,9 @@ type Options struct {
 // use. Close it to stop every server and goroutine it started.
 type Cloud struct {
 	cfg   scenarios.LocalCloud
-	clock *Clock
+	clock clock.Clock
 	rec   *Recorder
-	nat   *NAT
+	nat   *nat.Gateway
 	ext   *ExternalAPI
 	db    *database
 	logf  func(format string, args ...any)
@@ -61,24 +64,56 @@ type Cloud struct {
 }
 
 // Start starts the local cloud a scenario's localcloud section describes
-// and returns once every service's first revision is ready. Unset fields of
-// cfg take their defaults (cfg.Defaults). ctx bounds the start only; the
+// and returns once every service's first revision is ready. cfg must be
+// resolved: already defaulted and validated, as scenarios.Parse returns it
+// (or cfg.Defaults and cfg.Validate for one built in code); Start checks
+// that cheaply and sets no default itself. ctx bounds the start only; the
 // cloud runs until Close.
 func Start(ctx context.Context, cfg scenarios.LocalCloud, opts Options) (*Cloud, error) {
-	if !cfg.Enabled() {
-		return nil, fmt.Errorf("start local cloud: no services configured")
+	if err := checkResolved(cfg); err != nil {
+		return nil, fmt.Errorf("start local cloud: %w", err)
 	}
-	cfg.Services = slices.Clone(cfg.Services) // Defaults must not touch the caller's
+	c := newCloud(ctx, cfg, opts)
+	fail := func(err error) (*Cloud, error) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = c.Close(cctx)
+		return nil, fmt.Errorf("start local cloud: %w", err)
+	}
+	if err := c.startDependencies(ctx); err != nil {
+		return fail(err)
+	}
+	if err := c.startServices(ctx); err != nil {
+		return fail(err)
+	}
+	return c, nil
+}
+
+// errUnresolved is what Start says of a section nobody defaulted.
+var errUnresolved = errors.New("the localcloud section is not resolved: call its Defaults and Validate first (scenarios.Parse does)")
+
+// checkResolved rejects a section without services, or one whose defaults
+// were never set (a resolved section has a time scale and a metric period).
+func checkResolved(cfg scenarios.LocalCloud) error {
+	switch {
+	case !cfg.Enabled():
+		return errors.New("no services configured")
+	case cfg.TimeScale < 1 || cfg.Metrics.Period <= 0 || cfg.NAT.IPs < 1:
+		return errUnresolved
+	}
+	return nil
+}
+
+// newCloud builds the cloud's state, its recorder and its NAT gateway; it
+// starts no server.
+func newCloud(ctx context.Context, cfg scenarios.LocalCloud, opts Options) *Cloud {
+	cfg.Services = slices.Clone(cfg.Services) // the cloud keeps its own copy
 	for i := range cfg.Services {
 		cfg.Services[i].App.Calls = slices.Clone(cfg.Services[i].App.Calls)
 	}
-	cfg.Defaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("start local cloud: %w", err)
-	}
-	clock := opts.Clock
-	if clock == nil {
-		clock = NewClock(float64(cfg.TimeScale), nil)
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.NewScaled(cfg.TimeScale, nil)
 	}
 	logf := opts.Logf
 	if logf == nil {
@@ -86,13 +121,13 @@ func Start(ctx context.Context, cfg scenarios.LocalCloud, opts Options) (*Cloud,
 	}
 	seed := uint64(cfg.Seed)
 	if seed == 0 {
-		seed = uint64(clock.Now().UnixNano())
+		seed = uint64(clk.Now().UnixNano())
 	}
 	c := &Cloud{
 		cfg:   cfg,
-		clock: clock,
+		clock: clk,
 		logf:  logf,
-		rec: NewRecorder(clock, RecorderOptions{
+		rec: NewRecorder(clk, RecorderOptions{
 			Period:    cfg.Metrics.Period.D(),
 			LagNAT:    cfg.Metrics.LagNAT.D(),
 			LagRun:    cfg.Metrics.LagRun.D(),
@@ -114,44 +149,34 @@ func Start(ctx context.Context, cfg scenarios.LocalCloud, opts Options) (*Cloud,
 		c.unpullable[img] = true
 	}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	c.nat = nat.New(nat.FromScenario(cfg.NAT), clk, resourceSink{c.rec, Resource{Type: ResourceNATGateway, Labels: map[string]string{
+		"project_id":   cfg.Project,
+		"region":       cfg.Region,
+		"router_id":    cfg.NAT.Router,
+		"gateway_name": cfg.NAT.Gateway,
+	}}})
+	return c
+}
 
-	minPorts, maxPorts := cfg.NAT.PortsPerVM()
-	c.nat = NewNAT(NATOptions{
-		IPs:                cfg.NAT.IPs,
-		PortsPerIP:         cfg.NAT.PortsPerIP,
-		Dynamic:            cfg.NAT.Dynamic,
-		MinPortsPerVM:      minPorts,
-		MaxPortsPerVM:      maxPorts,
-		DynamicDoubleDelay: cfg.NAT.DynamicDoubleDelay.D(),
-		TCPTimeWait:        cfg.NAT.TCPTimeWait.D(),
-		BlockReleaseDelay:  cfg.NAT.BlockRelease.D(),
-		SYNSchedule:        cfg.NAT.Syn(),
-		Gateway: Resource{Type: ResourceNATGateway, Labels: map[string]string{
-			"project_id":   cfg.Project,
-			"region":       cfg.Region,
-			"router_id":    cfg.NAT.Router,
-			"gateway_name": cfg.NAT.Gateway,
-		}},
-	}, clock, c.rec)
-
-	fail := func(err error) (*Cloud, error) {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = c.Close(cctx)
-		return nil, fmt.Errorf("start local cloud: %w", err)
-	}
+// startDependencies starts what the services call: the external API and
+// the database.
+func (c *Cloud) startDependencies(ctx context.Context) error {
 	var err error
-	if c.ext, err = StartExternalAPI(ctx, cfg.ExternalAPI.Latency.D(), clock); err != nil {
-		return fail(err)
+	if c.ext, err = StartExternalAPI(ctx, c.cfg.ExternalAPI.Latency.D(), c.clock); err != nil {
+		return err
 	}
-	if c.db, err = startDatabase(ctx, c, cfg.Database.Latency.D()); err != nil {
-		return fail(err)
-	}
+	c.db, err = startDatabase(ctx, c, c.cfg.Database.Latency.D())
+	return err
+}
+
+// startServices starts every service's front end, then its autoscaler and
+// first revision, and waits for the first revisions to be ready.
+func (c *Cloud) startServices(ctx context.Context) error {
 	// Every front end first: instances resolve service:NAME calls to them.
-	for _, sc := range cfg.Services {
+	for _, sc := range c.cfg.Services {
 		s, err := newService(ctx, c, sc)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		c.mu.Lock()
 		c.services[sc.Name] = s
@@ -165,7 +190,7 @@ func Start(ctx context.Context, cfg scenarios.LocalCloud, opts Options) (*Cloud,
 		s.startScaler()
 		rev, err := s.deploy(RevisionSpec{Traffic: []TrafficTarget{{Latest: true, Percent: 100}}}, true)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		first = append(first, rev)
 	}
@@ -173,10 +198,10 @@ func Start(ctx context.Context, cfg scenarios.LocalCloud, opts Options) (*Cloud,
 	c.goBackground(c.sweepLoop)
 	for _, rev := range first {
 		if _, err := rev.wait(ctx); err != nil {
-			return fail(err)
+			return err
 		}
 	}
-	return c, nil
+	return nil
 }
 
 // goBackground runs f in a goroutine that Close waits for.
@@ -237,13 +262,13 @@ func (c *Cloud) Close(ctx context.Context) error {
 }
 
 // Clock returns the cloud's clock.
-func (c *Cloud) Clock() *Clock { return c.clock }
+func (c *Cloud) Clock() clock.Clock { return c.clock }
 
 // Recorder returns the metrics recorder.
 func (c *Cloud) Recorder() *Recorder { return c.rec }
 
 // NAT returns the Cloud NAT gateway.
-func (c *Cloud) NAT() *NAT { return c.nat }
+func (c *Cloud) NAT() *nat.Gateway { return c.nat }
 
 // ExternalAPI returns the external API server.
 func (c *Cloud) ExternalAPI() *ExternalAPI { return c.ext }
@@ -391,7 +416,7 @@ func (c *Cloud) sweepLoop() {
 		select {
 		case <-c.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		c.mu.Lock()
 		list := make([]*instance, 0, len(c.instances))

@@ -12,38 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 	"github.com/cutover-dev/cutover/scenarios"
 	"go.uber.org/goleak"
 )
-
-// testService returns a defaulted service with the given calls.
-func testService(name string, calls ...scenarios.CloudCall) scenarios.CloudService {
-	var s scenarios.CloudService
-	s.Defaults()
-	s.Name = name
-	s.Image = "gcr.io/demo/" + name + ":v1"
-	s.App.Calls = calls
-	return s
-}
-
-func testCall(to string, edit ...func(*scenarios.CloudCall)) scenarios.CloudCall {
-	var c scenarios.CloudCall
-	c.Defaults()
-	c.To = to
-	for _, e := range edit {
-		e(&c)
-	}
-	return c
-}
-
-func testConfig(scale int, services ...scenarios.CloudService) scenarios.LocalCloud {
-	var lc scenarios.LocalCloud
-	lc.Defaults()
-	lc.TimeScale = scale
-	lc.Seed = 1
-	lc.Services = services
-	return lc
-}
 
 func startCloud(t *testing.T, cfg scenarios.LocalCloud) *Cloud {
 	t.Helper()
@@ -98,7 +70,7 @@ func get(t *testing.T, client *http.Client, url string, cookie string) reply {
 func TestVerticalSlice(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // runs after the cloud's Close
-	cfg := testConfig(50, testService("api", testCall("external_api")))
+	cfg := lctest.Config(50, lctest.Service("api", lctest.Call("external_api")))
 	c := startCloud(t, cfg)
 	url, err := c.ServiceURL("api")
 	if err != nil {
@@ -142,7 +114,7 @@ func TestVerticalSlice(t *testing.T) {
 }
 
 func TestRevisionNames(t *testing.T) {
-	c := startCloud(t, testConfig(50, testService("api")))
+	c := startCloud(t, lctest.Config(50, lctest.Service("api")))
 	ctx := context.Background()
 	st, _ := c.Service("api")
 	re := regexp.MustCompile(`^api-\d{5}-[a-z]{3}$`)
@@ -176,9 +148,9 @@ func TestRevisionNames(t *testing.T) {
 }
 
 func TestTrafficSplitTagsAndLatest(t *testing.T) {
-	svc := testService("api")
+	svc := lctest.Service("api")
 	svc.App.ServerTime = 0
-	c := startCloud(t, testConfig(50, svc))
+	c := startCloud(t, lctest.Config(50, svc))
 	ctx := context.Background()
 	first := mustService(t, c, "api").LatestReadyRevision
 	second, err := c.Deploy(ctx, "api", RevisionSpec{Image: "api:v2", Traffic: []TrafficTarget{
@@ -237,7 +209,7 @@ func mustService(t *testing.T, c *Cloud, name string) ServiceState {
 }
 
 func TestSetTrafficInvalid(t *testing.T) {
-	c := startCloud(t, testConfig(50, testService("api")))
+	c := startCloud(t, lctest.Config(50, lctest.Service("api")))
 	rev := mustService(t, c, "api").LatestReadyRevision
 	tests := []struct {
 		name    string
@@ -266,7 +238,7 @@ func TestSetTrafficInvalid(t *testing.T) {
 }
 
 func TestUnpullableImage(t *testing.T) {
-	c := startCloud(t, testConfig(50, testService("api")))
+	c := startCloud(t, lctest.Config(50, lctest.Service("api")))
 	ctx := context.Background()
 	old := mustService(t, c, "api").LatestReadyRevision
 	c.MarkUnpullable("gcr.io/demo/api@sha256:gone")
@@ -298,11 +270,11 @@ func TestUnpullableImage(t *testing.T) {
 // A queued request gets 429 at max instances past the queue timeout, and
 // only the request that reached the instance is counted.
 func TestQueueThen429(t *testing.T) {
-	svc := testService("api")
+	svc := lctest.Service("api")
 	svc.MinInstances, svc.MaxInstances, svc.Concurrency = 1, 1, 1
 	svc.App.ServerTime = scenarios.Duration(20 * time.Second)
 	svc.QueueTimeout = scenarios.Duration(5 * time.Second)
-	cfg := testConfig(20, svc)
+	cfg := lctest.Config(20, svc)
 	cfg.Metrics.LagRun = scenarios.Duration(time.Second)
 	cfg.Metrics.Period = scenarios.Duration(5 * time.Second)
 	c := startCloud(t, cfg)
@@ -346,10 +318,10 @@ func TestQueueThen429(t *testing.T) {
 }
 
 func TestRequestTimeout504(t *testing.T) {
-	svc := testService("api")
+	svc := lctest.Service("api")
 	svc.RequestTimeout = scenarios.Duration(2 * time.Second)
 	svc.App.ServerTime = scenarios.Duration(30 * time.Second)
-	c := startCloud(t, testConfig(20, svc))
+	c := startCloud(t, lctest.Config(20, svc))
 	url, _ := c.ServiceURL("api")
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
@@ -362,12 +334,12 @@ func TestRequestTimeout504(t *testing.T) {
 // With no ready instance (scaled to zero, a cold start longer than the
 // request timeout) a request gets 503.
 func TestNoReadyInstance503(t *testing.T) {
-	svc := testService("api")
+	svc := lctest.Service("api")
 	svc.IdleRetention = scenarios.Duration(time.Second)
 	svc.ColdStart = scenarios.Duration(60 * time.Second)
 	svc.QueueTimeout = scenarios.Duration(2 * time.Second)
 	svc.RequestTimeout = scenarios.Duration(4 * time.Second)
-	c := startCloud(t, testConfig(50, svc))
+	c := startCloud(t, lctest.Config(50, svc))
 	// Wait for the first instance to be retired.
 	for len(mustService(t, c, "api").Revisions[0].Instances) > 0 {
 		_ = c.Clock().Sleep(context.Background(), time.Second)
@@ -396,11 +368,11 @@ func TestDrainWithGrace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			svc := testService("api")
+			svc := lctest.Service("api")
 			svc.MinInstances = 2
 			svc.ShutdownGrace = scenarios.Duration(10 * time.Second)
 			svc.App.ServerTime = scenarios.Duration(tt.serverTime)
-			c := startCloud(t, testConfig(20, svc))
+			c := startCloud(t, lctest.Config(20, svc))
 			url, _ := c.ServiceURL("api")
 			client := &http.Client{Timeout: 20 * time.Second}
 			defer client.CloseIdleConnections()
@@ -437,10 +409,10 @@ func TestDrainWithGrace(t *testing.T) {
 }
 
 func TestSessionAffinityCookie(t *testing.T) {
-	svc := testService("api")
+	svc := lctest.Service("api")
 	svc.MinInstances = 3
 	svc.SessionAffinity = true
-	c := startCloud(t, testConfig(50, svc))
+	c := startCloud(t, lctest.Config(50, svc))
 	url, _ := c.ServiceURL("api")
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
@@ -479,11 +451,11 @@ func TestSessionAffinityCookie(t *testing.T) {
 // carries both the front end's GAESA and the app's SID; the session works
 // on its instance and is unknown (401, a new SID) on any other.
 func TestSessionStateLivesOnItsInstance(t *testing.T) {
-	svc := testService("api")
+	svc := lctest.Service("api")
 	svc.MinInstances = 2
 	svc.SessionAffinity = true
 	svc.App.SessionState = true
-	c := startCloud(t, testConfig(50, svc))
+	c := startCloud(t, lctest.Config(50, svc))
 	url, _ := c.ServiceURL("api")
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
@@ -530,12 +502,12 @@ func TestSessionStateLivesOnItsInstance(t *testing.T) {
 // Calls route by egress and via: loopback and private-ranges-only public
 // calls never touch NAT; all-traffic public calls do.
 func TestEgressRouting(t *testing.T) {
-	loop := testService("loop", testCall("self", func(c *scenarios.CloudCall) { c.Via = "loopback" }),
-		testCall("database", func(c *scenarios.CloudCall) { c.Via = "private-ip" }))
-	private := testService("private", testCall("external_api"), testCall("self"))
+	loop := lctest.Service("loop", lctest.Call("self", func(c *scenarios.CloudCall) { c.Via = "loopback" }),
+		lctest.Call("database", func(c *scenarios.CloudCall) { c.Via = "private-ip" }))
+	private := lctest.Service("private", lctest.Call("external_api"), lctest.Call("self"))
 	private.Egress = "private-ranges-only"
-	public := testService("public", testCall("external_api"), testCall("service:loop"))
-	c := startCloud(t, testConfig(50, loop, private, public))
+	public := lctest.Service("public", lctest.Call("external_api"), lctest.Call("service:loop"))
+	c := startCloud(t, lctest.Config(50, loop, private, public))
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 	for _, name := range []string{"loop", "private", "public"} {
@@ -563,11 +535,11 @@ func TestEgressRouting(t *testing.T) {
 
 // The autoscaler adds instances under load and retires idle ones.
 func TestAutoscaling(t *testing.T) {
-	svc := testService("api")
+	svc := lctest.Service("api")
 	svc.Concurrency = 10
 	svc.IdleRetention = scenarios.Duration(10 * time.Second)
 	svc.App.ServerTime = scenarios.Duration(2 * time.Second)
-	c := startCloud(t, testConfig(20, svc))
+	c := startCloud(t, lctest.Config(20, svc))
 	url, _ := c.ServiceURL("api")
 	l := &lcLoad{url: url, rate: 200, maxInFlight: 200}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -591,7 +563,7 @@ func TestAutoscaling(t *testing.T) {
 
 func TestCloseLeavesNothing(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
-	cfg := testConfig(50, testService("api", testCall("external_api"), testCall("database"), testCall("self")))
+	cfg := lctest.Config(50, lctest.Service("api", lctest.Call("external_api"), lctest.Call("database"), lctest.Call("self")))
 	cfg.Services[0].MinInstances = 2
 	ctx := context.Background()
 	c, err := Start(ctx, cfg, Options{})
@@ -634,5 +606,16 @@ func TestCloseLeavesNothing(t *testing.T) {
 	}
 	if _, err := c.Service("api"); !errors.Is(err, ErrClosed) {
 		t.Errorf("Service after Close: %v, want ErrClosed", err)
+	}
+}
+
+// Start takes a resolved section and sets no default itself: one nobody
+// defaulted is rejected, not completed.
+func TestStartRejectsUnresolved(t *testing.T) {
+	var lc scenarios.LocalCloud
+	lc.Services = []scenarios.CloudService{lctest.Service("api")}
+	c, err := Start(context.Background(), lc, Options{})
+	if !errors.Is(err, errUnresolved) || c != nil {
+		t.Errorf("Start(undefaulted) = %v, %v; want errUnresolved", c, err)
 	}
 }

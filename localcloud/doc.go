@@ -3,10 +3,16 @@
 // revisions and instances behind a front end, an application model per
 // service, a Cloud NAT gateway that runs out of ports by the documented
 // rules, and an external API; a recorder keeps the metrics the real
-// platform would publish. One scaled Clock drives every simulated duration.
+// platform would publish. One Clock (localcloud/clock) drives every
+// simulated duration.
 //
-// It never imports runner: drivers talk to it through the same APIs they use
-// against a real cloud.
+// This package is the world only. Its rooms: localcloud/nat is the Cloud
+// NAT gateway model the world attaches instances to; localcloud/gcp serves
+// the world over the Google APIs (Cloud Run Admin v2, Operations,
+// Monitoring v3), and an AWS layer would sit beside it. The API layers
+// import the world, never the reverse, so the world imports no Google
+// package; it never imports runner either: drivers talk to it through the
+// same APIs they use against a real cloud.
 //
 // # Data plane
 //
@@ -44,7 +50,8 @@
 //
 // # Control plane state
 //
-// The Go API (Deploy, SetTraffic, WaitRevision, Service, MarkUnpullable)
+// The Go API (Deploy, SetTraffic, WaitRevision, Service, CreateService,
+// MarkUnpullable), which the API layers call,
 // keeps the state the Cloud Run Admin API v2 reports: revision names
 // SERVICE-00002-xyz or SERVICE-SUFFIX, service generation, create and
 // update times, Ready conditions with reasons, LATEST and named traffic

@@ -10,10 +10,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// DefaultExternalAPILatency is the external API's simulated response time.
-const DefaultExternalAPILatency = 150 * time.Millisecond
+	"github.com/cutover-dev/cutover/localcloud/clock"
+)
 
 // ExternalAPI is the third-party API the application calls: a real HTTP
 // server on a loopback port that answers every request after a simulated
@@ -36,7 +35,7 @@ type ExternalAPI struct {
 
 // StartExternalAPI listens on 127.0.0.1:0 and serves until Close. ctx bounds
 // the listen; latency is simulated and waited for on clock.
-func StartExternalAPI(ctx context.Context, latency time.Duration, clock *Clock) (*ExternalAPI, error) {
+func StartExternalAPI(ctx context.Context, latency time.Duration, clock clock.Clock) (*ExternalAPI, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -57,7 +56,7 @@ func StartExternalAPI(ctx context.Context, latency time.Duration, clock *Clock) 
 	return a, nil
 }
 
-func (a *ExternalAPI) serve(w http.ResponseWriter, r *http.Request, latency time.Duration, clock *Clock) {
+func (a *ExternalAPI) serve(w http.ResponseWriter, r *http.Request, latency time.Duration, clock clock.Clock) {
 	a.mu.Lock()
 	if a.closing {
 		a.mu.Unlock()

@@ -10,12 +10,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cutover-dev/cutover/localcloud/clock"
+	"go.uber.org/goleak"
 )
 
 func TestExternalAPIAnswersAfterLatency(t *testing.T) {
-	natNoLeaks(t)
-	clock := NewClock(10, nil)
-	api, err := StartExternalAPI(context.Background(), 2*time.Second, clock) // 200 ms wall
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	clk := clock.NewScaled(10, nil)
+	api, err := StartExternalAPI(context.Background(), 2*time.Second, clk) // 200 ms wall
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,14 +38,14 @@ func TestExternalAPIAnswersAfterLatency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			start := clock.Now()
+			start := clk.Now()
 			resp, err := client.Get(api.URL() + "/v1/anything")
 			if err != nil {
 				t.Errorf("get: %v", err)
 				return
 			}
 			defer resp.Body.Close()
-			if took := clock.Simulated(clock.Now().Sub(start)); took < 2*time.Second {
+			if took := clk.Simulated(clk.Now().Sub(start)); took < 2*time.Second {
 				t.Errorf("answered after %v simulated, want ≥ 2s", took)
 			}
 			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
@@ -65,9 +69,10 @@ func TestExternalAPIAnswersAfterLatency(t *testing.T) {
 // Close ends requests still waiting out their latency and returns once
 // their handlers have finished.
 func TestExternalAPICloseEndsWaitingRequests(t *testing.T) {
-	natNoLeaks(t)
-	clock := NewClock(1, nil)
-	api, err := StartExternalAPI(context.Background(), time.Hour, clock)
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	clk := clock.NewScaled(1, nil)
+	api, err := StartExternalAPI(context.Background(), time.Hour, clk)
 	if err != nil {
 		t.Fatal(err)
 	}

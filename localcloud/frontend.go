@@ -158,7 +158,7 @@ func (fe *frontEnd) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // forward proxies req to the instance within the request timeout.
 func (fe *frontEnd) forward(w http.ResponseWriter, req *http.Request, rev *revision, in *instance) {
 	c := fe.s.c
-	ctx, cancel := context.WithTimeout(req.Context(), c.clock.Wall(rev.tmpl.RequestTimeout))
+	ctx, cancel := c.clock.WithTimeout(req.Context(), rev.tmpl.RequestTimeout)
 	defer cancel()
 	// in.addr was set before the instance turned ready, which acquire
 	// observed under the revision's lock.

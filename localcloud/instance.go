@@ -149,7 +149,14 @@ func (in *instance) run(ctx context.Context) {
 			}
 		}
 	}
+	in.serve(ctx)
+}
 
+// serve runs the instance's HTTP server until ctx ends or, once it is
+// draining, its requests finish or the shutdown grace passes; then it
+// kills it (listener, connections, handlers).
+func (in *instance) serve(ctx context.Context) {
+	c, cfg := in.c, &in.r.s.cfg
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -181,7 +188,7 @@ func (in *instance) run(ctx context.Context) {
 		grace := c.clock.NewTimer(cfg.ShutdownGrace.D())
 		select {
 		case <-in.drainedCh:
-		case <-grace.C:
+		case <-grace.C():
 			c.logf("instance %s: killed after the shutdown grace with requests in flight", in.id)
 		case <-ctx.Done():
 		}

@@ -1,5 +1,7 @@
 package localcloud
 
+import "github.com/cutover-dev/cutover/localcloud/nat"
+
 // Resource is a monitored resource: its type (nat_gateway,
 // cloud_run_revision) and labels (project_id, region, gateway_name, …).
 type Resource struct {
@@ -18,16 +20,17 @@ type MetricSink interface {
 	SetGauge(metricType string, res Resource, labels map[string]string, v int64)
 }
 
-// Metric types recorded by the local cloud, with the real names and labels.
+// Metric types recorded by the local cloud, with the real names and labels
+// (the NAT gateway's are declared by package nat).
 const (
-	MetricNATDroppedSent    = "router.googleapis.com/nat/dropped_sent_packets_count" // DELTA INT64; labels ip_protocol, reason
-	MetricNATAllocFailed    = "router.googleapis.com/nat/nat_allocation_failed"      // GAUGE BOOL
-	MetricNATAllocatedPorts = "router.googleapis.com/nat/allocated_ports"            // GAUGE INT64; label nat_ip
-	MetricNATPortUsage      = "router.googleapis.com/nat/port_usage"                 // GAUGE INT64; label ip_protocol
-	MetricNATNewConns       = "router.googleapis.com/nat/new_connections_count"      // DELTA INT64; label ip_protocol
-	MetricNATOpenConns      = "router.googleapis.com/nat/open_connections"           // GAUGE INT64; label ip_protocol
-	MetricRunRequestCount   = "run.googleapis.com/request_count"                     // DELTA INT64; labels response_code, response_code_class (+ resource revision_name)
-	MetricRunInstanceCount  = "run.googleapis.com/container/instance_count"          // GAUGE INT64; label state
+	MetricNATDroppedSent    = nat.MetricDroppedSent
+	MetricNATAllocFailed    = nat.MetricAllocFailed
+	MetricNATAllocatedPorts = nat.MetricAllocatedPorts
+	MetricNATPortUsage      = nat.MetricPortUsage
+	MetricNATNewConns       = nat.MetricNewConns
+	MetricNATOpenConns      = nat.MetricOpenConns
+	MetricRunRequestCount   = "run.googleapis.com/request_count"            // DELTA INT64; labels response_code, response_code_class (+ resource revision_name)
+	MetricRunInstanceCount  = "run.googleapis.com/container/instance_count" // GAUGE INT64; label state
 )
 
 // Resource types.
@@ -36,8 +39,25 @@ const (
 	ResourceRunRevision = "cloud_run_revision" // labels project_id, service_name, revision_name, location, configuration_name
 )
 
-// NAT drop reasons.
+// NAT drop reasons (declared by package nat).
 const (
-	ReasonOutOfResources = "OUT_OF_RESOURCES"
-	ReasonEIMConflict    = "ENDPOINT_INDEPENDENCE_CONFLICT"
+	ReasonOutOfResources = nat.ReasonOutOfResources
+	ReasonEIMConflict    = nat.ReasonEIMConflict
 )
+
+// resourceSink binds a MetricSink to one resource, for a component that
+// records on a single resource (the NAT gateway).
+type resourceSink struct {
+	sink MetricSink
+	res  Resource
+}
+
+var _ nat.Sink = resourceSink{}
+
+func (s resourceSink) AddDelta(metricType string, labels map[string]string, n int64) {
+	s.sink.AddDelta(metricType, s.res, labels, n)
+}
+
+func (s resourceSink) SetGauge(metricType string, labels map[string]string, v int64) {
+	s.sink.SetGauge(metricType, s.res, labels, v)
+}

@@ -2,5 +2,6 @@
 
 package localcloud
 
-// raceEnabled is true when the tests run under the race detector.
-const raceEnabled = false
+// replayStretch is how many times slower the S1 replays run: 1, at the
+// scenario's own time scale and rate.
+const replayStretch = 1

@@ -6,15 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// Default metric timing (simulated), from the Cloud NAT and Cloud Run
-// monitoring docs (reference/sim-model.md §1 and §6).
-const (
-	DefaultMetricPeriod    = 60 * time.Second  // sample period
-	DefaultLagNAT          = 225 * time.Second // router.googleapis.com/nat/* visible after
-	DefaultLagRun          = 180 * time.Second // run.googleapis.com/* visible after
-	DefaultMetricRetention = 6 * time.Hour     // points kept per series
+	"github.com/cutover-dev/cutover/localcloud/clock"
 )
 
 // MetricKind is a metric's kind, as Cloud Monitoring names it.
@@ -53,15 +46,16 @@ func DescribeMetric(metricType string) (MetricKind, ValueType) {
 	return KindDelta, ValueInt64
 }
 
-// RecorderOptions configures a Recorder. Durations are simulated; zero
-// values take the defaults.
+// RecorderOptions configures a Recorder. Durations are simulated and
+// resolved: their defaults live in scenarios (CloudMetrics), and Start
+// passes the scenario's.
 type RecorderOptions struct {
-	// Period is the sample period (default 60 s).
+	// Period is the sample period.
 	Period time.Duration
 	// LagNAT and LagRun are the ingestion lags of PrefixNAT and PrefixRun
-	// metrics (defaults 225 s and 180 s); a negative value means none.
+	// metrics; zero or negative means none.
 	LagNAT, LagRun time.Duration
-	// Retention bounds how far back points are kept (default 6 h).
+	// Retention bounds how far back points are kept (at least one period).
 	Retention time.Duration
 }
 
@@ -91,7 +85,7 @@ type Series struct {
 // are kept per series. A Recorder is safe for concurrent use; it runs no
 // goroutine.
 type Recorder struct {
-	clock     *Clock
+	clock     clock.Clock
 	origin    time.Time
 	period    time.Duration // wall
 	lagNAT    time.Duration // wall
@@ -120,19 +114,8 @@ var _ MetricSink = (*Recorder)(nil)
 // period grid of wall-clock time (the first one holds now), as Google's
 // per-minute samples sit on the minute, so that a query aligned to whole
 // periods gets whole samples.
-func NewRecorder(clock *Clock, opts RecorderOptions) *Recorder {
-	if opts.Period <= 0 {
-		opts.Period = DefaultMetricPeriod
-	}
-	if opts.LagNAT == 0 {
-		opts.LagNAT = DefaultLagNAT
-	}
-	if opts.LagRun == 0 {
-		opts.LagRun = DefaultLagRun
-	}
-	if opts.Retention <= 0 {
-		opts.Retention = DefaultMetricRetention
-	}
+func NewRecorder(clock clock.Clock, opts RecorderOptions) *Recorder {
+	opts.Period = max(opts.Period, time.Millisecond) // resolved options have one; never divide by 0
 	period := max(clock.Wall(opts.Period), time.Millisecond)
 	return &Recorder{
 		clock:     clock,

@@ -1,28 +1,11 @@
 package localcloud
 
 import (
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/cutover-dev/cutover/localcloud/clock"
 )
-
-// fakeNow is a settable wall clock.
-type fakeNow struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (f *fakeNow) now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.t
-}
-
-func (f *fakeNow) advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.t = f.t.Add(d)
-}
 
 var (
 	testGateway  = Resource{Type: ResourceNATGateway, Labels: map[string]string{"gateway_name": "gw"}}
@@ -33,17 +16,17 @@ func TestRecorderPeriodsAndLag(t *testing.T) {
 	// Scale 10: a 60 s period is 6 s of wall time; lags 225 s and 180 s
 	// are 22.5 s and 18 s.
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	f := &fakeNow{t: start}
-	rec := NewRecorder(NewClock(10, f.now), RecorderOptions{})
+	f := clock.NewFake(start, 10)
+	rec := NewRecorder(f, RecorderOptions{Period: time.Minute, LagNAT: 225 * time.Second, LagRun: 180 * time.Second, Retention: 6 * time.Hour})
 	drops := map[string]string{"ip_protocol": "TCP", "reason": ReasonOutOfResources}
 	ok := map[string]string{"response_code": "200", "response_code_class": "2xx"}
 
 	rec.AddDelta(MetricNATDroppedSent, testGateway, drops, 2)
 	rec.AddDelta(MetricRunRequestCount, testRevision, ok, 5)
 	rec.SetGauge(MetricNATAllocFailed, testGateway, nil, 1)
-	f.advance(3 * time.Second)
+	f.Advance(3 * time.Second)
 	rec.AddDelta(MetricNATDroppedSent, testGateway, drops, 3) // same period
-	f.advance(4 * time.Second)                                // period 1
+	f.Advance(4 * time.Second)                                // period 1
 	rec.AddDelta(MetricNATDroppedSent, testGateway, drops, 7)
 	rec.SetGauge(MetricNATAllocFailed, testGateway, nil, 0)
 
@@ -53,14 +36,14 @@ func TestRecorderPeriodsAndLag(t *testing.T) {
 	}
 	// Period 0 ends at 6 s; its NAT point shows at 6 + 22.5 s, its Run
 	// point at 6 + 18 s.
-	f.advance(24*time.Second + 100*time.Millisecond - 7*time.Second) // now 24.1 s
+	f.Advance(24*time.Second + 100*time.Millisecond - 7*time.Second) // now 24.1 s
 	if s := all(MetricRunRequestCount); len(s) != 1 || len(s[0].Points) != 1 || s[0].Points[0].Value != 5 {
 		t.Fatalf("request_count at 24.1 s: %+v, want one point of 5", s)
 	}
 	if s := all(MetricNATDroppedSent); len(s) != 0 {
 		t.Fatalf("NAT drops visible at 24.1 s, before 28.5 s: %+v", s)
 	}
-	f.advance(5 * time.Second) // 29.1 s: period 0 of NAT visible, period 1 not (ends 12 + 22.5)
+	f.Advance(5 * time.Second) // 29.1 s: period 0 of NAT visible, period 1 not (ends 12 + 22.5)
 	s := all(MetricNATDroppedSent)
 	if len(s) != 1 || len(s[0].Points) != 1 {
 		t.Fatalf("NAT drops at 29.1 s: %+v, want one point", s)
@@ -73,7 +56,7 @@ func TestRecorderPeriodsAndLag(t *testing.T) {
 		s[0].Resource.Type != ResourceNATGateway {
 		t.Errorf("series %+v: want DELTA INT64 on nat_gateway with reason", s[0])
 	}
-	f.advance(10 * time.Second) // 39.1 s: periods 0..2 visible (period 2 ends 18 s; 18 + 22.5 = 40.5 not yet)
+	f.Advance(10 * time.Second) // 39.1 s: periods 0..2 visible (period 2 ends 18 s; 18 + 22.5 = 40.5 not yet)
 	s = all(MetricNATDroppedSent)
 	if len(s) != 1 || len(s[0].Points) != 2 || s[0].Points[1].Value != 7 {
 		t.Errorf("NAT drops at 39.1 s: %+v, want points 5 and 7", s)
@@ -97,18 +80,18 @@ func TestRecorderPeriodsAndLag(t *testing.T) {
 
 func TestRecorderRetention(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	f := &fakeNow{t: start}
-	rec := NewRecorder(NewClock(1, f.now), RecorderOptions{Period: time.Minute, LagNAT: -1, Retention: 10 * time.Minute})
+	f := clock.NewFake(start, 1)
+	rec := NewRecorder(f, RecorderOptions{Period: time.Minute, LagNAT: -1, Retention: 10 * time.Minute})
 	rec.SetGauge(MetricNATOpenConns, testGateway, nil, 42) // set once, carried forward
 	for range 100 {
 		rec.AddDelta(MetricNATNewConns, testGateway, nil, 1)
-		f.advance(time.Minute)
+		f.Advance(time.Minute)
 	}
-	s := rec.Query(MetricNATNewConns, start, f.now())
+	s := rec.Query(MetricNATNewConns, start, f.Now())
 	if len(s) != 1 || len(s[0].Points) > 11 || len(s[0].Points) < 10 {
 		t.Fatalf("kept %d points, want the last 10 minutes", len(s[0].Points))
 	}
-	g := rec.Query(MetricNATOpenConns, start, f.now())
+	g := rec.Query(MetricNATOpenConns, start, f.Now())
 	if len(g) != 1 || len(g[0].Points) < 10 || len(g[0].Points) > 11 || g[0].Points[len(g[0].Points)-1].Value != 42 {
 		t.Errorf("gauge: %+v, want the last 10 minutes carried forward from one write", g)
 	}

@@ -314,7 +314,7 @@ func (r *revision) acquire(ctx context.Context) (*instance, error) {
 				return nil, errNoReadyInstance
 			}
 			return in, nil
-		case <-t.C:
+		case <-t.C():
 		case <-ctx.Done():
 			cause = ctx.Err()
 		}
@@ -323,7 +323,7 @@ func (r *revision) acquire(ctx context.Context) (*instance, error) {
 			return in, err
 		}
 		extended = true
-		t.Reset(r.c.clock.Wall(max(r.tmpl.RequestTimeout-queue, 0)))
+		t.Reset(max(r.tmpl.RequestTimeout-queue, 0))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cutover-dev/cutover/localcloud/nat"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
@@ -76,9 +77,9 @@ type scenarioRun struct {
 	// oldRev and newRev are each service's revision before and after.
 	oldRev, newRev map[string]string
 	// natAtDeploy is the NAT's state just before the deploy.
-	natAtDeploy NATStats
+	natAtDeploy nat.Stats
 	// probes are NAT snapshots taken every probeEvery after the deploy.
-	probes []NATStats
+	probes []nat.Stats
 }
 
 type runOptions struct {
@@ -93,6 +94,9 @@ type runOptions struct {
 	edit            func(*scenarios.LocalCloud) // applied to the section before Start
 	probeEvery      time.Duration
 	target          string // the service the load goes to; "" for the first
+	// stretch > 1 divides the time scale and the load rate by it; the
+	// caller stretches the wall durations above to match.
+	stretch int
 }
 
 // runScenario replays a built-in scenario's local cloud under a test load
@@ -100,22 +104,7 @@ type runOptions struct {
 func runScenario(t *testing.T, name string, o runOptions) *scenarioRun {
 	t.Helper()
 	s := builtin(t, name)
-	cfg := s.LocalCloud
-	cfg.Services = append([]scenarios.CloudService(nil), cfg.Services...)
-	// Metrics become visible soon after their period, so the run can read them.
-	cfg.Metrics.LagNAT = scenarios.Duration(time.Second)
-	cfg.Metrics.LagRun = scenarios.Duration(time.Second)
-	if o.edit != nil {
-		o.edit(&cfg)
-	}
-	scaling := map[string]Scaling{}
-	for i := range cfg.Services {
-		sc := &cfg.Services[i]
-		scaling[sc.Name] = Scaling{MinInstances: sc.MinInstances, MaxInstances: sc.MaxInstances}
-		if o.warmMin > 0 {
-			sc.MinInstances = o.warmMin
-		}
-	}
+	cfg, scaling := replayConfig(s, o)
 	c := startCloud(t, cfg)
 	run := &scenarioRun{c: c, svc: cfg.Services[0].Name, oldRev: map[string]string{}, newRev: map[string]string{}}
 	if o.target != "" {
@@ -128,6 +117,7 @@ func runScenario(t *testing.T, name string, o runOptions) *scenarioRun {
 	}
 
 	l := loadFor(s, run.url)
+	l.rate /= float64(max(o.stretch, 1))
 	l.startRate, l.ramp = l.rate/10, o.ramp
 	ctx, cancel := context.WithTimeout(context.Background(), o.total)
 	defer cancel()
@@ -174,6 +164,31 @@ func runScenario(t *testing.T, name string, o runOptions) *scenarioRun {
 	}
 	<-done
 	return run
+}
+
+// replayConfig is the scenario's local cloud as o replays it, and each
+// service's own scaling (o.warmMin warms the first revisions).
+func replayConfig(s *scenarios.Scenario, o runOptions) (scenarios.LocalCloud, map[string]Scaling) {
+	cfg := s.LocalCloud
+	cfg.Services = append([]scenarios.CloudService(nil), cfg.Services...)
+	// Metrics become visible soon after their period, so the run can read them.
+	cfg.Metrics.LagNAT = scenarios.Duration(time.Second)
+	cfg.Metrics.LagRun = scenarios.Duration(time.Second)
+	if o.edit != nil {
+		o.edit(&cfg)
+	}
+	if o.stretch > 1 {
+		cfg.TimeScale /= o.stretch
+	}
+	scaling := map[string]Scaling{}
+	for i := range cfg.Services {
+		sc := &cfg.Services[i]
+		scaling[sc.Name] = Scaling{MinInstances: sc.MinInstances, MaxInstances: sc.MaxInstances}
+		if o.warmMin > 0 {
+			sc.MinInstances = o.warmMin
+		}
+	}
+	return cfg, scaling
 }
 
 // between returns the results sent in [from, to) after the deploy.
@@ -246,7 +261,7 @@ func (r *scenarioRun) errorsByDestination(results []lcResult) map[string]int {
 
 // natDrops sums the drops of the endpoints of the given revisions
 // (endpoints are instance ids, REVISION-N).
-func natDrops(st NATStats, revs map[string]string) int64 {
+func natDrops(st nat.Stats, revs map[string]string) int64 {
 	var n int64
 	for ep, e := range st.Endpoints {
 		for _, rev := range revs {
@@ -295,11 +310,9 @@ func visibleSum(c *Cloud, metricType string, want map[string]string) int64 {
 // TestScenarioNATExhaustionFamily replays S1 and its fixes one after the
 // other, in one parallel slot: each drives hundreds of requests a second
 // through several hops, and at a 10× time scale CPU contention between two
-// of them would become simulated latency.
+// of them would become simulated latency. Under the race detector the
+// replays run stretched (replayStretch), and the incident itself skips.
 func TestScenarioNATExhaustionFamily(t *testing.T) {
-	if raceEnabled {
-		t.Skip("a 10× replay at hundreds of requests a second does not keep its timing under the race detector")
-	}
 	t.Parallel()
 	t.Run("incident", testNATExhaustion)
 	t.Run("private-ranges-only", testNATExhaustionFixed)
@@ -307,13 +320,26 @@ func TestScenarioNATExhaustionFamily(t *testing.T) {
 }
 
 // s1 replays nat-exhaustion (or its fixed twin, at a 10× time scale) with
-// warm old revisions and a release at 5 s.
+// warm old revisions and a release at 5 s, stretched replayStretch times
+// (wall durations × k, time scale and rate ÷ k: the same simulated run).
 func s1(t *testing.T, name string, total time.Duration, edit func(*scenarios.LocalCloud)) *scenarioRun {
-	return runScenario(t, name, runOptions{warmMin: 4, ramp: 3 * time.Second, deployAt: 5 * time.Second, total: total, edit: edit})
+	return runScenario(t, name, runOptions{warmMin: 4, ramp: stretched(3 * time.Second), deployAt: stretched(5 * time.Second),
+		total: stretched(total), stretch: replayStretch, edit: edit})
 }
+
+// stretched is a wall duration of an S1 replay at replayStretch.
+func stretched(d time.Duration) time.Duration { return d * replayStretch }
 
 // S1: cold pools exhaust the new instances' ports at the cutover.
 func testNATExhaustion(t *testing.T) {
+	if replayStretch > 1 {
+		// Measured (2 cores, -race, replayStretch 2: time scale 5, 50 req/s,
+		// 68 s of load): the race detector's CPU cost still becomes simulated
+		// latency, and the upstream timeouts never fade (17.4% errors in the
+		// 5 s after the release, 32.7% 22–28 s after; 73 s of wall time).
+		// Stretching further would take the family past 90 s.
+		t.Skip("the incident replay does not keep its timing under the race detector, even stretched 2× (see the comment)")
+	}
 	r := s1(t, "nat-exhaustion", 34*time.Second, nil)
 	if t.Failed() {
 		return
@@ -334,7 +360,7 @@ func testNATExhaustion(t *testing.T) {
 	if counts["fetch_failed"] == 0 {
 		t.Errorf("no 502 fetch failed after the release: %v", counts)
 	}
-	if ok := lcCount(after, 0, time.Hour)["ok"]; ok < 1000 {
+	if ok := lcCount(after, 0, time.Hour)["ok"]; ok < 1000/replayStretch {
 		t.Errorf("only %d requests succeeded after the release: the load did not run", ok)
 	}
 	if counts["upstream_timeout"] == 0 {
@@ -369,17 +395,7 @@ func testNATExhaustion(t *testing.T) {
 	if n := natDrops(end, r.oldRev); n != 0 {
 		t.Errorf("%d NAT drops on the old revisions %v, want none", n, r.oldRev)
 	}
-	// The errors fade: from 220 s (simulated) after the release, past the
-	// keep-alive timeout plus TIME_WAIT of the burst's connections, the
-	// error rate is a small part of the burst's.
-	rate := func(from, to time.Duration) float64 {
-		m := lcCount(r.between(from, to), 0, time.Hour)
-		return float64(lcErrors(m)) / float64(max(1, m["ok"]+lcErrors(m)))
-	}
-	burst, tail := rate(0, 5*time.Second), rate(22*time.Second, 28*time.Second)
-	if tail > burst/4 || tail > 0.05 {
-		t.Errorf("errors have not faded: %.1f%% in the 5 s after the release, %.1f%% 22–28 s after", 100*burst, 100*tail)
-	}
+	checkErrorsFade(t, r)
 	// The recorder has the drops under their real type and reason, and the
 	// new revisions' 5xx.
 	if n := visibleSum(r.c, MetricNATDroppedSent, map[string]string{"reason": ReasonOutOfResources}); n == 0 {
@@ -393,12 +409,28 @@ func testNATExhaustion(t *testing.T) {
 	}
 }
 
+// checkErrorsFade checks the errors of an S1 replay fade after the burst.
+func checkErrorsFade(t *testing.T, r *scenarioRun) {
+	t.Helper()
+	// The errors fade: from 220 s (simulated) after the release, past the
+	// keep-alive timeout plus TIME_WAIT of the burst's connections, the
+	// error rate is a small part of the burst's.
+	rate := func(from, to time.Duration) float64 {
+		m := lcCount(r.between(from, to), 0, time.Hour)
+		return float64(lcErrors(m)) / float64(max(1, m["ok"]+lcErrors(m)))
+	}
+	burst, tail := rate(0, stretched(5*time.Second)), rate(stretched(22*time.Second), stretched(28*time.Second))
+	if tail > burst/4 || tail > 0.05 {
+		t.Errorf("errors have not faded: %.1f%% in the 5 s after the release, %.1f%% 22–28 s after", 100*burst, 100*tail)
+	}
+}
+
 // S1 fixed: egress private-ranges-only takes every call out of NAT.
 func testNATExhaustionFixed(t *testing.T) {
 	r := s1(t, "nat-exhaustion-fixed", 11*time.Second, nil)
 	counts := lcCount(r.results, 0, time.Hour)
-	if e := lcErrors(counts); e != 0 || counts["ok"] < 800 {
-		t.Errorf("results %v, want no error in at least 800 requests", counts)
+	if e := lcErrors(counts); e != 0 || counts["ok"] < 800/replayStretch {
+		t.Errorf("results %v, want no error in at least %d requests", counts, 800/replayStretch)
 		lcTimeline(t, r.results, time.Second)
 	}
 	st := r.c.NAT().Stats()

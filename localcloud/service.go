@@ -75,7 +75,7 @@ func (s *service) startScaler() {
 			select {
 			case <-s.c.ctx.Done():
 				return
-			case <-t.C:
+			case <-t.C():
 			}
 			s.mu.Lock()
 			revs := slices.Clone(s.revisions)

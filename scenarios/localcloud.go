@@ -207,6 +207,21 @@ const (
 	CallServicePrefix = "service:"
 )
 
+// WallDuration converts a simulated duration of the local cloud to the
+// wall-clock time it takes at time scale scale (scale < 1 counts as 1). It is
+// the one place the time-scale arithmetic is written; the local cloud's
+// clock and the metric timing use it.
+func WallDuration(simulated time.Duration, scale int) time.Duration {
+	return time.Duration(float64(simulated) / float64(max(scale, 1)))
+}
+
+// SimulatedDuration converts a wall-clock duration to the simulated time
+// that passes in it at time scale scale (scale < 1 counts as 1): the inverse
+// of WallDuration.
+func SimulatedDuration(wall time.Duration, scale int) time.Duration {
+	return time.Duration(float64(wall) * float64(max(scale, 1)))
+}
+
 // DefaultSYNSchedule is Linux's SYN retransmission schedule with
 // tcp_syn_retries=6, measured from the first SYN.
 var DefaultSYNSchedule = []Duration{
@@ -330,6 +345,17 @@ func (n CloudNAT) Syn() []time.Duration {
 		out[i] = d.D()
 	}
 	return out
+}
+
+// SYNGiveUp returns when the kernel gives up on a SYN that is never
+// answered: after 127 s (Linux, tcp_syn_retries=6), and never before the
+// last retransmission of the schedule.
+func (n CloudNAT) SYNGiveUp() time.Duration {
+	giveUp := 127 * time.Second
+	if s := n.Syn(); len(s) > 0 {
+		giveUp = max(giveUp, s[len(s)-1])
+	}
+	return giveUp
 }
 
 // Validate checks the section on its own, for configurations built in code;

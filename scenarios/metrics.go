@@ -110,8 +110,8 @@ func resolveMetrics(s *Scenario, set func(path string) bool) {
 // Wall converts a metrics duration (platform time) into wall-clock time:
 // divided by the local cloud's time scale when there is one.
 func (s *Scenario) Wall(d Duration) time.Duration {
-	if s.LocalCloud.Enabled() && s.LocalCloud.TimeScale > 1 {
-		return d.D() / time.Duration(s.LocalCloud.TimeScale)
+	if s.LocalCloud.Enabled() {
+		return WallDuration(d.D(), s.LocalCloud.TimeScale)
 	}
 	return d.D()
 }

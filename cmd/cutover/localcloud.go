@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/localcloud/gcp"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
@@ -47,7 +48,7 @@ func (c *localcloudCmd) run(ctx context.Context, env Env) error {
 		return err
 	}
 	defer stopCloud(ctx, cloud, env.Stderr)
-	cp, err := localcloud.StartControlPlane(ctx, cloud)
+	cp, err := gcp.StartControlPlane(ctx, cloud)
 	if err != nil {
 		return fmt.Errorf("start local cloud control plane: %w", err)
 	}

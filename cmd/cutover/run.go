@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/localcloud/gcp"
 	"github.com/cutover-dev/cutover/reporters"
 	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner"
@@ -138,7 +138,7 @@ func openTarget(ctx context.Context, sc *scenarios.Scenario, stderr io.Writer) (
 			return nil, err
 		}
 		t.closers = append(t.closers, func() { stopCloud(ctx, cloud, stderr) })
-		cp, err := localcloud.StartControlPlane(ctx, cloud)
+		cp, err := gcp.StartControlPlane(ctx, cloud)
 		if err != nil {
 			t.close()
 			return nil, fmt.Errorf("start local cloud control plane: %w", err)

@@ -9,16 +9,18 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/localcloud/gcp"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
 // startTimeout bounds starting and closing the cloud.
 const startTimeout = 30 * time.Second
 
-// Start starts a local cloud from cfg (defaulted) and its control plane on
+// Start starts a local cloud from cfg (resolved: defaulted and validated,
+// as scenarios.Parse returns it) and its control plane on
 // 127.0.0.1, logging to t, and registers their closing with t.Cleanup. It
 // fails the test if either does not start or close cleanly.
-func Start(t testing.TB, cfg scenarios.LocalCloud) (*localcloud.Cloud, *localcloud.ControlPlane) {
+func Start(t testing.TB, cfg scenarios.LocalCloud) (*localcloud.Cloud, *gcp.ControlPlane) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
@@ -33,7 +35,7 @@ func Start(t testing.TB, cfg scenarios.LocalCloud) (*localcloud.Cloud, *localclo
 			t.Errorf("close local cloud: %v", err)
 		}
 	})
-	plane, err := localcloud.StartControlPlane(ctx, cloud)
+	plane, err := gcp.StartControlPlane(ctx, cloud)
 	if err != nil {
 		t.Fatalf("start control plane: %v", err)
 	}

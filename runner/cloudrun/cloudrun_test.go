@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/localcloud/gcp"
 	"github.com/cutover-dev/cutover/localcloud/localcloudtest"
 	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner"
@@ -53,7 +54,7 @@ func (f *fakeNow) now() time.Time {
 // loopback and a Client for the service.
 type env struct {
 	cloud *localcloud.Cloud
-	plane *localcloud.ControlPlane
+	plane *gcp.ControlPlane
 	c     *Client
 	first string // the service's first revision
 }
@@ -96,7 +97,7 @@ func start(t *testing.T, edit ...func(*scenarios.CloudService)) *env {
 
 // connect returns a Client for "api" on the plane, stamping events with a
 // fakeNow, and polling faster than by default to keep the tests short.
-func connect(t *testing.T, cloud *localcloud.Cloud, plane *localcloud.ControlPlane, opts ...option.ClientOption) *Client {
+func connect(t *testing.T, cloud *localcloud.Cloud, plane *gcp.ControlPlane, opts ...option.ClientOption) *Client {
 	t.Helper()
 	return connectAt(t, cloud, plane, (&fakeNow{}).now, opts...)
 }
@@ -112,7 +113,7 @@ func loopback(addr string) []option.ClientOption {
 }
 
 // connectAt is connect with the clock now.
-func connectAt(t *testing.T, cloud *localcloud.Cloud, plane *localcloud.ControlPlane, now func() time.Time, opts ...option.ClientOption) *Client {
+func connectAt(t *testing.T, cloud *localcloud.Cloud, plane *gcp.ControlPlane, now func() time.Time, opts ...option.ClientOption) *Client {
 	t.Helper()
 	if !strings.HasPrefix(plane.Addr(), "127.0.0.1:") {
 		t.Fatalf("control plane on %q, want loopback", plane.Addr())

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/localcloud/gcp"
 	"github.com/cutover-dev/cutover/localcloud/localcloudtest"
 	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner"
@@ -73,7 +74,7 @@ localcloud:
 // env is a running local cloud with its control plane on loopback.
 type env struct {
 	cloud *localcloud.Cloud
-	plane *localcloud.ControlPlane
+	plane *gcp.ControlPlane
 	cfg   scenarios.LocalCloud
 	// period is the metric period on the wall clock.
 	period time.Duration

@@ -1,4 +1,4 @@
-package localcloud
+package gcp
 
 import (
 	"strconv"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 )
 
 // A change of the service's annotations alone is a new generation, done at
@@ -16,7 +17,7 @@ import (
 // put the old annotations back).
 func TestControlPlaneAnnotationsOnly(t *testing.T) {
 	t.Parallel()
-	c := startCloud(t, testConfig(100, testService("api")))
+	c := startCloud(t, lctest.Config(100, lctest.Service("api")))
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	name := serviceResource(c, "api")

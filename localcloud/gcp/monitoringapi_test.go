@@ -1,17 +1,22 @@
-package localcloud
+package gcp
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/localcloud/clock"
+	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 	"github.com/cutover-dev/cutover/scenarios"
 	"google.golang.org/api/iterator"
 	metricpb "google.golang.org/genproto/googleapis/api/metric"
@@ -25,12 +30,12 @@ import (
 // test can step over a period or an ingestion lag without waiting for it.
 type jumpClock struct {
 	off atomic.Int64
-	c   *Clock
+	c   *clock.Scaled
 }
 
 func newJumpClock(scale int) *jumpClock {
 	j := &jumpClock{}
-	j.c = NewClock(float64(scale), func() time.Time { return time.Now().Add(time.Duration(j.off.Load())) })
+	j.c = clock.NewScaled(scale, func() time.Time { return time.Now().Add(time.Duration(j.off.Load())) })
 	return j
 }
 
@@ -41,11 +46,11 @@ func (j *jumpClock) jumpTo(t time.Time) {
 	}
 }
 
-func startCloudClock(t *testing.T, cfg scenarios.LocalCloud, clock *Clock) *Cloud {
+func startCloudClock(t *testing.T, cfg scenarios.LocalCloud, clk clock.Clock) *localcloud.Cloud {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := Start(ctx, cfg, Options{Clock: clock, Logf: t.Logf})
+	c, err := localcloud.Start(ctx, cfg, localcloud.Options{Clock: clk, Logf: t.Logf})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -71,7 +76,7 @@ func (a *apiClients) listTS(ctx context.Context, req *monitoringpb.ListTimeSerie
 	return out, nil
 }
 
-func tsRequest(c *Cloud, filter string, start, end time.Time, agg *monitoringpb.Aggregation) *monitoringpb.ListTimeSeriesRequest {
+func tsRequest(c *localcloud.Cloud, filter string, start, end time.Time, agg *monitoringpb.Aggregation) *monitoringpb.ListTimeSeriesRequest {
 	return &monitoringpb.ListTimeSeriesRequest{
 		Name:        "projects/" + c.Project(),
 		Filter:      filter,
@@ -119,7 +124,7 @@ func alignAgg(period time.Duration, aligner monitoringpb.Aggregation_Aligner, re
 func TestListTimeSeriesAggregation(t *testing.T) {
 	t.Parallel()
 	j := newJumpClock(10)
-	c := startCloudClock(t, testConfig(10, testService("api")), j.c)
+	c := startCloudClock(t, lctest.Config(10, lctest.Service("api")), j.c)
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	rec := c.Recorder()
@@ -127,27 +132,31 @@ func TestListTimeSeriesAggregation(t *testing.T) {
 	if got := c.Clock().Simulated(P); got != time.Minute {
 		t.Fatalf("sample period %v simulated, want 1m", got)
 	}
-	gw := func(name string) Resource {
-		return Resource{Type: ResourceNATGateway, Labels: map[string]string{"project_id": c.Project(), "region": c.Region(),
+	// The test's periods start at the first whole period still ahead: on a
+	// slow machine the start may take more than a period, and the clock only
+	// jumps forward.
+	origin = origin.Add((c.Clock().Now().Sub(origin)/P + 1) * P)
+	gw := func(name string) localcloud.Resource {
+		return localcloud.Resource{Type: localcloud.ResourceNATGateway, Labels: map[string]string{"project_id": c.Project(), "region": c.Region(),
 			"router_id": "r", "gateway_name": name}}
 	}
-	oor := map[string]string{"ip_protocol": "TCP", "reason": ReasonOutOfResources}
-	eic := map[string]string{"ip_protocol": "UDP", "reason": ReasonEIMConflict}
+	oor := map[string]string{"ip_protocol": "TCP", "reason": localcloud.ReasonOutOfResources}
+	eic := map[string]string{"ip_protocol": "UDP", "reason": localcloud.ReasonEIMConflict}
 	at := func(k int) { j.jumpTo(origin.Add(time.Duration(k)*P + P/2)) }
 	at(0)
-	rec.AddDelta(MetricNATDroppedSent, gw("g1"), oor, 3)
-	rec.SetGauge(MetricNATAllocFailed, gw("g1"), nil, 1)
+	rec.AddDelta(localcloud.MetricNATDroppedSent, gw("g1"), oor, 3)
+	rec.SetGauge(localcloud.MetricNATAllocFailed, gw("g1"), nil, 1)
 	at(1)
-	rec.AddDelta(MetricNATDroppedSent, gw("g1"), oor, 4)
-	rec.AddDelta(MetricNATDroppedSent, gw("g1"), eic, 10)
+	rec.AddDelta(localcloud.MetricNATDroppedSent, gw("g1"), oor, 4)
+	rec.AddDelta(localcloud.MetricNATDroppedSent, gw("g1"), eic, 10)
 	at(2)
-	rec.AddDelta(MetricNATDroppedSent, gw("g1"), oor, 5)
-	rec.AddDelta(MetricNATDroppedSent, gw("g2"), oor, 7)
-	rec.SetGauge(MetricNATAllocFailed, gw("g1"), nil, 0)
+	rec.AddDelta(localcloud.MetricNATDroppedSent, gw("g1"), oor, 5)
+	rec.AddDelta(localcloud.MetricNATDroppedSent, gw("g2"), oor, 7)
+	rec.SetGauge(localcloud.MetricNATAllocFailed, gw("g1"), nil, 0)
 	end := origin.Add(3 * P)
-	j.jumpTo(end.Add(rec.Lag(MetricNATDroppedSent) + P/10))
+	j.jumpTo(end.Add(rec.Lag(localcloud.MetricNATDroppedSent) + P/10))
 
-	drops := `metric.type = "` + MetricNATDroppedSent + `" AND resource.type = "nat_gateway"`
+	drops := `metric.type = "` + localcloud.MetricNATDroppedSent + `" AND resource.type = "nat_gateway"`
 	const (
 		delta   = monitoringpb.Aggregation_ALIGN_DELTA
 		sum     = monitoringpb.Aggregation_ALIGN_SUM
@@ -194,9 +203,9 @@ func TestListTimeSeriesAggregation(t *testing.T) {
 			[]string{"g1  3P:5", "g2  3P:7"}},
 		{"not equal", drops + ` AND metric.labels.reason != "OUT_OF_RESOURCES"`, end, alignAgg(P, delta, rSum), deltaK, int64T,
 			[]string{"  2P:10"}},
-		{"bool gauge raw", `metric.type = "` + MetricNATAllocFailed + `" AND resource.labels.gateway_name = "g1"`, end, nil, gaugeK, boolT,
+		{"bool gauge raw", `metric.type = "` + localcloud.MetricNATAllocFailed + `" AND resource.labels.gateway_name = "g1"`, end, nil, gaugeK, boolT,
 			[]string{"g1  3P:false 2P:true 1P:true"}},
-		{"bool gauge count true", `metric.type = "` + MetricNATAllocFailed + `" AND resource.labels.gateway_name = "g1"`, end,
+		{"bool gauge count true", `metric.type = "` + localcloud.MetricNATAllocFailed + `" AND resource.labels.gateway_name = "g1"`, end,
 			alignAgg(3*P, monitoringpb.Aggregation_ALIGN_COUNT_TRUE, none), gaugeK, int64T,
 			[]string{"g1  3P:2"}},
 		{"nothing before the interval", drops, origin.Add(P / 2), nil, 0, 0, nil},
@@ -209,7 +218,7 @@ func TestListTimeSeriesAggregation(t *testing.T) {
 			}
 			var lines []string
 			for _, ts := range got {
-				if ts.GetMetricKind() != tt.kind || ts.GetValueType() != tt.vt || ts.GetResource().GetType() != ResourceNATGateway {
+				if ts.GetMetricKind() != tt.kind || ts.GetValueType() != tt.vt || ts.GetResource().GetType() != localcloud.ResourceNATGateway {
 					t.Errorf("series %v: kind %v type %v resource %q, want %v %v nat_gateway",
 						ts.GetMetric().GetLabels(), ts.GetMetricKind(), ts.GetValueType(), ts.GetResource().GetType(), tt.kind, tt.vt)
 				}
@@ -281,14 +290,14 @@ func TestListTimeSeriesAggregation(t *testing.T) {
 func TestListTimeSeriesIngestionLag(t *testing.T) {
 	t.Parallel()
 	j := newJumpClock(10)
-	c := startCloudClock(t, testConfig(10, testService("api")), j.c)
+	c := startCloudClock(t, lctest.Config(10, lctest.Service("api")), j.c)
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	rec := c.Recorder()
 	origin, P := rec.Origin(), rec.Period()
-	lag := rec.Lag(MetricRunRequestCount)
-	if got := c.Clock().Simulated(lag); got != DefaultLagRun {
-		t.Fatalf("request_count lag %v simulated, want %v", got, DefaultLagRun)
+	lag := rec.Lag(localcloud.MetricRunRequestCount)
+	if got, want := c.Clock().Simulated(lag), c.Config().Metrics.LagRun.D(); got != want {
+		t.Fatalf("request_count lag %v simulated, want %v", got, want)
 	}
 	// periodEnd is the end of the sample period t falls in.
 	periodEnd := func(t time.Time) time.Time {
@@ -298,11 +307,16 @@ func TestListTimeSeriesIngestionLag(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 	before := c.Clock().Now()
-	if r := get(t, client, url+"/", ""); r.status != http.StatusOK {
-		t.Fatalf("the service answered %+v", r)
+	resp, err := client.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the service answered %d", resp.StatusCode)
 	}
 	after := c.Clock().Now()
-	filter := `metric.type = "` + MetricRunRequestCount + `" AND resource.labels.service_name = "api"`
+	filter := `metric.type = "` + localcloud.MetricRunRequestCount + `" AND resource.labels.service_name = "api"`
 	visible := func() []*monitoringpb.TimeSeries {
 		t.Helper()
 		now := c.Clock().Now()
@@ -337,7 +351,7 @@ func TestListTimeSeriesIngestionLag(t *testing.T) {
 	if e := p.GetEndTime().AsTime(); !e.Equal(periodEnd(before)) && !e.Equal(periodEnd(after)) || e.Add(lag).After(c.Clock().Now()) {
 		t.Errorf("point ends at %v, want the end of the request's period (%v), at least the lag before now", e.Sub(origin), periodEnd(before).Sub(origin))
 	}
-	if got[0].GetMetric().GetLabels()["response_code_class"] != "2xx" || got[0].GetResource().GetType() != ResourceRunRevision {
+	if got[0].GetMetric().GetLabels()["response_code_class"] != "2xx" || got[0].GetResource().GetType() != localcloud.ResourceRunRevision {
 		t.Errorf("series %v", got[0])
 	}
 }
@@ -346,12 +360,12 @@ func TestListTimeSeriesIngestionLag(t *testing.T) {
 // another project), never ignored.
 func TestListTimeSeriesInvalidRequests(t *testing.T) {
 	t.Parallel()
-	c := startCloud(t, testConfig(100, testService("api")))
+	c := startCloud(t, lctest.Config(100, lctest.Service("api")))
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	P := c.Recorder().Period()
 	now := c.Clock().Now()
-	mt := `metric.type = "` + MetricRunRequestCount + `"`
+	mt := `metric.type = "` + localcloud.MetricRunRequestCount + `"`
 	req := func(edit func(*monitoringpb.ListTimeSeriesRequest)) *monitoringpb.ListTimeSeriesRequest {
 		r := tsRequest(c, mt, now.Add(-time.Hour), now, nil)
 		edit(r)
@@ -398,11 +412,11 @@ func TestListTimeSeriesInvalidRequests(t *testing.T) {
 		{"aligner without a period", agg(&monitoringpb.Aggregation{PerSeriesAligner: monitoringpb.Aggregation_ALIGN_SUM}), codes.InvalidArgument},
 		{"reducer without an aligner", agg(alignAgg(P, monitoringpb.Aggregation_ALIGN_NONE, monitoringpb.Aggregation_REDUCE_SUM)), codes.InvalidArgument},
 		{"delta of a gauge", req(func(r *monitoringpb.ListTimeSeriesRequest) {
-			r.Filter = `metric.type = "` + MetricRunInstanceCount + `"`
+			r.Filter = `metric.type = "` + localcloud.MetricRunInstanceCount + `"`
 			r.Aggregation = alignAgg(P, monitoringpb.Aggregation_ALIGN_DELTA, monitoringpb.Aggregation_REDUCE_NONE)
 		}), codes.InvalidArgument},
 		{"sum of a bool gauge", req(func(r *monitoringpb.ListTimeSeriesRequest) {
-			r.Filter = `metric.type = "` + MetricNATAllocFailed + `"`
+			r.Filter = `metric.type = "` + localcloud.MetricNATAllocFailed + `"`
 			r.Aggregation = alignAgg(P, monitoringpb.Aggregation_ALIGN_SUM, monitoringpb.Aggregation_REDUCE_NONE)
 		}), codes.InvalidArgument},
 		{"unsupported aligner", agg(alignAgg(P, monitoringpb.Aggregation_ALIGN_PERCENTILE_99, monitoringpb.Aggregation_REDUCE_NONE)), codes.InvalidArgument},
@@ -425,10 +439,10 @@ func TestListTimeSeriesInvalidRequests(t *testing.T) {
 }
 
 func TestParseFilter(t *testing.T) {
-	series := Series{
-		MetricType:   MetricNATDroppedSent,
+	series := localcloud.Series{
+		MetricType:   localcloud.MetricNATDroppedSent,
 		MetricLabels: map[string]string{"reason": "OUT_OF_RESOURCES", "ip_protocol": "TCP"},
-		Resource:     Resource{Type: "nat_gateway", Labels: map[string]string{"gateway_name": "g1"}},
+		Resource:     localcloud.Resource{Type: "nat_gateway", Labels: map[string]string{"gateway_name": "g1"}},
 	}
 	tests := []struct {
 		filter string
@@ -466,12 +480,12 @@ func TestParseFilter(t *testing.T) {
 // aligned per simulated minute.
 func TestControlPlaneMetricsAfterS1(t *testing.T) {
 	t.Parallel()
-	svc := testService("web", testCall(scenarios.CallExternalAPI))
+	svc := lctest.Service("web", lctest.Call(scenarios.CallExternalAPI))
 	svc.MinInstances, svc.MaxInstances, svc.Concurrency = 1, 5, 20
 	svc.ColdStart = scenarios.Duration(4 * time.Second)
 	svc.App.ServerTime = scenarios.Duration(time.Second)
 	svc.App.KeepAliveTimeout = scenarios.Duration(60 * time.Second)
-	cfg := testConfig(50, svc)
+	cfg := lctest.Config(50, svc)
 	cfg.NAT.MinPortsPerVM = 8 // S1 has 64 ports and 80 concurrent requests; the same mechanism, smaller
 	cfg.ExternalAPI.Latency = scenarios.Duration(5 * time.Second)
 	cfg.Metrics.LagNAT = scenarios.Duration(time.Minute) // visible soon, so the test reads them
@@ -487,63 +501,73 @@ func TestControlPlaneMetricsAfterS1(t *testing.T) {
 	name := serviceResource(c, "web")
 	url, _ := c.ServiceURL("web")
 
-	l := &lcLoad{url: url, rate: 150, maxInFlight: 300}
-	loadCtx, stop := context.WithTimeout(ctx, 3*time.Second)
-	defer stop()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		l.run(loadCtx, t)
-	}()
+	l := startLoad(ctx, url, 150, 3*time.Second)
 	select {
 	case <-time.After(time.Second):
-	case <-done:
+	case <-l.done:
 		t.Fatal("load ended before the deploy")
 	}
 	deployed, err := a.deployEnv(ctx, t, name, "next")
 	if err != nil {
 		t.Fatalf("deploy mid-load: %v", err)
 	}
-	waited := time.Now()
+	cutover := time.Now()
 	newRev := shortName(deployed.GetLatestReadyRevision())
-	<-done
-	results := l.snapshot()
-	cutover := waited.Sub(l.start)
+	<-l.done
 
 	ok, sentAfter := 0, 0
-	for _, r := range results {
+	for _, r := range l.results {
 		if r.status == 200 {
 			ok++
 		}
-		if r.at >= cutover && r.status != 0 {
+		if !r.sent.Before(cutover) && r.status != 0 {
 			sentAfter++
 			if r.revision != newRev {
 				t.Errorf("a request sent %v after the operation completed was answered by %q (status %d), want %s",
-					r.at-cutover, r.revision, r.status, newRev)
+					r.sent.Sub(cutover), r.revision, r.status, newRev)
 				break
 			}
 		}
 	}
-	drops := c.NAT().Stats().Drops[ReasonOutOfResources]
-	t.Logf("%d requests, %d ok, %d sent after the cutover; %d NAT drops", len(results), ok, sentAfter, drops)
+	drops := c.NAT().Stats().Drops[localcloud.ReasonOutOfResources]
+	t.Logf("%d requests, %d ok, %d sent after the cutover; %d NAT drops", len(l.results), ok, sentAfter, drops)
 	if drops == 0 || ok == 0 || sentAfter == 0 {
 		t.Fatalf("the run produced %d NAT drops, %d ok requests, %d after the cutover; want some of each", drops, ok, sentAfter)
 	}
 
+	checkS1Metrics(ctx, t, c, a, s1Run{newRev: newRev, drops: drops, ok: ok, sentAfter: sentAfter})
+}
+
+// s1Run is what a replay counted: the new revision, the NAT drops, the
+// requests that succeeded and those sent after the cutover.
+type s1Run struct {
+	newRev        string
+	drops         int64
+	ok, sentAfter int
+}
+
+// checkS1Metrics polls ListTimeSeries until the drops and the 2xx count of
+// the run are visible, then checks their series, labels and alignment.
+func checkS1Metrics(ctx context.Context, t *testing.T, c *localcloud.Cloud, a *apiClients, run s1Run) {
+	t.Helper()
+	cfg, rec := c.Config(), c.Recorder()
+	P := rec.Period()
+	newRev, drops, ok, sentAfter := run.newRev, run.drops, run.ok, run.sentAfter
+	var err error
 	dropsReq := func() *monitoringpb.ListTimeSeriesRequest {
-		return tsRequest(c, `metric.type = "`+MetricNATDroppedSent+`" AND resource.type = "nat_gateway" AND resource.labels.gateway_name = "`+
+		return tsRequest(c, `metric.type = "`+localcloud.MetricNATDroppedSent+`" AND resource.type = "nat_gateway" AND resource.labels.gateway_name = "`+
 			cfg.NAT.Gateway+`" AND metric.labels.reason = "OUT_OF_RESOURCES"`, rec.Origin(), c.Clock().Now(),
 			alignAgg(P, monitoringpb.Aggregation_ALIGN_DELTA, monitoringpb.Aggregation_REDUCE_SUM, "metric.label.reason"))
 	}
 	countReq := func() *monitoringpb.ListTimeSeriesRequest {
-		return tsRequest(c, `metric.type = "`+MetricRunRequestCount+`" AND resource.type = "cloud_run_revision" AND resource.labels.service_name = "web"`,
+		return tsRequest(c, `metric.type = "`+localcloud.MetricRunRequestCount+`" AND resource.type = "cloud_run_revision" AND resource.labels.service_name = "web"`,
 			rec.Origin(), c.Clock().Now(),
 			alignAgg(P, monitoringpb.Aggregation_ALIGN_DELTA, monitoringpb.Aggregation_REDUCE_SUM, "metric.label.response_code_class"))
 	}
 	// Every point of the run becomes visible once its period and the lag
 	// have passed: poll until the totals match the run's (bounded).
 	var gotDrops, got2xx []*monitoringpb.TimeSeries
-	deadline := time.Now().Add(10*P + 2*rec.Lag(MetricNATDroppedSent) + 5*time.Second)
+	deadline := time.Now().Add(10*P + 2*rec.Lag(localcloud.MetricNATDroppedSent) + 5*time.Second)
 	tick := time.NewTicker(P / 4)
 	defer tick.Stop()
 	for {
@@ -565,8 +589,8 @@ func TestControlPlaneMetricsAfterS1(t *testing.T) {
 		<-tick.C
 	}
 	s := gotDrops[0]
-	if s.GetMetric().GetType() != MetricNATDroppedSent || len(s.GetMetric().GetLabels()) != 1 ||
-		s.GetMetric().GetLabels()["reason"] != ReasonOutOfResources || s.GetMetricKind() != metricpb.MetricDescriptor_DELTA ||
+	if s.GetMetric().GetType() != localcloud.MetricNATDroppedSent || len(s.GetMetric().GetLabels()) != 1 ||
+		s.GetMetric().GetLabels()["reason"] != localcloud.ReasonOutOfResources || s.GetMetricKind() != metricpb.MetricDescriptor_DELTA ||
 		s.GetValueType() != metricpb.MetricDescriptor_INT64 {
 		t.Errorf("drops series %v", s)
 	}
@@ -579,7 +603,7 @@ func TestControlPlaneMetricsAfterS1(t *testing.T) {
 		checkAligned(t, ts, P)
 	}
 	// The revisions are the real resource labels.
-	byRev, err := a.listTS(ctx, tsRequest(c, `metric.type = "`+MetricRunRequestCount+`" AND resource.labels.revision_name = "`+newRev+`"`,
+	byRev, err := a.listTS(ctx, tsRequest(c, `metric.type = "`+localcloud.MetricRunRequestCount+`" AND resource.labels.revision_name = "`+newRev+`"`,
 		rec.Origin(), c.Clock().Now(), alignAgg(P, monitoringpb.Aggregation_ALIGN_DELTA, monitoringpb.Aggregation_REDUCE_SUM, "resource.label.revision_name")))
 	if err != nil || len(byRev) != 1 || byRev[0].GetResource().GetLabels()["revision_name"] != newRev || seriesSum(byRev[0]) < int64(sentAfter)/2 {
 		t.Errorf("request_count of %s: %v (%v), want at least half of the %d requests sent after the cutover", newRev, byRev, err, sentAfter)
@@ -613,4 +637,64 @@ func checkAligned(t *testing.T, ts *monitoringpb.TimeSeries, period time.Duratio
 			return
 		}
 	}
+}
+
+// loadResult is one request of a test load.
+type loadResult struct {
+	sent     time.Time
+	status   int // 0 for a transport error
+	revision string
+}
+
+// testLoad is an open-model load on loopback: one request every 1/rate,
+// each in its own goroutine, for a while.
+type testLoad struct {
+	done    chan struct{} // closed when every request has ended
+	results []loadResult  // read after done
+}
+
+// startLoad sends GET url at rate per wall second for d.
+func startLoad(ctx context.Context, url string, rate float64, d time.Duration) *testLoad {
+	l := &testLoad{done: make(chan struct{})}
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 300}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	one := func() {
+		defer wg.Done()
+		r := loadResult{sent: time.Now()}
+		if resp, err := client.Get(url + "/"); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			r.status, r.revision = resp.StatusCode, resp.Header.Get("X-Revision")
+		}
+		mu.Lock()
+		l.results = append(l.results, r)
+		mu.Unlock()
+	}
+	go func() {
+		defer close(l.done)
+		defer client.CloseIdleConnections()
+		tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer tick.Stop()
+		end := time.After(d)
+		for {
+			select {
+			case <-ctx.Done():
+			case <-end:
+			case <-tick.C:
+				wg.Add(1)
+				go one()
+				continue
+			}
+			break
+		}
+		wg.Wait()
+	}()
+	return l
+}
+
+// startCloud starts a local cloud on its scaled wall clock, closed at cleanup.
+func startCloud(t *testing.T, cfg scenarios.LocalCloud) *localcloud.Cloud {
+	t.Helper()
+	return startCloudClock(t, cfg, nil)
 }

@@ -1,4 +1,4 @@
-package localcloud
+package gcp
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/scenarios"
 	metricpb "google.golang.org/genproto/googleapis/api/metric"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
 	"google.golang.org/grpc/codes"
@@ -53,22 +55,12 @@ func (m *metricService) ListTimeSeries(ctx context.Context, req *monitoringpb.Li
 	if err != nil {
 		return nil, err
 	}
-	if req.GetOrderBy() != "" {
-		return nil, status.Errorf(codes.InvalidArgument, "order_by %q is not supported", req.GetOrderBy())
+	headers, err := headersView(req)
+	if err != nil {
+		return nil, err
 	}
-	if sa := req.GetSecondaryAggregation(); sa != nil && !proto.Equal(sa, &monitoringpb.Aggregation{}) {
-		return nil, status.Error(codes.InvalidArgument, "secondary_aggregation is not supported by the local cloud")
-	}
-	headers := false
-	switch req.GetView() {
-	case monitoringpb.ListTimeSeriesRequest_FULL:
-	case monitoringpb.ListTimeSeriesRequest_HEADERS:
-		headers = true
-	default:
-		return nil, status.Errorf(codes.InvalidArgument, "view %v is not valid", req.GetView())
-	}
-	kind, vt := DescribeMetric(f.metricType)
-	agg, err := parseAggregation(req.GetAggregation(), rec.Period(), m.p.c.Clock().Scale(), kind, vt)
+	kind, vt := localcloud.DescribeMetric(f.metricType)
+	agg, err := parseAggregation(req.GetAggregation(), rec.Period(), m.p.c.Config().TimeScale, kind, vt)
 	if err != nil {
 		return nil, err
 	}
@@ -79,19 +71,47 @@ func (m *metricService) ListTimeSeries(ctx context.Context, req *monitoringpb.Li
 	if req.GetPageSize() < 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "page size %d is negative", req.GetPageSize())
 	}
+	out := aggregate(agg, m.matching(f, start, end), end)
+	return seriesPage(out, from, int(req.GetPageSize()), headers), nil
+}
 
-	// Points ending in (start, end]; a zero-length interval asks for the
-	// point at end.
+// headersView rejects what the local cloud does not support (order_by, a
+// secondary aggregation) and reports whether the view is HEADERS.
+func headersView(req *monitoringpb.ListTimeSeriesRequest) (bool, error) {
+	if req.GetOrderBy() != "" {
+		return false, status.Errorf(codes.InvalidArgument, "order_by %q is not supported", req.GetOrderBy())
+	}
+	if sa := req.GetSecondaryAggregation(); sa != nil && !proto.Equal(sa, &monitoringpb.Aggregation{}) {
+		return false, status.Error(codes.InvalidArgument, "secondary_aggregation is not supported by the local cloud")
+	}
+	switch req.GetView() {
+	case monitoringpb.ListTimeSeriesRequest_FULL:
+		return false, nil
+	case monitoringpb.ListTimeSeriesRequest_HEADERS:
+		return true, nil
+	}
+	return false, status.Errorf(codes.InvalidArgument, "view %v is not valid", req.GetView())
+}
+
+// matching returns the recorded series of f's metric type that match f,
+// with their points ending in (start, end]; a zero-length interval asks
+// for the point at end.
+func (m *metricService) matching(f *tsFilter, start, end time.Time) []localcloud.Series {
 	qStart := start
 	if !start.Before(end) {
 		qStart = end.Add(-1)
 	}
-	var in []Series
-	for _, s := range rec.Query(f.metricType, qStart, end) {
+	var in []localcloud.Series
+	for _, s := range m.p.c.Recorder().Query(f.metricType, qStart, end) {
 		if f.match(s) {
 			in = append(in, s)
 		}
 	}
+	return in
+}
+
+// aggregate aligns and reduces series as agg asks (nil: raw points).
+func aggregate(agg *aggregation, in []localcloud.Series, end time.Time) []outSeries {
 	var out []outSeries
 	switch {
 	case agg == nil:
@@ -109,8 +129,13 @@ func (m *metricService) ListTimeSeries(ctx context.Context, req *monitoringpb.Li
 		}
 		out = agg.reduce(aligned)
 	}
+	return out
+}
 
-	limit := int(req.GetPageSize())
+// seriesPage returns the series from offset from that fit in limit points (0:
+// maxPagePoints; a series counts one point in the HEADERS view), and a
+// token for the rest.
+func seriesPage(out []outSeries, from, limit int, headers bool) *monitoringpb.ListTimeSeriesResponse {
 	if limit == 0 {
 		limit = maxPagePoints
 	}
@@ -134,7 +159,7 @@ func (m *metricService) ListTimeSeries(ctx context.Context, req *monitoringpb.Li
 	for _, s := range out[from:to] {
 		resp.TimeSeries = append(resp.TimeSeries, s.proto(headers))
 	}
-	return resp, nil
+	return resp
 }
 
 // checkName accepts projects/P for the cloud's project.
@@ -192,8 +217,8 @@ type groupField struct {
 
 // parseAggregation validates an Aggregation for a metric of kind and vt.
 // It returns nil for raw data (no aligner).
-func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scale float64,
-	kind MetricKind, vt ValueType) (*aggregation, error) {
+func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scale int,
+	kind localcloud.MetricKind, vt localcloud.ValueType) (*aggregation, error) {
 	if a == nil {
 		return nil, nil
 	}
@@ -205,8 +230,8 @@ func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scal
 		out.period = p.AsDuration()
 		if out.period < minPeriod {
 			return nil, status.Errorf(codes.InvalidArgument,
-				"aggregation.alignment_period %v: must be at least %v (the sample period, %v simulated at time scale %g)",
-				out.period, minPeriod, time.Duration(float64(minPeriod)*scale).Round(time.Millisecond), scale)
+				"aggregation.alignment_period %v: must be at least %v (the sample period, %v simulated at time scale %d)",
+				out.period, minPeriod, scenarios.SimulatedDuration(minPeriod, scale).Round(time.Millisecond), scale)
 		}
 	}
 	for _, g := range a.GetGroupByFields() {
@@ -232,8 +257,20 @@ func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scal
 	if out.period <= 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "aggregation: alignment_period is required with per_series_aligner %v", out.aligner)
 	}
-	numeric := vt == ValueInt64
-	delta := kind == KindDelta
+	if err := out.setAligner(kind, vt); err != nil {
+		return nil, err
+	}
+	if err := out.checkReducer(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// setAligner sets the output kind and value type of the per-series
+// aligner, or rejects an aligner that does not fit a kind vt metric.
+func (out *aggregation) setAligner(kind localcloud.MetricKind, vt localcloud.ValueType) error {
+	numeric := vt == localcloud.ValueInt64
+	delta := kind == localcloud.KindDelta
 	valid := false
 	out.kind, out.vt = metricpb.MetricDescriptor_GAUGE, metricpb.MetricDescriptor_INT64
 	switch out.aligner {
@@ -254,42 +291,48 @@ func parseAggregation(a *monitoringpb.Aggregation, minPeriod time.Duration, scal
 	case monitoringpb.Aggregation_ALIGN_COUNT:
 		valid = true
 	case monitoringpb.Aggregation_ALIGN_COUNT_TRUE:
-		valid = !delta && vt == ValueBool
+		valid = !delta && vt == localcloud.ValueBool
 	case monitoringpb.Aggregation_ALIGN_FRACTION_TRUE:
-		valid = !delta && vt == ValueBool
+		valid = !delta && vt == localcloud.ValueBool
 		out.vt = metricpb.MetricDescriptor_DOUBLE
 	case monitoringpb.Aggregation_ALIGN_NEXT_OLDER:
 		valid = !delta
 		out.vt = valueTypeProto(vt)
 	default:
-		return nil, status.Errorf(codes.InvalidArgument, "aggregation: per_series_aligner %v is not supported by the local cloud", out.aligner)
+		return status.Errorf(codes.InvalidArgument, "aggregation: per_series_aligner %v is not supported by the local cloud", out.aligner)
 	}
 	if !valid {
-		return nil, status.Errorf(codes.InvalidArgument, "aggregation: per_series_aligner %v is not valid for a %s %s metric",
+		return status.Errorf(codes.InvalidArgument, "aggregation: per_series_aligner %v is not valid for a %s %s metric",
 			out.aligner, kind, vt)
 	}
+	return nil
+}
+
+// checkReducer rejects a cross-series reducer the local cloud does not
+// support, or one that does not fit the aligned values.
+func (out *aggregation) checkReducer() error {
 	switch out.reducer {
 	case monitoringpb.Aggregation_REDUCE_NONE, monitoringpb.Aggregation_REDUCE_COUNT:
 	case monitoringpb.Aggregation_REDUCE_SUM, monitoringpb.Aggregation_REDUCE_MAX,
 		monitoringpb.Aggregation_REDUCE_MIN, monitoringpb.Aggregation_REDUCE_MEAN:
 		if out.vt == metricpb.MetricDescriptor_BOOL {
-			return nil, status.Errorf(codes.InvalidArgument, "aggregation: cross_series_reducer %v is not valid for BOOL values", out.reducer)
+			return status.Errorf(codes.InvalidArgument, "aggregation: cross_series_reducer %v is not valid for BOOL values", out.reducer)
 		}
 	default:
-		return nil, status.Errorf(codes.InvalidArgument, "aggregation: cross_series_reducer %v is not supported by the local cloud", out.reducer)
+		return status.Errorf(codes.InvalidArgument, "aggregation: cross_series_reducer %v is not supported by the local cloud", out.reducer)
 	}
-	return out, nil
+	return nil
 }
 
-func kindProto(k MetricKind) metricpb.MetricDescriptor_MetricKind {
-	if k == KindGauge {
+func kindProto(k localcloud.MetricKind) metricpb.MetricDescriptor_MetricKind {
+	if k == localcloud.KindGauge {
 		return metricpb.MetricDescriptor_GAUGE
 	}
 	return metricpb.MetricDescriptor_DELTA
 }
 
-func valueTypeProto(v ValueType) metricpb.MetricDescriptor_ValueType {
-	if v == ValueBool {
+func valueTypeProto(v localcloud.ValueType) metricpb.MetricDescriptor_ValueType {
+	if v == localcloud.ValueBool {
 		return metricpb.MetricDescriptor_BOOL
 	}
 	return metricpb.MetricDescriptor_INT64
@@ -312,7 +355,7 @@ type outPoint struct {
 	v          float64
 }
 
-func rawSeries(s Series) outSeries {
+func rawSeries(s localcloud.Series) outSeries {
 	o := outSeries{
 		metricType: s.MetricType, metricLabels: s.MetricLabels,
 		resourceType: s.Resource.Type, resourceLabels: s.Resource.Labels,
@@ -326,7 +369,7 @@ func rawSeries(s Series) outSeries {
 }
 
 // align aligns one series to periods anchored at end.
-func (a *aggregation) align(s Series, end time.Time) outSeries {
+func (a *aggregation) align(s localcloud.Series, end time.Time) outSeries {
 	o := outSeries{
 		metricType: s.MetricType, metricLabels: s.MetricLabels,
 		resourceType: s.Resource.Type, resourceLabels: s.Resource.Labels,

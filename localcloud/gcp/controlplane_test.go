@@ -1,4 +1,4 @@
-package localcloud
+package gcp
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/cutover-dev/cutover/localcloud"
+	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 	"github.com/cutover-dev/cutover/scenarios"
 	"go.uber.org/goleak"
 	"google.golang.org/api/option"
@@ -36,7 +38,7 @@ type apiClients struct {
 // clients, using only the endpoint, no authentication and insecure
 // transport credentials. Cleanup closes the clients, then the plane
 // (before the cloud, which startCloud registered first).
-func startAPI(t *testing.T, c *Cloud) *apiClients {
+func startAPI(t *testing.T, c *localcloud.Cloud) *apiClients {
 	t.Helper()
 	ctx := context.Background()
 	p, err := StartControlPlane(ctx, c)
@@ -72,7 +74,7 @@ func startAPI(t *testing.T, c *Cloud) *apiClients {
 	return a
 }
 
-func serviceResource(c *Cloud, name string) string {
+func serviceResource(c *localcloud.Cloud, name string) string {
 	return fmt.Sprintf("projects/%s/locations/%s/services/%s", c.Project(), c.Region(), name)
 }
 
@@ -133,7 +135,7 @@ func revisionsOf(t *testing.T, url string, n int) map[string]int {
 				key := "error"
 				if err == nil {
 					resp.Body.Close()
-					key = resp.Header.Get(headerRevision)
+					key = resp.Header.Get("X-Revision")
 					if resp.StatusCode != http.StatusOK {
 						key = fmt.Sprintf("status %d", resp.StatusCode)
 					}
@@ -160,7 +162,7 @@ func checkReady(t *testing.T, what string, c *runpb.Condition, want runpb.Condit
 func TestControlPlaneUpdateServiceEnv(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // after the clients, the plane and the cloud
-	c := startCloud(t, testConfig(100, testService("api")))
+	c := startCloud(t, lctest.Config(100, lctest.Service("api")))
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	name := serviceResource(c, "api")
@@ -169,25 +171,7 @@ func TestControlPlaneUpdateServiceEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := before.GetLatestReadyRevision()
-	switch {
-	case before.GetName() != name:
-		t.Errorf("Name %q, want %q", before.GetName(), name)
-	case before.GetGeneration() != 1 || before.GetObservedGeneration() != 1 || before.GetReconciling():
-		t.Errorf("generation %d observed %d reconciling %v, want 1 1 false",
-			before.GetGeneration(), before.GetObservedGeneration(), before.GetReconciling())
-	case !strings.HasPrefix(first, name+"/revisions/api-00001-") || first != before.GetLatestCreatedRevision():
-		t.Errorf("latest ready %q created %q, want %s/revisions/api-00001-xyz for both", first, before.GetLatestCreatedRevision(), name)
-	case before.GetEtag() == "" || !strings.HasPrefix(before.GetUri(), "http://127.0.0.1:"):
-		t.Errorf("etag %q uri %q", before.GetEtag(), before.GetUri())
-	}
-	checkReady(t, "service before", before.GetTerminalCondition(), runpb.Condition_CONDITION_SUCCEEDED)
-	tmpl := before.GetTemplate()
-	if tmpl.GetScaling().GetMaxInstanceCount() != 100 || tmpl.GetMaxInstanceRequestConcurrency() != 80 ||
-		tmpl.GetTimeout().AsDuration() != 300*time.Second || tmpl.GetVpcAccess().GetEgress() != runpb.VpcAccess_ALL_TRAFFIC ||
-		tmpl.GetContainers()[0].GetImage() != "gcr.io/demo/api:v1" {
-		t.Errorf("template %v does not mirror the scenario's service", tmpl)
-	}
+	first := checkFirstService(t, before, name)
 
 	svc, err := a.svc.GetService(ctx, &runpb.GetServiceRequest{Name: name})
 	if err != nil {
@@ -212,6 +196,47 @@ func TestControlPlaneUpdateServiceEnv(t *testing.T) {
 		t.Fatalf("after the update: latest ready %q created %q, want a new api-00002-xyz for both (was %q)",
 			rev, after.GetLatestCreatedRevision(), first)
 	}
+	checkUpdated(t, after, before, rev)
+
+	// The service URL now answers from the new revision.
+	if got := revisionsOf(t, after.GetUri(), 20); got[shortName(rev)] != 20 {
+		t.Errorf("X-Revision of 20 requests: %v, want all %s", got, shortName(rev))
+	}
+
+	checkRevisionResource(ctx, t, a, name, rev, first)
+
+	checkNoopUpdate(ctx, t, a, c, after, rev)
+}
+
+// checkFirstService checks the service as Start created it and returns its
+// first revision's name.
+func checkFirstService(t *testing.T, before *runpb.Service, name string) string {
+	t.Helper()
+	first := before.GetLatestReadyRevision()
+	switch {
+	case before.GetName() != name:
+		t.Errorf("Name %q, want %q", before.GetName(), name)
+	case before.GetGeneration() != 1 || before.GetObservedGeneration() != 1 || before.GetReconciling():
+		t.Errorf("generation %d observed %d reconciling %v, want 1 1 false",
+			before.GetGeneration(), before.GetObservedGeneration(), before.GetReconciling())
+	case !strings.HasPrefix(first, name+"/revisions/api-00001-") || first != before.GetLatestCreatedRevision():
+		t.Errorf("latest ready %q created %q, want %s/revisions/api-00001-xyz for both", first, before.GetLatestCreatedRevision(), name)
+	case before.GetEtag() == "" || !strings.HasPrefix(before.GetUri(), "http://127.0.0.1:"):
+		t.Errorf("etag %q uri %q", before.GetEtag(), before.GetUri())
+	}
+	checkReady(t, "service before", before.GetTerminalCondition(), runpb.Condition_CONDITION_SUCCEEDED)
+	tmpl := before.GetTemplate()
+	if tmpl.GetScaling().GetMaxInstanceCount() != 100 || tmpl.GetMaxInstanceRequestConcurrency() != 80 ||
+		tmpl.GetTimeout().AsDuration() != 300*time.Second || tmpl.GetVpcAccess().GetEgress() != runpb.VpcAccess_ALL_TRAFFIC ||
+		tmpl.GetContainers()[0].GetImage() != "gcr.io/demo/api:v1" {
+		t.Errorf("template %v does not mirror the scenario's service", tmpl)
+	}
+	return first
+}
+
+// checkUpdated checks the service after an update that made revision rev.
+func checkUpdated(t *testing.T, after, before *runpb.Service, rev string) {
+	t.Helper()
 	if after.GetGeneration() != 2 || after.GetObservedGeneration() != 2 || after.GetReconciling() || after.GetEtag() == before.GetEtag() {
 		t.Errorf("after: generation %d observed %d reconciling %v etag %q (before %q)",
 			after.GetGeneration(), after.GetObservedGeneration(), after.GetReconciling(), after.GetEtag(), before.GetEtag())
@@ -228,12 +253,12 @@ func TestControlPlaneUpdateServiceEnv(t *testing.T) {
 	if env := envMap(after.GetTemplate().GetContainers()[0].GetEnv()); env["DEPLOY_ID"] != "2" {
 		t.Errorf("template env %v, want DEPLOY_ID=2", env)
 	}
+}
 
-	// The service URL now answers from the new revision.
-	if got := revisionsOf(t, after.GetUri(), 20); got[shortName(rev)] != 20 {
-		t.Errorf("X-Revision of 20 requests: %v, want all %s", got, shortName(rev))
-	}
-
+// checkRevisionResource checks the revision resource of rev and the
+// revision list of service name (rev, then first).
+func checkRevisionResource(ctx context.Context, t *testing.T, a *apiClients, name, rev, first string) {
+	t.Helper()
 	// The revision resource.
 	r, err := a.rev.GetRevision(ctx, &runpb.GetRevisionRequest{Name: rev})
 	if err != nil {
@@ -255,9 +280,14 @@ func TestControlPlaneUpdateServiceEnv(t *testing.T) {
 	if len(listed) != 2 || listed[0] != rev || listed[1] != first {
 		t.Errorf("ListRevisions (one per page) = %v, want [%s %s]", listed, rev, first)
 	}
+}
 
+// checkNoopUpdate writes the service back unchanged: nothing changes, and
+// the two operations so far are listed, done.
+func checkNoopUpdate(ctx context.Context, t *testing.T, a *apiClients, c *localcloud.Cloud, after *runpb.Service, rev string) {
+	t.Helper()
 	// Writing back the same service changes nothing.
-	op, err = a.svc.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: after})
+	op, err := a.svc.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: after})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +318,7 @@ func TestControlPlaneUpdateServiceEnv(t *testing.T) {
 // A no-traffic deploy with a named revision and a tag, then a 90/10 split.
 func TestControlPlaneTrafficSplit(t *testing.T) {
 	t.Parallel()
-	c := startCloud(t, testConfig(100, testService("api")))
+	c := startCloud(t, lctest.Config(100, lctest.Service("api")))
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	name := serviceResource(c, "api")
@@ -357,7 +387,7 @@ func TestControlPlaneTrafficSplit(t *testing.T) {
 // the traffic stays on the old revision.
 func TestControlPlaneUnpullableImage(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(100, testService("api"))
+	cfg := lctest.Config(100, lctest.Service("api"))
 	cfg.UnpullableImages = []string{"gcr.io/demo/api:broken"}
 	c := startCloud(t, cfg)
 	a := startAPI(t, c)
@@ -429,7 +459,7 @@ func TestControlPlaneUnpullableImage(t *testing.T) {
 // CreateService adds a service that serves once its operation is done.
 func TestControlPlaneCreateService(t *testing.T) {
 	t.Parallel()
-	c := startCloud(t, testConfig(100, testService("api")))
+	c := startCloud(t, lctest.Config(100, lctest.Service("api")))
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	op, err := a.svc.CreateService(ctx, &runpb.CreateServiceRequest{
@@ -475,7 +505,7 @@ func TestControlPlaneCreateService(t *testing.T) {
 // nothing.
 func TestControlPlaneInvalidRequests(t *testing.T) {
 	t.Parallel()
-	c := startCloud(t, testConfig(100, testService("api")))
+	c := startCloud(t, lctest.Config(100, lctest.Service("api")))
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	name := serviceResource(c, "api")
@@ -624,10 +654,10 @@ func TestControlPlaneCloseWithPendingOperation(t *testing.T) {
 	t.Parallel()
 	// The first revision's instances are warm; a later revision's wait for
 	// their egress (10 h simulated) before they are ready.
-	svc := testService("api")
+	svc := lctest.Service("api")
 	svc.StartupProbeEgress = true
 	svc.EgressReadyDelay = scenarios.Duration(10 * time.Hour)
-	c := startCloud(t, testConfig(100, svc))
+	c := startCloud(t, lctest.Config(100, svc))
 	a := startAPI(t, c)
 	ctx := testCtx(t)
 	if _, err := c.Service("api"); err != nil {

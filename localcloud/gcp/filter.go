@@ -1,9 +1,11 @@
-package localcloud
+package gcp
 
 import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/cutover-dev/cutover/localcloud"
 )
 
 // tsFilter is a parsed Cloud Monitoring time-series filter: exactly one
@@ -113,7 +115,7 @@ func isKeyword(s string) bool { return s == "AND" || s == "OR" || s == "NOT" }
 
 // match reports whether a series meets every condition (its metric type
 // is the recorder's query).
-func (f *tsFilter) match(s Series) bool {
+func (f *tsFilter) match(s localcloud.Series) bool {
 	for _, c := range f.conds {
 		var v string
 		switch c.field {

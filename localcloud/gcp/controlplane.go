@@ -1,4 +1,4 @@
-package localcloud
+package gcp
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/cutover-dev/cutover/localcloud"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -38,7 +39,7 @@ import (
 // in Cloud Run templates are simulated. Its methods are safe for concurrent
 // use. Close it before closing the Cloud.
 type ControlPlane struct {
-	c      *Cloud
+	c      *localcloud.Cloud
 	ln     net.Listener
 	srv    *grpc.Server
 	served chan struct{} // closed when Serve returned
@@ -80,7 +81,7 @@ type serviceMeta struct {
 
 // StartControlPlane starts the control plane of c on 127.0.0.1 (a free
 // port). ctx bounds the start only; the server runs until Close.
-func StartControlPlane(ctx context.Context, c *Cloud) (*ControlPlane, error) {
+func StartControlPlane(ctx context.Context, c *localcloud.Cloud) (*ControlPlane, error) {
 	if c == nil {
 		return nil, errors.New("start control plane: no local cloud")
 	}
@@ -223,15 +224,15 @@ func statusOf(err error) error {
 	}
 	code := codes.Internal
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, localcloud.ErrNotFound):
 		code = codes.NotFound
-	case errors.Is(err, ErrInvalidArgument):
+	case errors.Is(err, localcloud.ErrInvalidArgument):
 		code = codes.InvalidArgument
-	case errors.Is(err, ErrAlreadyExists):
+	case errors.Is(err, localcloud.ErrAlreadyExists):
 		code = codes.AlreadyExists
-	case errors.Is(err, ErrRevisionFailed):
+	case errors.Is(err, localcloud.ErrRevisionFailed):
 		code = codes.FailedPrecondition
-	case errors.Is(err, ErrClosed):
+	case errors.Is(err, localcloud.ErrClosed):
 		code = codes.Unavailable
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.FromContextError(err).Err()
