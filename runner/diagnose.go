@@ -107,7 +107,7 @@ func (p metricsPlan) platform(d time.Duration) string {
 	if p.timeScale <= 1 {
 		return d.String()
 	}
-	return fmt.Sprintf("%s (%s simulated)", d, (d * time.Duration(p.timeScale)).Round(time.Second))
+	return fmt.Sprintf("%s (%s simulated)", d, scenarios.SimulatedDuration(d, p.timeScale).Round(time.Second))
 }
 
 // waitUntil waits until t or until ctx is done, calling tick every

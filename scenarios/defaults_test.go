@@ -485,15 +485,15 @@ func TestRedeclaredCatches(t *testing.T) {
 		src  string
 		want []string // what each finding says, in order; nil for none
 	}{
-		{"a Default constant holding a setting's default", `const DefaultTimeout = 30 * time.Second`,
-			[]string{"DefaultTimeout = 30s is scenarios' default of timeout"}},
+		{"a Default constant holding a setting's default", `const DefaultRequestTimeout = 30 * time.Second`,
+			[]string{"DefaultRequestTimeout = 30s is scenarios' default of timeout"}},
 		{"a Default name scenarios declares", `var DefaultSYNSchedule = []time.Duration{time.Second}`,
 			[]string{"DefaultSYNSchedule is declared in scenarios too"}},
 		{"a fallback to a literal default", `func f(timeout time.Duration) time.Duration { if timeout <= 0 { timeout = 30 * time.Second }; return timeout }`,
 			[]string{"falls back to 30s for timeout, scenarios' default"}},
-		{"a fallback to a flagged constant", `const DefaultWindow = time.Second
-			func f(width time.Duration) time.Duration { if width == 0 { width = DefaultWindow }; return width }`,
-			[]string{"DefaultWindow = 1s is scenarios' default of window", "falls back to DefaultWindow, a default scenarios declares"}},
+		{"a fallback to a flagged constant", `const DefaultWindowWidth = time.Second
+			func f(width time.Duration) time.Duration { if width == 0 { width = DefaultWindowWidth }; return width }`,
+			[]string{"DefaultWindowWidth = 1s is scenarios' default of window", "falls back to DefaultWindowWidth, a default scenarios declares"}},
 		{"a fallback to a scenarios default, converted", `func f(m *scenarios.Metrics) { if m.Settle == 0 { m.Settle = scenarios.Duration(scenarios.DefaultMetricsSettle) } }`,
 			[]string{"falls back to scenarios.DefaultMetricsSettle, which the resolved scenario already holds"}},
 		{"a fallback to a scenarios Default, bare", `func f(d time.Duration) time.Duration { if d <= 0 { d = scenarios.DefaultMetricsPeriod }; return d }`,
