@@ -47,7 +47,7 @@ func (c *Client) Claim(ctx context.Context, runID string, ttl time.Duration, for
 		return fmt.Errorf("claim service %q: need a run id and a positive ttl (got %q, %v)", c.name, runID, ttl)
 	}
 	now := c.now()
-	op, err := c.update(ctx, func(svc *runpb.Service) error {
+	err := c.write(ctx, func(svc *runpb.Service) error {
 		held, _ := claimOf(svc)
 		if held.RunID != runID && held.Live(now) && !force {
 			return &runner.ClaimedError{Service: c.service, Holder: held}
@@ -59,9 +59,6 @@ func (c *Client) Claim(ctx context.Context, runID string, ttl time.Duration, for
 		setClaim(svc, runner.Claim{RunID: runID, Since: since, Expires: now.Add(ttl), Traffic: canonicalSplit(trafficOf(svc))})
 		return nil
 	})
-	if err == nil {
-		_, err = c.follow(ctx, op, nil)
-	}
 	if err != nil {
 		return fmt.Errorf("claim service %q for cutover run %s: %w", c.name, runID, err)
 	}
@@ -75,7 +72,7 @@ func (c *Client) Claim(ctx context.Context, runID string, ttl time.Duration, for
 // alone; one that carries another run's is a *runner.ClaimedError, and is
 // left alone too.
 func (c *Client) Release(ctx context.Context, runID string) error {
-	op, err := c.update(ctx, func(svc *runpb.Service) error {
+	err := c.write(ctx, func(svc *runpb.Service) error {
 		held, _ := claimOf(svc)
 		switch {
 		case held.RunID == "":
@@ -86,12 +83,6 @@ func (c *Client) Release(ctx context.Context, runID string) error {
 		clearClaim(svc)
 		return nil
 	})
-	if errors.Is(err, errUnchanged) {
-		return nil
-	}
-	if err == nil {
-		_, err = c.follow(ctx, op, nil)
-	}
 	if err != nil {
 		return fmt.Errorf("release service %q from cutover run %s: %w", c.name, runID, err)
 	}
@@ -110,7 +101,7 @@ func (c *Client) Restore(ctx context.Context, spec runner.RestoreSpec) error {
 		return fmt.Errorf("restore service %q to [%s]: no run id to check the claim against", c.name, formatSplit(spec.Split))
 	}
 	want := canonicalSplit(spec.Split)
-	op, err := c.update(ctx, func(svc *runpb.Service) error {
+	err := c.write(ctx, func(svc *runpb.Service) error {
 		held, _ := claimOf(svc)
 		cur := canonicalSplit(trafficOf(svc))
 		if !spec.Force {
@@ -127,12 +118,6 @@ func (c *Client) Restore(ctx context.Context, spec runner.RestoreSpec) error {
 		}
 		return nil
 	})
-	if errors.Is(err, errUnchanged) {
-		return nil
-	}
-	if err == nil {
-		_, err = c.follow(ctx, op, nil)
-	}
 	if err != nil {
 		return fmt.Errorf("restore service %q to [%s] for cutover run %s: %w", c.name, formatSplit(spec.Split), spec.RunID, err)
 	}
@@ -306,4 +291,18 @@ func canonicalSplit(split []runner.TrafficTarget) string {
 		return cmp.Or(cmp.Compare(a.Revision, b.Revision), cmp.Compare(a.Tag, b.Tag), cmp.Compare(a.Percent, b.Percent))
 	})
 	return runner.FormatSplit(out)
+}
+
+// write applies edit to the service in one etag-guarded update and waits
+// for the operation to finish. An edit that returns errUnchanged writes
+// nothing, and write returns nil.
+func (c *Client) write(ctx context.Context, edit func(*runpb.Service) error) error {
+	op, err := c.update(ctx, edit)
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	if err == nil {
+		_, err = c.follow(ctx, op, nil)
+	}
+	return err
 }
