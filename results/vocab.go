@@ -21,21 +21,21 @@ type Class string
 // classifier refer to them.
 const (
 	ClassOK          Class = "ok"
-	ClassStatus429         = "status_429"
-	ClassStatus500         = "status_500"
-	ClassStatus502         = "status_502"
-	ClassStatus503         = "status_503"
-	ClassStatus504         = "status_504"
-	ClassStatusOther       = "status_other"
+	ClassStatus429   Class = "status_429"
+	ClassStatus500   Class = "status_500"
+	ClassStatus502   Class = "status_502"
+	ClassStatus503   Class = "status_503"
+	ClassStatus504   Class = "status_504"
+	ClassStatusOther Class = "status_other"
 
 	ClassConnectTimeout  Class = "connect_timeout"
-	ClassConnectRefused        = "connect_refused"
-	ClassConnReset             = "conn_reset"
-	ClassEOF                   = "eof"
-	ClassResponseTimeout       = "response_timeout"
-	ClassTLS                   = "tls"
-	ClassDNS                   = "dns"
-	ClassTransportOther        = "transport_other"
+	ClassConnectRefused  Class = "connect_refused"
+	ClassConnReset       Class = "conn_reset"
+	ClassEOF             Class = "eof"
+	ClassResponseTimeout Class = "response_timeout"
+	ClassTLS             Class = "tls"
+	ClassDNS             Class = "dns"
+	ClassTransportOther  Class = "transport_other"
 )
 
 // Derived counters that are not classes of their own.
