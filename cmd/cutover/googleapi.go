@@ -2,8 +2,8 @@ package main
 
 import (
 	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cutover-dev/cutover/localcloud/gcp"
 )
 
 // googleClientOptions are the client options every Google API driver of a
@@ -16,9 +16,5 @@ func googleClientOptions(endpoint string) []option.ClientOption {
 	if endpoint == "" {
 		return nil
 	}
-	return []option.ClientOption{
-		option.WithEndpoint(endpoint),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
+	return gcp.ClientOptions(endpoint)
 }

@@ -20,10 +20,8 @@ import (
 
 	runapi "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/cutover-dev/cutover/localcloud/gcp"
 	"github.com/cutover-dev/cutover/results"
 )
 
@@ -63,8 +61,7 @@ func startLocalCloud(t *testing.T, ctx context.Context, dir string) *localCloud 
 	if err := json.NewDecoder(bufio.NewReader(stdout)).Decode(&c.ep); err != nil {
 		t.Fatal(err)
 	}
-	c.services, err = runapi.NewServicesClient(ctx, option.WithEndpoint(c.ep.ControlPlane), option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	c.services, err = runapi.NewServicesClient(ctx, gcp.ClientOptions(c.ep.ControlPlane)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,10 +18,7 @@ import (
 	"github.com/cutover-dev/cutover/localcloud/internal/lctest"
 	"github.com/cutover-dev/cutover/scenarios"
 	"go.uber.org/goleak"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
@@ -53,11 +50,7 @@ func startAPI(t *testing.T, c *localcloud.Cloud) *apiClients {
 	if !strings.HasPrefix(p.Addr(), "127.0.0.1:") {
 		t.Fatalf("control plane address %q, want 127.0.0.1:PORT", p.Addr())
 	}
-	opts := []option.ClientOption{
-		option.WithEndpoint(p.Addr()),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
+	opts := ClientOptions(p.Addr())
 	a := &apiClients{p: p}
 	if a.svc, err = run.NewServicesClient(ctx, opts...); err != nil {
 		t.Fatal(err)

@@ -23,7 +23,6 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -102,16 +101,6 @@ func connect(t *testing.T, cloud *localcloud.Cloud, plane *gcp.ControlPlane, opt
 	return connectAt(t, cloud, plane, (&fakeNow{}).now, opts...)
 }
 
-// loopback is how a test's client reaches a control plane it started (what
-// cmd/cutover passes for the local cloud): addr, plain gRPC, no credentials.
-func loopback(addr string) []option.ClientOption {
-	return []option.ClientOption{
-		option.WithEndpoint(addr),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
-}
-
 // connectAt is connect with the clock now.
 func connectAt(t *testing.T, cloud *localcloud.Cloud, plane *gcp.ControlPlane, now func() time.Time, opts ...option.ClientOption) *Client {
 	t.Helper()
@@ -122,7 +111,7 @@ func connectAt(t *testing.T, cloud *localcloud.Cloud, plane *gcp.ControlPlane, n
 		Project: cloud.Project(), Region: cloud.Region(), Service: "api",
 		Host: plane.Addr(),
 		Now:  now,
-	}, append(loopback(plane.Addr()), opts...)...)
+	}, append(gcp.ClientOptions(plane.Addr()), opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -562,7 +551,7 @@ func mustState(t *testing.T, c *localcloud.Cloud) localcloud.ServiceState {
 }
 
 func TestNewNeedsTheService(t *testing.T) {
-	_, err := New(context.Background(), Config{Project: "p", Host: "127.0.0.1:1"}, loopback("127.0.0.1:1")...)
+	_, err := New(context.Background(), Config{Project: "p", Host: "127.0.0.1:1"}, gcp.ClientOptions("127.0.0.1:1")...)
 	if err == nil || !strings.Contains(err.Error(), "region, service not set") {
 		t.Errorf("New without region and service: %v", err)
 	}
@@ -723,7 +712,7 @@ func TestUnreachableAPI(t *testing.T) {
 			t.Parallel()
 			addr := tc.endpoint(t)
 			c, err := New(context.Background(), Config{Project: "p", Region: "r", Service: "api", Host: addr, CallTimeout: tc.callTimeout},
-				loopback(addr)...)
+				gcp.ClientOptions(addr)...)
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}

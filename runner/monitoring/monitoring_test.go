@@ -18,10 +18,7 @@ import (
 	"github.com/cutover-dev/cutover/runner"
 	"github.com/cutover-dev/cutover/scenarios"
 	"go.uber.org/goleak"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -93,16 +90,6 @@ func startEnv(t *testing.T) *env {
 	return &env{cloud: cloud, plane: plane, cfg: cloud.Config(), period: cloud.Recorder().Period()}
 }
 
-// loopback is how a test's client reaches a control plane it started (what
-// cmd/cutover passes for the local cloud): addr, plain gRPC, no credentials.
-func loopback(addr string) []option.ClientOption {
-	return []option.ClientOption{
-		option.WithEndpoint(addr),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
-}
-
 // connect returns a Source for the env's service and gateway through the
 // real client, closed at cleanup.
 func (e *env) connect(t *testing.T, queries []Query) *Source {
@@ -111,7 +98,7 @@ func (e *env) connect(t *testing.T, queries []Query) *Source {
 		Project: e.cloud.Project(), Region: e.cloud.Region(), Service: "api",
 		Router: e.cfg.NAT.Router, Gateway: e.cfg.NAT.Gateway,
 		Queries: queries,
-	}, loopback(e.plane.Addr())...)
+	}, gcp.ClientOptions(e.plane.Addr())...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -391,7 +378,7 @@ func TestFetchBadQuery(t *testing.T) {
 	}
 
 	// A project the API does not know, and a fetch whose context is done.
-	other, err := New(ctx, Config{Project: "other-project"}, loopback(e.plane.Addr())...)
+	other, err := New(ctx, Config{Project: "other-project"}, gcp.ClientOptions(e.plane.Addr())...)
 	if err != nil {
 		t.Fatal(err)
 	}

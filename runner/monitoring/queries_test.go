@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"github.com/cutover-dev/cutover/localcloud/gcp"
 	"github.com/cutover-dev/cutover/results"
 	"google.golang.org/genproto/googleapis/api/distribution"
 	metricpb "google.golang.org/genproto/googleapis/api/metric"
@@ -290,7 +291,7 @@ func TestNewRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := New(ctx, tt.cfg, loopback("127.0.0.1:1")...)
+			s, err := New(ctx, tt.cfg, gcp.ClientOptions("127.0.0.1:1")...)
 			if err == nil {
 				s.Close()
 				t.Fatal("New succeeded")
@@ -306,7 +307,7 @@ func TestNewRejects(t *testing.T) {
 
 func TestFetchRejectsWindow(t *testing.T) {
 	t.Parallel()
-	s, err := New(context.Background(), Config{Project: "p"}, loopback("127.0.0.1:1")...)
+	s, err := New(context.Background(), Config{Project: "p"}, gcp.ClientOptions("127.0.0.1:1")...)
 	if err != nil {
 		t.Fatal(err)
 	}
