@@ -75,7 +75,7 @@ func passRun() *results.Run {
 			P50: 8, P99: 20 + float64(i%7),
 		})
 	}
-	run.Totals = results.Totals{Requests: 6000, ByClass: map[results.Class]int64{results.ClassOK: 6000}}
+	run.Totals = results.Totals{Requests: 6000, ByClass: map[results.Class]int64{results.ClassOK: 6000}, ByStatus: map[string]int64{"200": 6000}}
 	return run
 }
 

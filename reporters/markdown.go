@@ -88,6 +88,9 @@ func (v *view) markdownTables(w *errWriter) {
 			if c.derived != "" {
 				name += " (= " + mdText(c.derived) + ")"
 			}
+			if c.codes != "" {
+				name += " (" + mdText(c.codes) + ")"
+			}
 			w.printf("| %s | %s | %s |\n", name, fmtInt(c.count), fmtPct(c.count, r.Totals.Requests))
 		}
 	}

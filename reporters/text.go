@@ -94,6 +94,9 @@ func (v *view) textClasses(w *errWriter) error {
 		if c.derived != "" {
 			name += " (= " + c.derived + ")"
 		}
+		if c.codes != "" {
+			name += " (" + c.codes + ")"
+		}
 		rows[i] = []string{name, fmtInt(c.count), fmtPct(c.count, v.run.Totals.Requests)}
 	}
 	return renderTable(w, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight}, []string{"class", "count", "%"}, rows)

@@ -1,6 +1,7 @@
 package reporters
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -38,6 +39,7 @@ type classRow struct {
 	class   results.Class
 	count   int64
 	derived string // what a derived counter is made of; "" for a class
+	codes   string // the status codes of an error class of several: "501×10, 418×2"
 }
 
 // eventRow is one event, with its offset from the start of the run.
@@ -189,7 +191,7 @@ func classRows(t results.Totals) []classRow {
 	for _, c := range results.Classes {
 		known[c] = true
 		if n := t.ByClass[c]; n > 0 {
-			rows = append(rows, classRow{class: c, count: n})
+			rows = append(rows, classRow{class: c, count: n, codes: classCodes(t.ByStatus, c)})
 		}
 	}
 	for _, c := range slices.Sorted(maps.Keys(t.ByClass)) {
@@ -213,6 +215,43 @@ func classRows(t results.Totals) []classRow {
 		rows = append(rows, classRow{class: results.AppFetchFailed, count: n, derived: "5xx saying fetch failed"})
 	}
 	return rows
+}
+
+// maxCodes is how many status codes a class row names before "+N more".
+const maxCodes = 5
+
+// classCodes names the status codes in byStatus of class c, commonest
+// first, as "501×10, 418×2", when c is an error class that several codes
+// make up (status_other); "" otherwise, and for records without ByStatus.
+func classCodes(byStatus map[string]int64, c results.Class) string {
+	if c != results.ClassStatusOther {
+		return ""
+	}
+	type kv struct {
+		code  string
+		count int64
+	}
+	var codes []kv
+	for code, n := range byStatus {
+		if n > 0 && results.StatusClass(code) == c {
+			codes = append(codes, kv{code, n})
+		}
+	}
+	slices.SortFunc(codes, func(a, b kv) int {
+		if a.count != b.count {
+			return cmp.Compare(b.count, a.count)
+		}
+		return cmp.Compare(a.code, b.code)
+	})
+	parts := make([]string, 0, min(len(codes), maxCodes+1))
+	for i, kv := range codes {
+		if i == maxCodes {
+			parts = append(parts, fmt.Sprintf("+%d more", len(codes)-maxCodes))
+			break
+		}
+		parts = append(parts, kv.code+"×"+fmtInt(kv.count))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // topErrors names the commonest error classes in byClass, at most n, as

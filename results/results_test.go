@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -484,6 +485,57 @@ func BenchmarkSave(b *testing.B) {
 	for b.Loop() {
 		if err := w.Save(run); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// A record written before by_status reads with nil ByStatus maps; one with
+// it reads its per-code counts back, in the totals and in each window.
+func TestReadByStatus(t *testing.T) {
+	tests := []struct {
+		name, record string
+		totals       map[string]int64
+		window       map[string]int64
+	}{
+		{"old record",
+			`{"schema_version": 1, "totals": {"requests": 3, "errors": 1, "by_class": {"ok": 2, "status_other": 1}},
+			  "timeline": [{"start": "2026-11-23T23:36:58Z", "requests": 3, "errors": 1, "by_class": {"ok": 2, "status_other": 1}}]}`,
+			nil, nil},
+		{"with by_status",
+			`{"schema_version": 1, "totals": {"requests": 3, "errors": 1, "by_class": {"ok": 2, "status_other": 1}, "by_status": {"200": 2, "501": 1}},
+			  "timeline": [{"start": "2026-11-23T23:36:58Z", "requests": 3, "errors": 1, "by_class": {"ok": 2, "status_other": 1}, "by_status": {"200": 2, "501": 1}}]}`,
+			map[string]int64{"200": 2, "501": 1}, map[string]int64{"200": 2, "501": 1}},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, RecordFile), []byte(tt.record), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		run, err := Read(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if !maps.Equal(run.Totals.ByStatus, tt.totals) || (run.Totals.ByStatus == nil) != (tt.totals == nil) {
+			t.Errorf("%s: totals by_status = %v, want %v", tt.name, run.Totals.ByStatus, tt.totals)
+		}
+		if len(run.Timeline) != 1 || !maps.Equal(run.Timeline[0].ByStatus, tt.window) {
+			t.Errorf("%s: timeline = %+v, want one window with by_status %v", tt.name, run.Timeline, tt.window)
+		}
+		if run.Totals.ByClass[ClassStatusOther] != 1 {
+			t.Errorf("%s: status_other = %d, want 1", tt.name, run.Totals.ByClass[ClassStatusOther])
+		}
+	}
+}
+
+func TestStatusClass(t *testing.T) {
+	for code, want := range map[string]Class{
+		"200": ClassOK, "204": ClassOK, "301": ClassOK, "399": ClassOK,
+		"429": ClassStatus429, "500": ClassStatus500, "502": ClassStatus502, "503": ClassStatus503, "504": ClassStatus504,
+		"501": ClassStatusOther, "418": ClassStatusOther, "101": ClassStatusOther, "599": ClassStatusOther,
+		StatusOther: ClassStatusOther, "": ClassStatusOther, "abc": ClassStatusOther,
+	} {
+		if got := StatusClass(code); got != want {
+			t.Errorf("StatusClass(%q) = %s, want %s", code, got, want)
 		}
 	}
 }

@@ -289,6 +289,12 @@ type Totals struct {
 	// ByClass counts per class; FetchFailed and UpstreamTimeout are included
 	// as derived counters.
 	ByClass map[Class]int64 `json:"by_class"`
+	// ByStatus counts the responses by HTTP status code ("200", "418",
+	// "501"): every code received, 2xx included, codes outside 100–599
+	// under StatusOther. Results without a response (the transport classes)
+	// are not in it. It details the classes (status_other names no code) and
+	// is not one; records written before it existed have none.
+	ByStatus map[string]int64 `json:"by_status,omitempty"`
 }
 
 // Latency summarizes latencies in milliseconds.
@@ -307,6 +313,9 @@ type Window struct {
 	Requests int64           `json:"requests"`
 	Errors   int64           `json:"errors"`
 	ByClass  map[Class]int64 `json:"by_class"`
+	// ByStatus counts the window's responses by HTTP status code, as
+	// Totals.ByStatus does (non-zero only).
+	ByStatus map[string]int64 `json:"by_status,omitempty"`
 	// ByRevision counts requests by the revision that served them, when the
 	// server reveals it.
 	ByRevision map[string]int64 `json:"by_revision,omitempty"`

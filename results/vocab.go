@@ -1,6 +1,9 @@
 package results
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // The record's words: the classes results are sorted into, the names of the
 // metric queries, and the kinds of timeline event. Each is a named string
@@ -84,6 +87,34 @@ func IsTransport(class Class) bool {
 		}
 	}
 	return false
+}
+
+// StatusOther is the ByStatus key of responses whose status code is outside
+// 100–599.
+const StatusOther = "other"
+
+// StatusClass returns the class of a response with the ByStatus key code:
+// the class the load engine sorts such a response into. A key that is not
+// a number in 100–599 (StatusOther) is ClassStatusOther.
+func StatusClass(code string) Class {
+	n, err := strconv.Atoi(code)
+	switch {
+	case err != nil || n < 100 || n > 599:
+		return ClassStatusOther
+	case n >= 200 && n < 400:
+		return ClassOK
+	case n == 429:
+		return ClassStatus429
+	case n == 500:
+		return ClassStatus500
+	case n == 502:
+		return ClassStatus502
+	case n == 503:
+		return ClassStatus503
+	case n == 504:
+		return ClassStatus504
+	}
+	return ClassStatusOther
 }
 
 // Query names a metric query and the series it fetched (Series.Query). A

@@ -46,6 +46,7 @@ func (r *recorder) totals() results.Totals {
 	defer r.mu.Unlock()
 	t := r.run.Totals
 	t.ByClass = maps.Clone(t.ByClass)
+	t.ByStatus = maps.Clone(t.ByStatus)
 	return t
 }
 
@@ -91,6 +92,12 @@ func (r *recorder) add(win results.Window) Progress {
 	r.run.Totals.Errors += win.Errors
 	for c, n := range win.ByClass {
 		r.run.Totals.ByClass[c] += n
+	}
+	for code, n := range win.ByStatus {
+		if r.run.Totals.ByStatus == nil {
+			r.run.Totals.ByStatus = map[string]int64{}
+		}
+		r.run.Totals.ByStatus[code] += n
 	}
 	return Progress{Requests: r.run.Totals.Requests, Errors: r.run.Totals.Errors}
 }
@@ -154,6 +161,7 @@ func (r *recorder) snapshot() *results.Run {
 	for k, v := range r.run.Totals.ByClass {
 		c.Totals.ByClass[k] = v
 	}
+	c.Totals.ByStatus = maps.Clone(r.run.Totals.ByStatus)
 	return &c
 }
 

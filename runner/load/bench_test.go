@@ -317,6 +317,6 @@ func BenchmarkGridAdd(b *testing.B) {
 	g := newGrid(t0, time.Minute)
 	b.ReportAllocs()
 	for i := range b.N {
-		g.add(t0.Add(time.Duration(i)*100*time.Microsecond), classOK, markNone, "api-00042")
+		g.add(t0.Add(time.Duration(i)*100*time.Microsecond), classOK, markNone, 200, "api-00042")
 	}
 }

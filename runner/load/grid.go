@@ -43,7 +43,7 @@ func newGrid(start time.Time, period time.Duration) *grid {
 }
 
 // add counts one result sent at ts.
-func (g *grid) add(ts time.Time, c class, m mark, rev string) {
+func (g *grid) add(ts time.Time, c class, m mark, code uint16, rev string) {
 	// UnixNano is wall-clock time, which is what the platforms' grid is on.
 	// vegeta's timestamps advance with the monotonic clock from the
 	// attack's start.
@@ -54,7 +54,7 @@ func (g *grid) add(ts time.Time, c class, m mark, rev string) {
 	if k >= len(g.cells) {
 		g.cells = append(g.cells, make([]tally, k+1-len(g.cells))...)
 	}
-	g.cells[k].count(c, m, rev)
+	g.cells[k].count(c, m, code, rev)
 }
 
 // windows returns one Window per cell, from the first cell (the load's

@@ -224,13 +224,13 @@ func TestGridMemoryIsFlat(t *testing.T) {
 	start := time.Date(2025, 1, 2, 3, 4, 0, 0, time.UTC)
 	g := newGrid(start, time.Second)
 	for i := range 100_000 {
-		g.add(start.Add(time.Duration(i)*100*time.Microsecond), classOK, markNone, "api-1")
+		g.add(start.Add(time.Duration(i)*100*time.Microsecond), classOK, markNone, 200, "api-1")
 	}
 	if len(g.cells) != 10 {
 		t.Errorf("%d cells for 10 s of results, want 10", len(g.cells))
 	}
 	ts := start.Add(5 * time.Second)
-	if n := testing.AllocsPerRun(1000, func() { g.add(ts, class503, markNone, "api-1") }); n != 0 {
+	if n := testing.AllocsPerRun(1000, func() { g.add(ts, class503, markNone, 503, "api-1") }); n != 0 {
 		t.Errorf("%v allocations per result", n)
 	}
 }

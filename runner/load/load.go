@@ -126,8 +126,9 @@ type Options struct {
 // Summary is what the attack measured (also when stopped early by ctx).
 type Summary struct {
 	// Totals counts every result; ByClass lists every class and both
-	// derived counters, zeros included. Totals always equal the sum over
-	// Timeline.
+	// derived counters, zeros included; ByStatus lists the non-zero status
+	// codes of the responses (nil when none). Totals always equal the sum
+	// over Timeline.
 	Totals results.Totals
 	// Latency has percentiles from the run's histogram (the merge of the
 	// windows'), and exact Mean and Max.

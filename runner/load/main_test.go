@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,6 +70,41 @@ func attack(t *testing.T, l scenarios.Load, url string, limit uint64, mod ...fun
 	return sum, decodeAll(t, &buf)
 }
 
+// checkByStatus asserts that byStatus counts responses, want of them, and
+// lists no zero count, and that every key is a code in 100–599 or "other".
+func checkByStatus(t *testing.T, where string, byStatus map[string]int64, want int64) {
+	t.Helper()
+	var n int64
+	for code, c := range byStatus {
+		if c <= 0 {
+			t.Errorf("%s: by_status[%s] = %d", where, code, c)
+		}
+		if v, err := strconv.Atoi(code); code != results.StatusOther && (err != nil || v < 100 || v > 599) {
+			t.Errorf("%s: by_status key %q is neither a code in 100–599 nor %q", where, code, results.StatusOther)
+		}
+		n += c
+	}
+	if n != want {
+		t.Errorf("%s: by_status sums to %d, want %d (results with a response)", where, n, want)
+	}
+}
+
+// transportOf sums the transport classes of byClass.
+func transportOf(byClass map[results.Class]int64) int64 {
+	var n int64
+	for _, c := range results.TransportClasses {
+		n += byClass[c]
+	}
+	return n
+}
+
+func nonNil(m map[string]int64) map[string]int64 {
+	if m == nil {
+		return map[string]int64{}
+	}
+	return m
+}
+
 // checkSummary asserts that the totals equal the sum over the windows and
 // that windows are consecutive.
 func checkSummary(t *testing.T, sum Summary) {
@@ -105,6 +143,17 @@ func checkSummary(t *testing.T, sum Summary) {
 	}
 	if got := sum.Totals.ByClass[results.FetchFailed]; got != fetch {
 		t.Errorf("fetch_failed = %d, transport classes sum to %d", got, fetch)
+	}
+	checkByStatus(t, "totals", sum.Totals.ByStatus, sum.Totals.Requests-fetch)
+	byStatus := map[string]int64{}
+	for i, w := range sum.Timeline {
+		checkByStatus(t, fmt.Sprintf("window %d", i), w.ByStatus, w.Requests-transportOf(w.ByClass))
+		for code, n := range w.ByStatus {
+			byStatus[code] += n
+		}
+	}
+	if !maps.Equal(byStatus, nonNil(sum.Totals.ByStatus)) {
+		t.Errorf("by_status: windows sum to %v, totals say %v", byStatus, sum.Totals.ByStatus)
 	}
 	if got := sum.Totals.Requests - sum.Totals.ByClass[results.ClassOK]; got != sum.Totals.Errors {
 		t.Errorf("errors = %d, requests-ok = %d", sum.Totals.Errors, got)

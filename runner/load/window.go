@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -25,13 +26,65 @@ func newHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(histLowest, histHighest, histDigits)
 }
 
-// tally counts classified results by class, derived counter and revision:
-// what a timeline window and a grid cell (grid.go) both count.
+// tally counts classified results by class, derived counter, status code
+// and revision: what a timeline window and a grid cell (grid.go) both count.
 type tally struct {
 	counts   [numClasses]int64
 	marks    [numMarks]int64
+	codes    statusCounts
 	requests int64
 	revs     []revCount
+}
+
+// Status codes are counted in a fixed array, so the per-result path is one
+// increment: codes 100–599 at code-minStatus, any other code at statusOther.
+const (
+	minStatus   = 100
+	maxStatus   = 599
+	statusOther = maxStatus - minStatus + 1
+)
+
+// statusCounts counts responses by status code, indexed as the constants
+// above say.
+type statusCounts [statusOther + 1]int64
+
+// add counts one response with status code; code 0 (no response) is not
+// counted.
+func (s *statusCounts) add(code uint16) {
+	switch {
+	case code == 0:
+	case code < minStatus || code > maxStatus:
+		s[statusOther]++
+	default:
+		s[code-minStatus]++
+	}
+}
+
+// addAll adds every count of o.
+func (s *statusCounts) addAll(o *statusCounts) {
+	for i := range s {
+		s[i] += o[i]
+	}
+}
+
+// byStatus returns the non-zero counts keyed as results.Totals.ByStatus is,
+// or nil when there are none.
+func (s *statusCounts) byStatus() map[string]int64 {
+	var m map[string]int64
+	for i, n := range s {
+		if n == 0 {
+			continue
+		}
+		if m == nil {
+			m = map[string]int64{}
+		}
+		if i == statusOther {
+			m[results.StatusOther] += n
+		} else {
+			m[strconv.Itoa(i+minStatus)] = n
+		}
+	}
+	return m
 }
 
 // revCount counts one revision; a window sees few revisions, so a short
@@ -41,11 +94,12 @@ type revCount struct {
 	n    int64
 }
 
-// count adds one result of class c and mark m, served by revision rev
-// ("" when the server did not say).
-func (t *tally) count(c class, m mark, rev string) {
+// count adds one result of class c and mark m, with status code (0: no
+// response), served by revision rev ("" when the server did not say).
+func (t *tally) count(c class, m mark, code uint16, rev string) {
 	t.counts[c]++
 	t.marks[m]++
+	t.codes.add(code)
 	t.requests++
 	if rev == "" {
 		return
@@ -60,11 +114,12 @@ func (t *tally) count(c class, m mark, rev string) {
 }
 
 // fill writes the counts into win: Requests, Errors, the non-zero ByClass
-// counters (win.ByClass must be non-nil) and ByRevision.
+// counters (win.ByClass must be non-nil), ByStatus and ByRevision.
 func (t *tally) fill(win *results.Window) {
 	win.Requests = t.requests
 	win.Errors = t.requests - t.counts[classOK]
 	fillByClass(win.ByClass, &t.counts, &t.marks, false)
+	win.ByStatus = t.codes.byStatus()
 	if len(t.revs) > 0 {
 		win.ByRevision = make(map[string]int64, len(t.revs))
 		for _, r := range t.revs {
@@ -98,7 +153,7 @@ func (w *windowAgg) record(r *vegeta.Result, c class, m mark, rev string) {
 	if r.Seq < w.minSeq {
 		w.minSeq = r.Seq
 	}
-	w.count(c, m, rev)
+	w.count(c, m, r.Code, rev)
 }
 
 // aggregator sorts results into timeline windows and keeps the run totals.
@@ -190,7 +245,7 @@ func (a *aggregator) add(r *vegeta.Result, c class, m mark) {
 	}
 	a.window(idx).record(r, c, m, rev)
 	if a.grid != nil {
-		a.grid.add(r.Timestamp, c, m, rev)
+		a.grid.add(r.Timestamp, c, m, r.Code, rev)
 	}
 	if idx > a.base && r.Seq < a.closeAt {
 		a.closeAt = r.Seq
@@ -302,6 +357,7 @@ func (a *aggregator) summarize(w *windowAgg, win *results.Window) {
 	for i := range t.marks {
 		t.marks[i] += w.marks[i]
 	}
+	t.codes.addAll(&w.codes)
 	t.requests += w.requests
 	t.latSum += w.latSum
 	t.latMax = max(t.latMax, w.latMax)
@@ -316,6 +372,7 @@ func (a *aggregator) totals() (results.Totals, results.Latency) {
 		ByClass:  make(map[results.Class]int64, numClasses+2),
 	}
 	fillByClass(tot.ByClass, &t.counts, &t.marks, true)
+	tot.ByStatus = t.codes.byStatus()
 	lat := latencyOf(a.runHist)
 	if t.requests > 0 {
 		lat.Mean = float64(t.latSum) / float64(t.requests) / float64(time.Millisecond)
