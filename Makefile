@@ -16,10 +16,10 @@ help:
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cutover
 
-## test: run every test, then fuzz scenario parsing for 10 s (the command CI runs)
+## test: run every test, then fuzz scenario parsing for 30,000 inputs (the command CI runs)
 test:
 	$(GO) test -count=1 -timeout 15m ./...
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s -fuzzminimizetime 5s ./scenarios/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30000x -fuzzminimizetime 2000x ./scenarios/
 
 ## check: gofmt diff, go mod tidy diff, go vet, staticcheck, and the tests with the race detector
 check:
