@@ -213,19 +213,26 @@ func (v *textReport) textEvents(w *errWriter) error {
 }
 
 // joinFit joins parts with sep into lines of at most width columns, the
-// lines after the first starting with indent; a part is never split.
+// lines after the first starting with indent; a part is split only when it
+// alone is wider than a line.
 func joinFit(parts []string, sep string, width int, indent string) []string {
 	var lines []string
 	line := ""
 	for _, p := range parts {
 		switch {
-		case line == "":
+		case line == "" && len(lines) == 0:
 			line = p
 		case twwidth.Width(line+sep+p) <= width:
 			line += sep + p
+			continue
 		default:
 			lines = append(lines, line)
 			line = indent + p
+		}
+		if twwidth.Width(line) > width {
+			first := strings.TrimSuffix(line, p)
+			split := wrap(p, width, first, indent)
+			lines, line = append(lines, split[:len(split)-1]...), split[len(split)-1]
 		}
 	}
 	return append(lines, line)

@@ -96,6 +96,25 @@ func TestTextNarrowTables(t *testing.T) {
 	}
 }
 
+// Names longer than the width are broken, not let run over it.
+func TestTextLongNamesFit(t *testing.T) {
+	run := failRun()
+	run.ScenarioName = "a-scenario-" + strings.Repeat("with-a-long-name-", 5)
+	run.RunID = "20261123-233658-" + run.ScenarioName + "-9c1e"
+	var buf bytes.Buffer
+	if err := TextWidth(MinTextWidth)(&buf, run); err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(buf.String(), "\n") {
+		if n := displayWidth(line); n > MinTextWidth {
+			t.Errorf("line %d is %d columns wide: %q", i+1, n, line)
+		}
+	}
+	if got := joinFit([]string{"a", "bbbbbbbbbbbb", "c"}, " · ", 8, "  "); strings.Join(got, "|") != "a|  bbbbbb|  bbbbbb|  c" {
+		t.Errorf("joinFit = %q", got)
+	}
+}
+
 // wrap breaks a word too long for a line, by display width.
 func TestWrapLongWord(t *testing.T) {
 	got := wrap("see https://example.test/a/very/long/path now", 16, "- ", "  ")
