@@ -277,18 +277,12 @@ const conclusionEvidence = 2
 // none): a failed run always ends with why it failed, also when no client
 // saw an error, and a pass or an inconclusive run with what it judged.
 func (v *textReport) textConclusion(w *errWriter) {
+	w.printf("\n")
+	v.lines(w, v.conclusion(), "CONCLUSION: "+v.status+" · ", "  ")
 	if len(v.findings) == 0 {
-		why := v.headline
-		if rs := v.run.Verdict.Reasons; len(rs) > 0 {
-			why = rs[0]
-		}
-		w.printf("\n")
-		v.lines(w, why, "CONCLUSION: "+v.status+" · ", "  ")
 		return
 	}
 	f := v.findings[0]
-	w.printf("\n")
-	v.lines(w, findingTitle(f, v.run.Totals.Errors), "CONCLUSION: "+v.status+" · ", "  ")
 	v.textFinding(w, f.Evidence[:min(conclusionEvidence, len(f.Evidence))], f.Remedy, "  ")
 	if line := unexplained(v.run, v.findings); line != "" {
 		w.printf("  %s.\n", line)

@@ -130,3 +130,20 @@ func TestWrapLongWord(t *testing.T) {
 		t.Errorf("wrap by display width = %q", got)
 	}
 }
+
+// The Markdown report ends, as the text report does, with the conclusion.
+func TestMarkdownEndsWithConclusion(t *testing.T) {
+	for _, fx := range fixtures {
+		var buf bytes.Buffer
+		if err := Markdown(&buf, fx.run()); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+		if last := lines[len(lines)-1]; !strings.HasPrefix(last, "**CONCLUSION: ") {
+			t.Errorf("%s: the Markdown report ends with %q, not its conclusion", fx.name, last)
+		}
+		if blank := lines[len(lines)-2]; blank != "" {
+			t.Errorf("%s: the conclusion does not follow a blank line (it would join a table): %q", fx.name, blank)
+		}
+	}
+}
