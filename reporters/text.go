@@ -101,7 +101,8 @@ func (v *textReport) textHeader(w *errWriter) {
 	w.printf("\n")
 	if notice := restoreNotice(r); len(notice) > 0 {
 		for _, line := range notice {
-			if twwidth.Width(line) <= v.width {
+			// The restore command is never broken: it is copied and run.
+			if twwidth.Width(line) <= v.width || strings.HasPrefix(line, restoreCommandLabel) {
 				w.printf("%s\n", line) // as aligned
 				continue
 			}
@@ -517,6 +518,9 @@ func cutoverLines(c *results.Cutover) [][2]string {
 	return lines
 }
 
+// restoreCommandLabel starts the restore notice's line with the command.
+const restoreCommandLabel = "  command:  "
+
 // restoreNotice is what a reader of a record whose services were left
 // changed must see first: what to put back and the command that does it.
 // It is empty when the run left nothing to undo.
@@ -539,7 +543,7 @@ func restoreNotice(r *results.Run) []string {
 	}
 	lines := []string{"NOT RESTORED: " + why + ".", "  put back: " + c.RestoreTo}
 	if c.RestoreCommand != "" {
-		lines = append(lines, "  command:  "+c.RestoreCommand)
+		lines = append(lines, restoreCommandLabel+c.RestoreCommand)
 	} else if c.Target.LocalCloud {
 		lines = append(lines, "  (the run's own local cloud ended with it: nothing is left to restore)")
 	}

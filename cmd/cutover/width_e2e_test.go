@@ -22,6 +22,10 @@ import (
 // take one column, a wide character two.
 var columns = (&runewidth.Condition{EastAsianWidth: false}).StringWidth
 
+// flatText is s with every run of white space one space: a phrase of the
+// text report's prose is found whatever the width wrapped it at.
+func flatText(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 // runBinaryColumns runs the binary with COLUMNS set to cols.
 func runBinaryColumns(t *testing.T, dir string, cols int, args ...string) invocation {
 	t.Helper()
