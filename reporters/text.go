@@ -3,7 +3,6 @@ package reporters
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
@@ -394,43 +393,43 @@ func (v *textReport) textDiagnosis(w *errWriter) error {
 // writes two tables, stacked: the client's side with the events, then the
 // platform's signals, each row keyed by its offset.
 func (d *diagnosis) textTable(w *errWriter, width int) error {
-	key := []textColumn{{"at", tw.AlignRight, 0}}
+	key := diagPart{cols: []textColumn{{"at", tw.AlignRight, 0}}, cells: func(r diagRow) []string {
+		if d.scale > 0 {
+			return []string{d.at(r), d.simulated(r)}
+		}
+		return []string{d.at(r)}
+	}}
 	if d.scale > 0 {
-		key = append(key, textColumn{"sim", tw.AlignRight, 1})
+		key.cols = append(key.cols, textColumn{"sim", tw.AlignRight, 1})
 	}
-	client := []textColumn{{"phase", tw.AlignLeft, 2}, {"requests", tw.AlignRight, 0},
-		{"errors", tw.AlignRight, 0}, {"top errors (requests)", tw.AlignLeft, 0}}
-	var signals []textColumn
+	client := diagPart{cols: []textColumn{{"phase", tw.AlignLeft, 2}, {"requests", tw.AlignRight, 0},
+		{"errors", tw.AlignRight, 0}, {"top errors (requests)", tw.AlignLeft, 0}},
+		cells: func(r diagRow) []string { return []string{r.phase, fmtInt(r.requests), diagErrors(r), r.classes} }}
+	signals := diagPart{cells: func(r diagRow) []string { return r.signals }}
 	for _, h := range d.headers {
-		signals = append(signals, textColumn{h, tw.AlignRight, 0})
+		signals.cols = append(signals.cols, textColumn{h, tw.AlignRight, 0})
 	}
-	events := []textColumn{{"events", tw.AlignLeft, 3}}
-	table := func(parts ...[]textColumn) textTable {
-		t := textTable{cols: slices.Concat(parts...)}
+	events := diagPart{cols: []textColumn{{"events", tw.AlignLeft, 3}}, cells: func(r diagRow) []string {
+		return []string{strings.Join(wrap(strings.Join(countedKinds(r.events), ", "), eventsWidth, "", ""), "\n")}
+	}}
+	table := func(parts ...diagPart) textTable {
+		var t textTable
+		for _, p := range parts {
+			t.cols = append(t.cols, p.cols...)
+		}
 		for _, r := range d.rows {
-			cells := []string{d.at(r)}
-			if d.scale > 0 {
-				cells = append(cells, d.simulated(r))
-			}
-			for _, p := range parts[1:] {
-				switch &p[0] {
-				case &client[0]:
-					cells = append(cells, r.phase, fmtInt(r.requests), diagErrors(r), r.classes)
-				case &events[0]:
-					cells = append(cells, strings.Join(wrap(strings.Join(countedKinds(r.events), ", "), eventsWidth, "", ""), "\n"))
-				default:
-					cells = append(cells, r.signals...)
-				}
+			var cells []string
+			for _, p := range parts {
+				cells = append(cells, p.cells(r)...)
 			}
 			t.rows = append(t.rows, cells)
 		}
 		return t
 	}
-	if len(signals) == 0 {
+	if len(signals.cols) == 0 {
 		return table(key, client, events).render(w, width)
 	}
-	both := table(key, client, signals, events)
-	if out, err := both.text(0, tw.WrapNone); err != nil || widest(out) <= width {
+	if out, err := table(key, client, signals, events).text(0, tw.WrapNone); err != nil || widest(out) <= width {
 		return writeString(w, out, err)
 	}
 	w.printf("  the client's side:\n")
@@ -439,6 +438,13 @@ func (d *diagnosis) textTable(w *errWriter, width int) error {
 	}
 	w.printf("  the platform's side, in the same periods:\n")
 	return table(key, signals).render(w, width)
+}
+
+// diagPart is a group of the diagnosis table's columns and the cells of a
+// row under them.
+type diagPart struct {
+	cols  []textColumn
+	cells func(diagRow) []string
 }
 
 // diagErrors writes a row's error count; a fold of quiet periods has none.
