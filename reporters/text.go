@@ -256,11 +256,14 @@ func (v *textReport) textTimeline(w *errWriter) error {
 			topErrors(b.byClass, 3), fmtMs(b.p99Max), eventMarks(b.events)})
 	}
 	if out, err := t.text(0, tw.WrapNone); err == nil && widest(out) > v.width {
-		// Too wide as it is: the compact form of the classes
-		// ("502×16 504×2") and the events without their mark.
-		t.cols[4].header = "top errors (requests)"
+		// Too wide as it is: each row by its start (it ends where the next
+		// starts, unless the record has a gap in its windows), the compact
+		// form of the classes ("502×16 504×2") and the events without
+		// their mark.
+		t.cols[0].header, t.cols[4].header = "from", "top errors (requests)"
 		for i, b := range tl.rows {
-			t.rows[i][4], t.rows[i][6] = shortClasses(b.byClass, 3), strings.Join(countedKinds(b.events), ", ")
+			t.rows[i][0] = fmtOffset(b.from)
+			t.rows[i][4], t.rows[i][6] = shortClasses(b.byClass, 3), tightKinds(b.events)
 		}
 	}
 	return t.render(w, v.width)
@@ -410,7 +413,7 @@ func (d *diagnosis) textTable(w *errWriter, width int) error {
 		signals.cols = append(signals.cols, textColumn{h, tw.AlignRight, 0})
 	}
 	events := diagPart{cols: []textColumn{{"events", tw.AlignLeft, 3}}, cells: func(r diagRow) []string {
-		return []string{strings.Join(wrap(strings.Join(countedKinds(r.events), ", "), eventsWidth, "", ""), "\n")}
+		return []string{strings.Join(wrap(tightKinds(r.events), eventsWidth, "", ""), "\n")}
 	}}
 	table := func(parts ...diagPart) textTable {
 		var t textTable
@@ -492,6 +495,13 @@ func countedKinds(kinds []string) []string {
 		}
 	}
 	return order
+}
+
+// tightKinds lists kinds as countedKinds does, each with its count
+// unbroken ("deploy-start×2, revision-ready"), so that a wrapped cell never
+// puts a count on a line of its own.
+func tightKinds(kinds []string) string {
+	return strings.ReplaceAll(strings.Join(countedKinds(kinds), ", "), " ×", "×")
 }
 
 // cutoverLines describes what a run did to the service, as label/value

@@ -86,7 +86,7 @@ func TestTextFailingRun(t *testing.T) {
 	if burstRow < 1 {
 		t.Fatalf("no clean timeline row before the first error:\n%s", text)
 	}
-	if burst := rows[burstRow]; !strings.HasPrefix(burst[0], "+25s..") || !strings.Contains(burst[4], "502×16") {
+	if burst := rows[burstRow]; burst[0] != "+25s" && !strings.HasPrefix(burst[0], "+25s..") || !strings.Contains(burst[4], "502×16") {
 		t.Errorf("first row with errors = %q, want one from +25s with status_502", burst)
 	}
 	// The event that preceded the burst is marked on the row before it.
