@@ -100,6 +100,14 @@ verdict:
 	}
 	assertFits(t, "report.txt", string(file), reporters.DefaultTextWidth)
 
+	// The run's junit.xml validates against the xUnit plugin's schema too.
+	if xmllint, err := exec.LookPath("xmllint"); err == nil {
+		schema, _ := filepath.Abs(filepath.Join("..", "..", "reporters", "testdata", "junit-10.xsd"))
+		if out, err := exec.Command(xmllint, "--noout", "--schema", schema, filepath.Join(runDir, "junit.xml")).CombinedOutput(); err != nil {
+			t.Errorf("junit.xml does not validate against junit-10.xsd: %v\n%s", err, out)
+		}
+	}
+
 	rep := runBinaryColumns(t, dir, 80, "report", runDir)
 	if rep.code != ExitPass {
 		t.Fatalf("report exit %d: %s", rep.code, rep.stderr)
