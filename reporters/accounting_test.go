@@ -107,8 +107,8 @@ func TestReportsAccountForEveryError(t *testing.T) {
 
 // A failed run ends with a CONCLUSION that names why: the top finding, or
 // the verdict's first reason; also when no client saw an error, and when
-// nothing was diagnosed or recorded.
-func TestConclusionEndsEveryFailedReport(t *testing.T) {
+// nothing was diagnosed or recorded. Every other report ends with one too.
+func TestConclusionEndsEveryReport(t *testing.T) {
 	bare := failRun()
 	bare.Findings, bare.Diagnosis, bare.Series = nil, nil, nil
 	empty := failRun()
@@ -141,9 +141,14 @@ func TestConclusionEndsEveryFailedReport(t *testing.T) {
 			}
 		})
 	}
+	// A pass and an inconclusive run end with one too: the verdict's first
+	// reason.
 	for _, run := range []*results.Run{passRun(), inconclusiveRun()} {
-		if text := render(t, func(w *bytes.Buffer) error { return Text(w, run) }); strings.Contains(text, "CONCLUSION") {
-			t.Errorf("%s run without findings has a conclusion", run.Verdict.Status)
+		text := render(t, func(w *bytes.Buffer) error { return Text(w, run) })
+		want := "\nCONCLUSION: " + strings.ToUpper(run.Verdict.Status) + " · " + run.Verdict.Reasons[0]
+		if i := strings.LastIndex(text, "\nCONCLUSION: "); i < 0 || i < strings.LastIndex(text, "\nTIMELINE") ||
+			!strings.HasPrefix(strings.Join(strings.Fields(text[i:]), " "), strings.Join(strings.Fields(want), " ")) {
+			t.Errorf("%s run does not end with %q:\n%s", run.Verdict.Status, want, text)
 		}
 	}
 }

@@ -9,7 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 
 	"github.com/cutover-dev/cutover/results"
 )
@@ -492,24 +493,48 @@ func noFindings(run *results.Run) string {
 	return fmt.Sprintf("none: no cause found for the %s", plural(run.Totals.Errors, "errors"))
 }
 
-// wrap breaks s into lines of at most width characters (a longer word gets
-// a line of its own), the first starting with first and the rest with rest.
+// wrap breaks s into lines of at most width columns of display width, the
+// first starting with first and the rest with rest. A word too long for a
+// line of its own is broken across lines.
 func wrap(s string, width int, first, rest string) []string {
 	var lines []string
 	line := first
 	empty := true
 	for _, word := range strings.Fields(s) {
-		if !empty && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > width {
+		if !empty && twwidth.Width(line)+1+twwidth.Width(word) > width {
 			lines = append(lines, line)
 			line, empty = rest, true
 		}
 		if !empty {
 			line += " "
 		}
+		for twwidth.Width(line)+twwidth.Width(word) > width {
+			head := fitPrefix(word, width-twwidth.Width(line))
+			if head == "" && !empty {
+				break
+			}
+			if head == "" {
+				head = string([]rune(word)[:1])
+			}
+			lines = append(lines, line+head)
+			line, word = rest, word[len(head):]
+		}
 		line += word
 		empty = false
 	}
 	return append(lines, line)
+}
+
+// fitPrefix is the longest prefix of word that takes at most cols columns.
+func fitPrefix(word string, cols int) string {
+	n := 0
+	for i, r := range word {
+		n += twwidth.Width(string(r))
+		if n > cols {
+			return word[:i]
+		}
+	}
+	return word
 }
 
 // seconds converts a record's seconds to a duration.

@@ -14,8 +14,8 @@ import (
 // comment: a title with the verdict in bold, the reasons, the findings (a
 // heading each, with evidence and remedies as lists), a summary table, the
 // result classes, latency, thresholds, events, the diagnosis table and a
-// compact timeline.
-// It uses no HTML and no emoji.
+// compact timeline; and last, as the text report, one line of
+// conclusion: the verdict and why. It uses no HTML and no emoji.
 func Markdown(w io.Writer, run *results.Run) error {
 	v, err := newView(run)
 	if err != nil {
@@ -36,6 +36,7 @@ func (v *view) markdown(w *errWriter) {
 	v.markdownTables(w)
 	v.markdownDiagnosis(w)
 	v.markdownTimeline(w)
+	w.printf("\n**CONCLUSION: %s** · %s\n", v.status, mdText(v.conclusion()))
 }
 
 // markdownHeader writes the title, the verdict, the restore notice, the
@@ -102,7 +103,7 @@ func (v *view) markdownTables(w *errWriter) {
 	if len(r.Verdict.Thresholds) > 0 {
 		w.printf("\n### Thresholds\n\n| Threshold | Actual | Result |\n|---|--:|---|\n")
 		for _, th := range r.Verdict.Thresholds {
-			w.printf("| %s | %s | **%s** |\n", mdCode(th.Expr), fmtNum(th.Actual), passFail(th.Pass))
+			w.printf("| %s | %s | **%s** |\n", mdCode(th.Expr), thresholdActual(th), passFail(th.Pass))
 		}
 	}
 

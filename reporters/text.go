@@ -5,14 +5,32 @@ import (
 	"io"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/cutover-dev/cutover/results"
+	"github.com/cutover-dev/cutover/scenarios"
 )
 
-// Text writes the report for a terminal: a header line, the verdict, the
+// Text writes the report at DefaultTextWidth columns, as report.txt holds
+// it; TextWidth writes it at another width.
+func Text(w io.Writer, run *results.Run) error {
+	return TextWidth(DefaultTextWidth)(w, run)
+}
+
+// The widths of the text report, in terminal columns (display width: "×"
+// and "→" take one, a wide character two).
+const (
+	// DefaultTextWidth is the width of report.txt and of a report printed
+	// to a pipe.
+	DefaultTextWidth = 100
+	// MinTextWidth is the narrowest report TextWidth writes: a smaller width
+	// is raised to it.
+	MinTextWidth = 60
+)
+
+// TextWidth returns the reporter that writes the report for a terminal of
+// width columns (at least MinTextWidth): a header line, the verdict, the
 // findings with their primary errors, evidence and remedies (and those
 // ruled out), a summary, the result classes, latency, thresholds, events,
 // the diagnosis (one row per metric period, client errors beside the
@@ -21,23 +39,42 @@ import (
 // metrics has no findings or diagnosis section. A failed run, and any run
 // with findings, ends with the CONCLUSION: why, as the top finding or the
 // verdict's first reason. It uses no color, so it reads the same in a log
-// file.
-func Text(w io.Writer, run *results.Run) error {
-	v, err := newView(run)
-	if err != nil {
-		return fmt.Errorf("render text report: %w", err)
+// file. No line is wider than width: prose wraps with its indentation, a
+// table too wide has its cells wrapped, and the diagnosis table, when it
+// does not fit, is split into the client's side and the platform's, stacked.
+func TextWidth(width int) func(io.Writer, *results.Run) error {
+	width = max(width, MinTextWidth)
+	return func(w io.Writer, run *results.Run) error {
+		v, err := newView(run)
+		if err != nil {
+			return fmt.Errorf("render text report: %w", err)
+		}
+		ew := &errWriter{w: w}
+		if err := (&textReport{view: v, width: width}).write(ew); err != nil {
+			return fmt.Errorf("render text report: %w", err)
+		}
+		if ew.err != nil {
+			return fmt.Errorf("render text report: %w", ew.err)
+		}
+		return nil
 	}
-	ew := &errWriter{w: w}
-	if err := v.text(ew); err != nil {
-		return fmt.Errorf("render text report: %w", err)
-	}
-	if ew.err != nil {
-		return fmt.Errorf("render text report: %w", ew.err)
-	}
-	return nil
 }
 
-func (v *view) text(w *errWriter) error {
+// textReport is a view rendered as text at a width.
+type textReport struct {
+	*view
+	width int
+}
+
+// lines writes s wrapped to the report's width, the first line starting
+// with first and the rest with rest.
+func (v *textReport) lines(w *errWriter, s, first, rest string) {
+	for _, line := range wrap(s, v.width, first, rest) {
+		w.printf("%s\n", line)
+	}
+}
+
+func (v *textReport) write(w *errWriter) error {
 	v.textHeader(w)
 	v.textFindings(w)
 	v.textSummary(w)
@@ -54,36 +91,45 @@ func (v *view) text(w *errWriter) error {
 
 // textHeader writes the header line, the restore notice and the verdict
 // with its reasons.
-func (v *view) textHeader(w *errWriter) {
+func (v *textReport) textHeader(w *errWriter) {
 	r := v.run
-	w.printf("cutover · %s · run %s · started %s · duration %s · %s\n\n",
-		v.name, r.RunID, fmtTime(r.StartedAt), runDuration(r), stateLabel(r.State))
+	for _, line := range joinFit([]string{"cutover", v.name, "run " + r.RunID, "started " + fmtTime(r.StartedAt),
+		"duration " + runDuration(r), stateLabel(r.State)}, " · ", v.width, "  ") {
+		w.printf("%s\n", line)
+	}
+	w.printf("\n")
 	if notice := restoreNotice(r); len(notice) > 0 {
 		for _, line := range notice {
-			w.printf("%s\n", line)
+			// The restore command is never broken: it is copied and run.
+			if twwidth.Width(line) <= v.width || strings.HasPrefix(line, restoreCommandLabel) {
+				w.printf("%s\n", line) // as aligned
+				continue
+			}
+			indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+			v.lines(w, line, indent, indent+"  ")
 		}
 		w.printf("\n")
 	}
-	w.printf("VERDICT: %s · %s\n", v.status, v.headline)
+	v.lines(w, "VERDICT: "+v.status+" · "+v.headline, "", "  ")
 	for _, reason := range r.Verdict.Reasons {
-		w.printf("  - %s\n", reason)
+		v.lines(w, reason, "  - ", "    ")
 	}
 }
 
 // textSummary writes the request and error counts and the load.
-func (v *view) textSummary(w *errWriter) {
+func (v *textReport) textSummary(w *errWriter) {
 	r := v.run
 	w.printf("\nSUMMARY\n")
 	w.printf("  %-9s %s\n", "requests", fmtInt(r.Totals.Requests))
 	w.printf("  %-9s %s (%s)\n", "errors", fmtInt(r.Totals.Errors), fmtPct(r.Totals.Errors, r.Totals.Requests))
-	w.printf("  %-9s %s\n", "load", rateSummary(r.Load))
+	v.lines(w, rateSummary(r.Load), fmt.Sprintf("  %-9s ", "load"), strings.Repeat(" ", 12))
 	if warn := saturationWarning(r.Load); warn != "" {
-		w.printf("  WARNING: %s\n", warn)
+		v.lines(w, warn, "  WARNING: ", "    ")
 	}
 }
 
 // textClasses writes the result classes table, if any result was counted.
-func (v *view) textClasses(w *errWriter) error {
+func (v *textReport) textClasses(w *errWriter) error {
 	if len(v.classes) == 0 {
 		return nil
 	}
@@ -99,21 +145,37 @@ func (v *view) textClasses(w *errWriter) error {
 		}
 		rows[i] = []string{name, fmtInt(c.count), fmtPct(c.count, v.run.Totals.Requests)}
 	}
-	return renderTable(w, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight}, []string{"class", "count", "%"}, rows)
+	return renderTable(w, v.width, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight}, []string{"class", "requests", "% of requests"}, rows)
 }
 
 // textLatency writes the latency summary.
-func (v *view) textLatency(w *errWriter) error {
+func (v *textReport) textLatency(w *errWriter) error {
 	w.printf("\nLATENCY (ms)\n")
 	l := v.run.Latency
 	right := tw.AlignRight
-	return renderTable(w, []tw.Align{right, right, right, right, right, right},
+	return renderTable(w, v.width, []tw.Align{right, right, right, right, right, right},
 		[]string{"p50", "p90", "p95", "p99", "max", "mean"},
 		[][]string{{fmtMs(l.P50), fmtMs(l.P90), fmtMs(l.P95), fmtMs(l.P99), fmtMs(l.Max), fmtMs(l.Mean)}})
 }
 
+// thresholdActual writes a threshold's actual value in the unit of its
+// metric: "2,400 ms", "0.75%", "42 requests".
+func thresholdActual(th results.ThresholdResult) string {
+	parsed, err := scenarios.ParseThreshold(th.Expr)
+	if err != nil {
+		return fmtNum(th.Actual)
+	}
+	switch parsed.Metric.Unit() {
+	case scenarios.UnitMillis:
+		return fmtMs(th.Actual) + " ms"
+	case scenarios.UnitFraction:
+		return fmtFrac(th.Actual)
+	}
+	return fmtCount(th.Actual) + " requests"
+}
+
 // textThresholds writes each threshold with its actual value, if any.
-func (v *view) textThresholds(w *errWriter) error {
+func (v *textReport) textThresholds(w *errWriter) error {
 	ths := v.run.Verdict.Thresholds
 	if len(ths) == 0 {
 		return nil
@@ -121,24 +183,24 @@ func (v *view) textThresholds(w *errWriter) error {
 	w.printf("\nTHRESHOLDS\n")
 	rows := make([][]string, len(ths))
 	for i, th := range ths {
-		rows[i] = []string{th.Expr, fmtNum(th.Actual), passFail(th.Pass)}
+		rows[i] = []string{th.Expr, thresholdActual(th), passFail(th.Pass)}
 	}
-	return renderTable(w, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignLeft}, []string{"threshold", "actual", "result"}, rows)
+	return renderTable(w, v.width, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignLeft}, []string{"threshold", "actual", "result"}, rows)
 }
 
 // textCutover writes what the run did to the service, if it had actions.
-func (v *view) textCutover(w *errWriter) error {
+func (v *textReport) textCutover(w *errWriter) error {
 	if c := v.run.Cutover; c != nil {
 		w.printf("\nCUTOVER\n")
 		for _, line := range cutoverLines(c) {
-			w.printf("  %-9s %s\n", line[0], line[1])
+			v.lines(w, line[1], fmt.Sprintf("  %-9s ", line[0]), strings.Repeat(" ", 12))
 		}
 	}
 	return nil
 }
 
 // textEvents writes the events table, if any.
-func (v *view) textEvents(w *errWriter) error {
+func (v *textReport) textEvents(w *errWriter) error {
 	if len(v.events) == 0 {
 		return nil
 	}
@@ -147,65 +209,84 @@ func (v *view) textEvents(w *errWriter) error {
 	for i, e := range v.events {
 		rows[i] = []string{e.kind, fmtOffset(e.offset), e.details}
 	}
-	return renderTable(w, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignLeft}, []string{"event", "at", "details"}, rows)
+	return renderTable(w, v.width, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignLeft}, []string{"event", "at", "details"}, rows)
 }
 
-// renderTable writes a table of rows under header.
-func renderTable(w io.Writer, aligns []tw.Align, header []string, rows [][]string) error {
-	t := newTable(w, aligns...)
-	t.Header(header)
-	if err := t.Bulk(rows); err != nil {
-		return err
+// joinFit joins parts with sep into lines of at most width columns, the
+// lines after the first starting with indent; a part is split only when it
+// alone is wider than a line.
+func joinFit(parts []string, sep string, width int, indent string) []string {
+	var lines []string
+	line := ""
+	for _, p := range parts {
+		switch {
+		case line == "" && len(lines) == 0:
+			line = p
+		case twwidth.Width(line+sep+p) <= width:
+			line += sep + p
+			continue
+		default:
+			lines = append(lines, line)
+			line = indent + p
+		}
+		if twwidth.Width(line) > width {
+			first := strings.TrimSuffix(line, p)
+			split := wrap(p, width, first, indent)
+			lines, line = append(lines, split[:len(split)-1]...), split[len(split)-1]
+		}
 	}
-	return t.Render()
+	return append(lines, line)
 }
 
 // textTimeline writes the condensed timeline.
-func (v *view) textTimeline(w *errWriter) error {
+func (v *textReport) textTimeline(w *errWriter) error {
 	tl := v.timeline
 	if len(tl.rows) == 0 {
 		w.printf("\nTIMELINE: no windows recorded\n")
 		return nil
 	}
-	w.printf("\nTIMELINE (%s windows, %d in %d rows, offsets from the start)\n", fmtDuration(tl.width), tl.windows, len(tl.rows))
-	t := newTable(w, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignLeft)
-	t.Header("window", "requests", "errors", "err %", "top error classes", "p99 max (ms)", "events")
+	v.lines(w, fmt.Sprintf("TIMELINE (%s windows, %d in %d rows, offsets from the start)", fmtDuration(tl.width), tl.windows, len(tl.rows)), "\n", "  ")
+	t := textTable{cols: []textColumn{
+		{"window", tw.AlignLeft, 0}, {"requests", tw.AlignRight, 2}, {"errors", tw.AlignRight, 0},
+		{"err %", tw.AlignRight, 1}, {"top error classes (requests)", tw.AlignLeft, 0},
+		{"p99 max (ms)", tw.AlignRight, 0}, {"events", tw.AlignLeft, 3},
+	}}
 	for _, b := range tl.rows {
-		if err := t.Append(rowRange(b), fmtInt(b.requests), fmtInt(b.errors), fmtPct(b.errors, b.requests),
-			topErrors(b.byClass, 3), fmtMs(b.p99Max), eventMarks(b.events)); err != nil {
-			return err
+		t.rows = append(t.rows, []string{rowRange(b), fmtInt(b.requests), fmtInt(b.errors), fmtPct(b.errors, b.requests),
+			topErrors(b.byClass, 3), fmtMs(b.p99Max), eventMarks(b.events)})
+	}
+	if out, err := t.text(0, tw.WrapNone); err == nil && widest(out) > v.width {
+		// Too wide as it is: each row by its start (it ends where the next
+		// starts, unless the record has a gap in its windows), the compact
+		// form of the classes ("502×16 504×2") and the events without
+		// their mark.
+		t.cols[0].header, t.cols[4].header = "from", "top errors (requests)"
+		for i, b := range tl.rows {
+			t.rows[i][0] = fmtOffset(b.from)
+			t.rows[i][4], t.rows[i][6] = shortClasses(b.byClass, 3), tightKinds(b.events)
 		}
 	}
-	return t.Render()
+	return t.render(w, v.width)
 }
 
 // conclusionEvidence is how many of the top finding's evidence sentences
 // the conclusion repeats.
 const conclusionEvidence = 2
 
-// textConclusion ends the report the way a terminal user reads it, from
-// the bottom: the verdict and why. With findings that is the top finding
-// with its first evidence and every remedy (FINDINGS above has the rest);
-// a failed run without findings ends with the verdict's first reason. A
-// failed run always ends with it, also when no client saw an error.
-func (v *view) textConclusion(w *errWriter) {
+// textConclusion ends every report the way a terminal user reads it,
+// from the bottom: the verdict and why. With findings that is the top
+// finding with its first evidence and every remedy (FINDINGS above has the
+// rest); without, the verdict's first reason (its headline when it gives
+// none): a failed run always ends with why it failed, also when no client
+// saw an error, and a pass or an inconclusive run with what it judged.
+func (v *textReport) textConclusion(w *errWriter) {
+	w.printf("\n")
+	v.lines(w, v.conclusion(), "CONCLUSION: "+v.status+" · ", "  ")
 	if len(v.findings) == 0 {
-		if v.run.Verdict.Status != results.StatusFail {
-			return
-		}
-		why := "the verdict gives no reason"
-		if rs := v.run.Verdict.Reasons; len(rs) > 0 {
-			why = rs[0]
-		}
-		w.printf("\n")
-		for _, line := range wrap(why, textWidth, "CONCLUSION: "+v.status+" · ", "  ") {
-			w.printf("%s\n", line)
-		}
 		return
 	}
 	f := v.findings[0]
-	w.printf("\nCONCLUSION: %s · %s\n", v.status, findingTitle(f, v.run.Totals.Errors))
-	textFinding(w, f.Evidence[:min(conclusionEvidence, len(f.Evidence))], f.Remedy, "  ")
+	v.textFinding(w, f.Evidence[:min(conclusionEvidence, len(f.Evidence))], f.Remedy, "  ")
 	if line := unexplained(v.run, v.findings); line != "" {
 		w.printf("  %s.\n", line)
 	}
@@ -214,30 +295,26 @@ func (v *view) textConclusion(w *errWriter) {
 	}
 }
 
-// textWidth is where the text report wraps prose (evidence, remedies), and
-// eventsWidth where the diagnosis table wraps a period's events.
-const (
-	textWidth   = 110
-	eventsWidth = 30
-)
+// eventsWidth is where the diagnosis table wraps a period's events.
+const eventsWidth = 30
 
 // textFindings writes the causes the diagnosis found, each with its
 // primary errors, the other findings consistent with them, its evidence and
 // remedies; then the errors no finding explains and the findings ruled
 // out. Nothing when the run was not diagnosed.
-func (v *view) textFindings(w *errWriter) {
+func (v *textReport) textFindings(w *errWriter) {
 	d := v.diagnosis
 	if d == nil && len(v.findings) == 0 {
 		return
 	}
 	w.printf("\nFINDINGS\n")
 	if d != nil && d.metrics == results.MetricsMissing {
-		for _, line := range wrap(metricsMissing(d.note), textWidth, "  metrics: ", "    ") {
+		for _, line := range wrap(metricsMissing(d.note), v.width, "  metrics: ", "    ") {
 			w.printf("%s\n", line)
 		}
 	}
 	if len(v.findings) == 0 {
-		w.printf("  %s\n", noFindings(v.run))
+		v.lines(w, noFindings(v.run), "  ", "    ")
 		v.textRuledOut(w)
 		return
 	}
@@ -245,13 +322,13 @@ func (v *view) textFindings(w *errWriter) {
 		if i > 0 {
 			w.printf("\n")
 		}
-		w.printf("  %d. %s\n", i+1, findingTitle(f, v.run.Totals.Errors))
+		v.lines(w, findingTitle(f, v.run.Totals.Errors), fmt.Sprintf("  %d. ", i+1), "     ")
 		if also := alsoConsistent(f); also != "" {
-			for _, line := range wrap(also, textWidth, "     ", "       ") {
+			for _, line := range wrap(also, v.width, "     ", "       ") {
 				w.printf("%s\n", line)
 			}
 		}
-		textFinding(w, f.Evidence, f.Remedy, "     ")
+		v.textFinding(w, f.Evidence, f.Remedy, "     ")
 	}
 	if line := unexplained(v.run, v.findings); line != "" {
 		w.printf("\n  %s.\n", line)
@@ -261,28 +338,26 @@ func (v *view) textFindings(w *errWriter) {
 
 // textRuledOut lists the findings the diagnosis considered and ruled
 // out, each with why and its evidence.
-func (v *view) textRuledOut(w *errWriter) {
+func (v *textReport) textRuledOut(w *errWriter) {
 	out := ruledOut(v.run)
 	if len(out) == 0 {
 		return
 	}
 	w.printf("\n  Ruled out (considered, not a cause):\n")
 	for _, f := range out {
-		for _, line := range wrap(ruledOutTitle(f), textWidth, "  - ", "    ") {
+		for _, line := range wrap(ruledOutTitle(f), v.width, "  - ", "    ") {
 			w.printf("%s\n", line)
 		}
-		textFinding(w, f.Evidence, nil, "     ")
+		v.textFinding(w, f.Evidence, nil, "     ")
 	}
 }
 
 // textFinding writes a finding's evidence and remedies as wrapped bullets
 // indented by indent.
-func textFinding(w *errWriter, evidence, remedy []string, indent string) {
+func (v *textReport) textFinding(w *errWriter, evidence, remedy []string, indent string) {
 	bullets := func(items []string) {
 		for _, item := range items {
-			for _, line := range wrap(item, textWidth, indent+"- ", indent+"  ") {
-				w.printf("%s\n", line)
-			}
+			v.lines(w, item, indent+"- ", indent+"  ")
 		}
 	}
 	bullets(evidence)
@@ -294,17 +369,17 @@ func textFinding(w *errWriter, evidence, remedy []string, indent string) {
 
 // textDiagnosis writes the client results per metric period with the
 // platform's signals beside them; nothing when the run read no metrics.
-func (v *view) textDiagnosis(w *errWriter) error {
+func (v *textReport) textDiagnosis(w *errWriter) error {
 	d := v.diagnosis
 	if d == nil {
 		return nil
 	}
-	w.printf("\nDIAGNOSIS (%s, offsets from the start)\n", d.heading())
-	for _, line := range wrap(d.metricsLine(), textWidth, "  metrics: ", "    ") {
+	v.lines(w, "DIAGNOSIS ("+d.heading()+", offsets from the start)", "\n", "  ")
+	for _, line := range wrap(d.metricsLine(), v.width, "  metrics: ", "    ") {
 		w.printf("%s\n", line)
 	}
 	if legend := d.legend(); legend != "" {
-		for _, line := range wrap(legend, textWidth, "  ", "  ") {
+		for _, line := range wrap(legend, v.width, "  ", "  ") {
 			w.printf("%s\n", line)
 		}
 	}
@@ -312,35 +387,67 @@ func (v *view) textDiagnosis(w *errWriter) error {
 		w.printf("  no periods recorded\n")
 		return nil
 	}
-	header := []any{"at"}
-	aligns := []tw.Align{tw.AlignRight}
-	if d.scale > 0 {
-		header, aligns = append(header, "sim"), append(aligns, tw.AlignRight)
-	}
-	header = append(header, "phase", "req", "err", "top errors")
-	aligns = append(aligns, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignLeft)
-	for _, h := range d.headers {
-		header, aligns = append(header, h), append(aligns, tw.AlignRight)
-	}
-	header, aligns = append(header, "events"), append(aligns, tw.AlignLeft)
+	return d.textTable(w, v.width)
+}
 
-	t := newTable(w, aligns...)
-	t.Header(header...)
-	for _, r := range d.rows {
-		cells := []any{d.at(r)}
+// textTable writes the diagnosis table: a row per period, the client's
+// side (phase, requests, errors, top errors) and the platform's signals
+// beside it, then the period's events. When that does not fit in width it
+// writes two tables, stacked: the client's side with the events, then the
+// platform's signals, each row keyed by its offset.
+func (d *diagnosis) textTable(w *errWriter, width int) error {
+	key := diagPart{cols: []textColumn{{"at", tw.AlignRight, 0}}, cells: func(r diagRow) []string {
 		if d.scale > 0 {
-			cells = append(cells, d.simulated(r))
+			return []string{d.at(r), d.simulated(r)}
 		}
-		cells = append(cells, r.phase, fmtInt(r.requests), diagErrors(r), r.classes)
-		for _, s := range r.signals {
-			cells = append(cells, s)
-		}
-		cells = append(cells, strings.Join(wrap(strings.Join(countedKinds(r.events), ", "), eventsWidth, "", ""), "\n"))
-		if err := t.Append(cells...); err != nil {
-			return err
-		}
+		return []string{d.at(r)}
+	}}
+	if d.scale > 0 {
+		key.cols = append(key.cols, textColumn{"sim", tw.AlignRight, 1})
 	}
-	return t.Render()
+	client := diagPart{cols: []textColumn{{"phase", tw.AlignLeft, 2}, {"requests", tw.AlignRight, 0},
+		{"errors", tw.AlignRight, 0}, {"top errors (requests)", tw.AlignLeft, 0}},
+		cells: func(r diagRow) []string { return []string{r.phase, fmtInt(r.requests), diagErrors(r), r.classes} }}
+	signals := diagPart{cells: func(r diagRow) []string { return r.signals }}
+	for _, h := range d.headers {
+		signals.cols = append(signals.cols, textColumn{h, tw.AlignRight, 0})
+	}
+	events := diagPart{cols: []textColumn{{"events", tw.AlignLeft, 3}}, cells: func(r diagRow) []string {
+		return []string{strings.Join(wrap(tightKinds(r.events), eventsWidth, "", ""), "\n")}
+	}}
+	table := func(parts ...diagPart) textTable {
+		var t textTable
+		for _, p := range parts {
+			t.cols = append(t.cols, p.cols...)
+		}
+		for _, r := range d.rows {
+			var cells []string
+			for _, p := range parts {
+				cells = append(cells, p.cells(r)...)
+			}
+			t.rows = append(t.rows, cells)
+		}
+		return t
+	}
+	if len(signals.cols) == 0 {
+		return table(key, client, events).render(w, width)
+	}
+	if out, err := table(key, client, signals, events).text(0, tw.WrapNone); err != nil || widest(out) <= width {
+		return writeString(w, out, err)
+	}
+	w.printf("  the client's side:\n")
+	if err := table(key, client, events).render(w, width); err != nil {
+		return err
+	}
+	w.printf("  the platform's side, in the same periods:\n")
+	return table(key, signals).render(w, width)
+}
+
+// diagPart is a group of the diagnosis table's columns and the cells of a
+// row under them.
+type diagPart struct {
+	cols  []textColumn
+	cells func(diagRow) []string
 }
 
 // diagErrors writes a row's error count; a fold of quiet periods has none.
@@ -349,17 +456,6 @@ func diagErrors(r diagRow) string {
 		return ""
 	}
 	return fmtInt(r.errors)
-}
-
-// newTable returns a table with light borders, headers as written and the
-// given column alignments.
-func newTable(w io.Writer, aligns ...tw.Align) *tablewriter.Table {
-	return tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleLight)})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithAlignment(tw.Alignment(aligns)),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-	)
 }
 
 func passFail(pass bool) string {
@@ -401,6 +497,13 @@ func countedKinds(kinds []string) []string {
 	return order
 }
 
+// tightKinds lists kinds as countedKinds does, each with its count
+// unbroken ("deploy-start×2, revision-ready"), so that a wrapped cell never
+// puts a count on a line of its own.
+func tightKinds(kinds []string) string {
+	return strings.ReplaceAll(strings.Join(countedKinds(kinds), ", "), " ×", "×")
+}
+
 // cutoverLines describes what a run did to the service, as label/value
 // pairs shared by the text and Markdown reports.
 func cutoverLines(c *results.Cutover) [][2]string {
@@ -431,6 +534,9 @@ func cutoverLines(c *results.Cutover) [][2]string {
 	return lines
 }
 
+// restoreCommandLabel starts the restore notice's line with the command.
+const restoreCommandLabel = "  command:  "
+
 // restoreNotice is what a reader of a record whose services were left
 // changed must see first: what to put back and the command that does it.
 // It is empty when the run left nothing to undo.
@@ -453,7 +559,7 @@ func restoreNotice(r *results.Run) []string {
 	}
 	lines := []string{"NOT RESTORED: " + why + ".", "  put back: " + c.RestoreTo}
 	if c.RestoreCommand != "" {
-		lines = append(lines, "  command:  "+c.RestoreCommand)
+		lines = append(lines, restoreCommandLabel+c.RestoreCommand)
 	} else if c.Target.LocalCloud {
 		lines = append(lines, "  (the run's own local cloud ended with it: nothing is left to restore)")
 	}

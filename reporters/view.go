@@ -82,6 +82,18 @@ func newView(run *results.Run) (*view, error) {
 	return v, nil
 }
 
+// conclusion is why the verdict is what it is, in one line: the top
+// finding's title, else the verdict's first reason, else its headline.
+func (v *view) conclusion() string {
+	if len(v.findings) > 0 {
+		return findingTitle(v.findings[0], v.run.Totals.Errors)
+	}
+	if rs := v.run.Verdict.Reasons; len(rs) > 0 {
+		return rs[0]
+	}
+	return v.headline
+}
+
 func earliest(ws []results.Window) time.Time {
 	t := ws[0].Start
 	for _, w := range ws[1:] {

@@ -21,6 +21,9 @@ type Env struct {
 	Getenv func(string) string
 	// Interactive is true when progress can redraw one line on a terminal.
 	Interactive bool
+	// TerminalWidth is the width in columns of the terminal stdout is, 0
+	// when stdout is not a terminal.
+	TerminalWidth int
 	// Abandon closes when the user insists on stopping now (a second
 	// interrupt): a restore in progress is given up.
 	Abandon <-chan struct{}

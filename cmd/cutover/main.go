@@ -48,15 +48,29 @@ func main() {
 		os.Exit(int(ExitNotRestored))
 	}()
 	code := run(ctx, os.Args[1:], Env{
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-		Getenv:      os.Getenv,
-		Interactive: term.IsTerminal(int(os.Stderr.Fd())),
-		Abandon:     abandon,
+		Stdout:        os.Stdout,
+		Stderr:        os.Stderr,
+		Getenv:        os.Getenv,
+		Interactive:   term.IsTerminal(int(os.Stderr.Fd())),
+		TerminalWidth: terminalWidth(os.Stdout),
+		Abandon:       abandon,
 	})
 	cancel()
 	stopProfile()
 	os.Exit(code)
+}
+
+// terminalWidth is the width in columns of the terminal f is, 0 when f
+// is not a terminal.
+func terminalWidth(f *os.File) int {
+	if !term.IsTerminal(int(f.Fd())) {
+		return 0
+	}
+	w, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return w
 }
 
 // startCPUProfile writes a CPU profile of the whole process to path, a

@@ -320,7 +320,7 @@ func checkImageDeletedQuiet(t *testing.T, got *replayed) {
 		}
 	}
 	end := got.report[max(strings.LastIndex(got.report, "\nTIMELINE"), 0):]
-	if !strings.Contains(end, "CONCLUSION: FAIL · "+correlate.CauseRevisionNotReady) {
+	if !strings.Contains(flatText(end), "CONCLUSION: FAIL · "+correlate.CauseRevisionNotReady) {
 		findings := got.report[max(strings.Index(got.report, "\nFINDINGS"), 0):]
 		t.Errorf("report.txt does not end with the failed revision's conclusion; its findings:%s", findings[:min(len(findings), 300)])
 	}
@@ -410,14 +410,14 @@ func checkDemo(t *testing.T, run *results.Run, report string) {
 		t.Error("no OUT_OF_RESOURCES drops in the fetched series")
 	}
 	for _, want := range []string{"nat-port-exhaustion", "Remedies:", "private IP", "private-ranges-only", "127.0.0.1", "DIAGNOSIS", "NAT drops"} {
-		if !strings.Contains(report, want) {
+		if !strings.Contains(flatText(report), want) {
 			t.Errorf("report.txt lacks %q", want)
 		}
 	}
 	// The report ends with the finding: drops, overlap and remedies last.
 	end := report[max(strings.LastIndex(report, "\nTIMELINE"), 0):]
 	for _, want := range []string{"CONCLUSION: FAIL · nat-port-exhaustion (high confidence)", "OUT_OF_RESOURCES", "fell in periods with drops", "Remedies:", "private IP"} {
-		if !strings.Contains(end, want) {
+		if !strings.Contains(flatText(end), want) { // prose wraps to the report's width
 			t.Errorf("the end of report.txt lacks %q:\n%s", want, end)
 		}
 	}

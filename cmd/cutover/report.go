@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/cutover-dev/cutover/reporters"
 	"github.com/cutover-dev/cutover/results"
 )
 
@@ -15,7 +14,7 @@ type reportCmd struct {
 }
 
 func (c *reportCmd) run(ctx context.Context, env Env) error {
-	render, err := reporters.ByName(c.Format)
+	render, err := stdoutReporter(c.Format, env)
 	if err != nil {
 		return usageError{err}
 	}

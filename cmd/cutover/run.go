@@ -43,7 +43,7 @@ func (c *runCmd) run(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	render, err := reporters.ByName(c.Format)
+	render, err := stdoutReporter(c.Format, env)
 	if err != nil {
 		return usageError{err}
 	}
