@@ -392,7 +392,7 @@ func legendOf(runs []pageRun) []legendEvent {
 		for i, e := range r.view.events {
 			off := e.offset - shift
 			out = append(out, legendEvent{N: i + 1, Run: r.Label, Kind: e.kind, Offset: fmtOffset(off),
-				Seconds: strconv.FormatFloat(off.Seconds(), 'f', -1, 64), Details: e.details})
+				Seconds: strconv.FormatFloat(math.Round(off.Seconds()*1000)/1000, 'f', -1, 64), Details: e.details})
 		}
 	}
 	return out

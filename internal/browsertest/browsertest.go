@@ -1,8 +1,9 @@
 // Package browsertest opens pages in a real headless Chromium for tests
 // (through chromedp) and records what a page did wrong: console errors,
 // uncaught exceptions, log entries of level error, and every request it made
-// that was not to the page itself. It owns no page content and is imported by
-// tests only. A Page is for one goroutine.
+// that was not to the page itself; CheckReport checks a page of cutover's
+// HTML report in it. It is imported by tests only. A Page is for one
+// goroutine.
 package browsertest
 
 import (

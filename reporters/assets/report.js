@@ -7,6 +7,8 @@
 	var root = document.getElementById("charts");
 	var dpr = window.devicePixelRatio || 1;
 
+	var byX = data.markers.slice().sort(function (a, b) { return a.x - b.x; });
+
 	// markers draws every event's line and label over the plot area.
 	function markers() {
 		return {
@@ -17,11 +19,15 @@
 					ctx.font = Math.round(10 * dpr) + "px sans-serif";
 					ctx.textAlign = "left";
 					ctx.textBaseline = "bottom";
-					data.markers.forEach(function (m) {
+					// Labels of close events step right, so that they do not overlap.
+					var next = -Infinity, step = 12 * dpr;
+					byX.forEach(function (m) {
 						var x = Math.round(u.valToPos(m.x, "x", true));
 						if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) {
 							return;
 						}
+						var lx = Math.max(x + 2 * dpr, next);
+						next = lx + step;
 						ctx.strokeStyle = m.color;
 						ctx.fillStyle = m.color;
 						ctx.lineWidth = Math.max(1, dpr);
@@ -31,9 +37,21 @@
 						ctx.lineTo(x + 0.5, top + height);
 						ctx.stroke();
 						// The label runs down the line, so close events do not collide.
+						if (lx > x + 3 * dpr) {
+							// A leader from the line to its moved label.
+							ctx.setLineDash([]);
+							ctx.beginPath();
+							ctx.moveTo(x + 0.5, top + 1);
+							ctx.lineTo(lx + 4 * dpr, top + 1);
+							ctx.stroke();
+						}
 						ctx.save();
-						ctx.translate(x + 2 * dpr, top + 3 * dpr);
+						ctx.translate(lx, top + 3 * dpr);
 						ctx.rotate(Math.PI / 2);
+						// On a light ground, readable over the data.
+						ctx.fillStyle = "rgba(255,255,255,0.75)";
+						ctx.fillRect(-1, -11 * dpr, ctx.measureText(m.label).width + 2, 11 * dpr);
+						ctx.fillStyle = m.color;
 						ctx.fillText(m.label, 0, 0);
 						ctx.restore();
 					});
