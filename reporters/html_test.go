@@ -263,6 +263,16 @@ func TestHTMLInBrowser(t *testing.T) {
 	}
 }
 
+// A 1-hour run's page draws in the browser like any other; the test logs
+// how long the charts took (BenchmarkHTMLOneHour times the rendering).
+func TestHTMLOneHourInBrowser(t *testing.T) {
+	browsertest.Chromium(t)
+	run := oneHourRun(t)
+	p := browsertest.Open(t, serve(t, renderHTML(t, run)), "#charts canvas")
+	browsertest.CheckReport(t, p, run)
+	t.Logf("the browser drew the charts in %.0f ms", browsertest.Eval[float64](p, "window.cutoverDrawMs"))
+}
+
 // compareSummary is a plausible summary of failRun against passRun.
 func compareSummary() CompareSummary {
 	return CompareSummary{

@@ -2,11 +2,18 @@ package main
 
 import (
 	"bytes"
+	"cmp"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -119,14 +126,30 @@ func TestHTMLReportOfTheDemoInBrowser(t *testing.T) {
 }
 
 // demoComparison is a plausible summary of the NAT incident (head) against
-// its fix (base), for the compare screenshot.
-var demoComparison = reporters.CompareSummary{
-	Verdict: "REGRESSION",
-	Reasons: []string{
-		"errors in the cutover window rose from 0 to the head's count (two-proportion exact test, p < 0.001)",
-		"new finding: nat-port-exhaustion (high)",
-	},
-	Header: []string{"metric", "base", "head", "Δ", "verdict"},
+// its fix (base), from the records' totals, for the compare screenshot; the
+// real comparison is ` + "`cutover compare`" + `'s.
+func demoComparison(base, head *results.Run) reporters.CompareSummary {
+	row := func(name string, b, h float64, unit string) []string {
+		verdict := "no change"
+		if h > b {
+			verdict = "regression"
+		}
+		return []string{name, fmtStat(b) + unit, fmtStat(h) + unit, signed(h-b) + unit, verdict}
+	}
+	return reporters.CompareSummary{
+		Verdict: "REGRESSION",
+		Reasons: []string{
+			fmt.Sprintf("errors rose from %d to %d in %d requests", base.Totals.Errors, head.Totals.Errors, head.Totals.Requests),
+			"new finding: nat-port-exhaustion (high)",
+		},
+		Header: []string{"metric", "base", "head", "Δ", "verdict"},
+		Rows: [][]string{
+			row("requests", float64(base.Totals.Requests), float64(head.Totals.Requests), ""),
+			row("errors", float64(base.Totals.Errors), float64(head.Totals.Errors), ""),
+			row("p99", base.Latency.P99, head.Latency.P99, " ms"),
+			row("findings", float64(len(base.Findings)), float64(len(head.Findings)), ""),
+		},
+	}
 }
 
 // TestScreenshots writes docs' screenshots into $CUTOVER_SCREENSHOTS:
@@ -150,33 +173,13 @@ func TestScreenshots(t *testing.T) {
 	browsertest.CheckReport(t, p, head)
 	writePNG(t, filepath.Join(out, "report.png"), p.Screenshot())
 
-	summary := demoComparison
-	summary.Rows = comparisonRows(base, head)
 	page.Reset()
-	if err := reporters.HTMLCompare(&page, base, head, summary); err != nil {
+	if err := reporters.HTMLCompare(&page, base, head, demoComparison(base, head)); err != nil {
 		t.Fatal(err)
 	}
 	p = browsertest.Open(t, servePage(t, page.Bytes()), "#charts canvas")
 	browsertest.CheckReport(t, p, base, head)
 	writePNG(t, filepath.Join(out, "compare.png"), p.Screenshot())
-}
-
-// comparisonRows are the summary rows of the screenshot, from the records'
-// totals (the real comparison is `cutover compare`'s).
-func comparisonRows(base, head *results.Run) [][]string {
-	row := func(name string, b, h float64, unit string) []string {
-		verdict := "no change"
-		if h > b {
-			verdict = "regression"
-		}
-		return []string{name, fmtStat(b) + unit, fmtStat(h) + unit, signed(h-b) + unit, verdict}
-	}
-	return [][]string{
-		row("requests", float64(base.Totals.Requests), float64(head.Totals.Requests), ""),
-		row("errors", float64(base.Totals.Errors), float64(head.Totals.Errors), ""),
-		row("p99", base.Latency.P99, head.Latency.P99, " ms"),
-		row("findings", float64(len(base.Findings)), float64(len(head.Findings)), ""),
-	}
 }
 
 func fmtStat(f float64) string { return strconv.FormatFloat(math.Round(f*10)/10, 'f', -1, 64) }
@@ -188,10 +191,70 @@ func signed(f float64) string {
 	return fmtStat(f)
 }
 
-func writePNG(t *testing.T, path string, png []byte) {
+// writePNG writes a screenshot to path as a 256-colour PNG, small enough
+// to commit.
+func writePNG(t *testing.T, path string, shot []byte) {
 	t.Helper()
-	if err := os.WriteFile(path, png, 0o644); err != nil {
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("decode screenshot: %v", err)
+	}
+	var out bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(&out, paletted(img)); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s: %d bytes", path, len(png))
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d bytes (%d as Chromium took it)", path, out.Len(), len(shot))
+}
+
+// paletted is img in its 256 commonest colours, each pixel mapped to the
+// nearest: a page of flat fills, lines and text loses nothing a reader
+// sees. Colours are counted at 5 bits a channel, each palette entry the mean
+// of the colours it stands for.
+func paletted(img image.Image) *image.Paletted {
+	type bin struct{ n, r, g, b int }
+	bins := map[int]*bin{}
+	key := func(c color.Color) (int, int, int, int) {
+		r, g, b, _ := c.RGBA()
+		r, g, b = r>>8, g>>8, b>>8
+		return int(r>>3<<10 | g>>3<<5 | b>>3), int(r), int(g), int(b)
+	}
+	bounds := img.Bounds()
+	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+		for x := bounds.Min.X; x < bounds.Max.X; x++ {
+			k, r, g, b := key(img.At(x, y))
+			bn := bins[k]
+			if bn == nil {
+				bn = &bin{}
+				bins[k] = bn
+			}
+			bn.n++
+			bn.r, bn.g, bn.b = bn.r+r, bn.g+g, bn.b+b
+		}
+	}
+	keys := slices.Collect(maps.Keys(bins))
+	slices.SortFunc(keys, func(a, b int) int { return cmp.Or(cmp.Compare(bins[b].n, bins[a].n), cmp.Compare(a, b)) })
+	pal := color.Palette{}
+	for _, k := range keys[:min(256, len(keys))] {
+		bn := bins[k]
+		pal = append(pal, color.RGBA{uint8(bn.r / bn.n), uint8(bn.g / bn.n), uint8(bn.b / bn.n), 255})
+	}
+	out := image.NewPaletted(bounds, pal)
+	index := map[int]uint8{}
+	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+		for x := bounds.Min.X; x < bounds.Max.X; x++ {
+			c := img.At(x, y)
+			k, _, _, _ := key(c)
+			i, ok := index[k]
+			if !ok {
+				i = uint8(pal.Index(c))
+				index[k] = i
+			}
+			out.SetColorIndex(x, y, i)
+		}
+	}
+	return out
 }

@@ -102,4 +102,3 @@ func CheckReport(t *testing.T, p *Page, runs ...*results.Run) []Chart {
 	}
 	return charts
 }
-

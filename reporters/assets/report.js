@@ -150,8 +150,11 @@
 		return new uPlot(opts, [chart.x].concat(st.values), box);
 	}
 
+	var began = performance.now();
 	var plots = data.charts.map(draw);
 	window.cutoverPlots = plots;
+	// How long the charts took to draw, for the tests to report.
+	window.cutoverDrawMs = performance.now() - began;
 	window.addEventListener("resize", function () {
 		var width = Math.max(600, root.clientWidth - 4);
 		plots.forEach(function (p) { p.setSize({ width: width, height: 220 }); });
