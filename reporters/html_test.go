@@ -329,6 +329,41 @@ func TestHTMLCompareInBrowser(t *testing.T) {
 	}
 }
 
+// The compare page of failRun against passRun, less the embedded assets,
+// is testdata/compare.html.golden; a missing run or a failing writer is
+// an error.
+func TestHTMLCompare(t *testing.T) {
+	var buf bytes.Buffer
+	if err := HTMLCompare(&buf, passRun(), failRun(), compareSummary()); err != nil {
+		t.Fatal(err)
+	}
+	got := withoutAssets(buf.Bytes())
+	path := filepath.Join("testdata", "compare.html.golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (run with -update to accept)", path)
+	}
+	for _, runs := range [][2]*results.Run{{nil, failRun()}, {passRun(), nil}} {
+		if err := HTMLCompare(&bytes.Buffer{}, runs[0], runs[1], compareSummary()); err == nil {
+			t.Error("HTMLCompare without a run succeeded")
+		}
+	}
+	for _, after := range []int{0, 100, 1000} {
+		err := HTMLCompare(&failingWriter{after: after}, passRun(), failRun(), compareSummary())
+		if err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("with a writer failing after %d bytes: err = %v", after, err)
+		}
+	}
+}
+
 // TestHTMLScreenshotFixtures writes the fixtures' pages as PNGs into
 // $CUTOVER_SCREENSHOTS, to look at while working on the page.
 func TestHTMLScreenshotFixtures(t *testing.T) {
