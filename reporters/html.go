@@ -279,23 +279,25 @@ func shade(c string, dash bool) string {
 
 // chartsOf builds the charts of one run, or of base and head overlaid.
 func chartsOf(runs []pageRun) (chartsData, error) {
-	var width time.Duration
-	var span time.Duration
+	// The grid's buckets are a whole number of the widest window, so that
+	// no window straddles two; span is where the last window ends.
+	var width, span time.Duration
 	for _, r := range runs {
 		ws := r.view.run.Timeline
-		width = max(width, windowWidth(ws))
+		w := windowWidth(ws)
+		width = max(width, w)
 		if len(ws) > 0 {
 			last := ws[0].Start
-			for _, w := range ws {
-				if w.Start.After(last) {
-					last = w.Start
+			for _, win := range ws {
+				if win.Start.After(last) {
+					last = win.Start
 				}
 			}
-			span = max(span, last.Sub(loadStart(r.view)))
+			span = max(span, last.Sub(loadStart(r.view))+w)
 		}
 	}
 	per := int(span/width)/maxBuckets + 1
-	grid := &bucketGrid{width: width * time.Duration(per), window: width}
+	grid := &bucketGrid{width: width * time.Duration(per)}
 	var bucketed []*buckets
 	for _, r := range runs {
 		b, err := grid.bucket(r.view.run.Timeline, loadStart(r.view))
@@ -313,10 +315,11 @@ func chartsOf(runs []pageRun) (chartsData, error) {
 		x[k] = secs(time.Duration(k) * grid.width)
 	}
 	// The axis ends where the last window does.
-	data := chartsData{XMin: 0, XMax: secs(span + width)}
-	reqs := chartData{ID: "requests", Title: "Requests per second by result class", Unit: "req/s", X: x}
-	lat := chartData{ID: "latency", Title: "Latency per window: p50, p90, p99", Unit: "ms", Log: true, X: x}
-	revs := chartData{ID: "revisions", Title: "Share of each revision", Unit: "%", X: x}
+	data := chartsData{XMin: 0, XMax: secs(span), Markers: []marker{}}
+	// Empty, not nil: the page's script reads arrays, never null.
+	reqs := chartData{ID: "requests", Title: "Requests per second by result class", Unit: "req/s", X: x, Series: []seriesData{}}
+	lat := chartData{ID: "latency", Title: "Latency per window: p50, p90, p99", Unit: "ms", Log: true, X: x, Series: []seriesData{}}
+	revs := chartData{ID: "revisions", Title: "Share of each revision", Unit: "%", X: x, Series: []seriesData{}}
 	// Head's lines first, so that base's dashed ones are drawn over its fills.
 	for _, i := range drawOrder(len(runs)) {
 		r, b := runs[i], bucketed[i]
@@ -399,14 +402,15 @@ func legendOf(runs []pageRun) []legendEvent {
 }
 
 // bucketGrid sums the windows of a timeline into buckets of width, counted
-// from the load start; window is the timeline's window length.
+// from the load start.
 type bucketGrid struct {
-	width, window time.Duration
+	width time.Duration
 }
 
 // buckets is a timeline summed into a grid's buckets.
 type buckets struct {
-	grid      *bucketGrid
+	// window is the timeline's window length.
+	window    time.Duration
 	cells     []cell
 	revisions []string // in order of first appearance
 	known     map[results.Class]bool
@@ -427,7 +431,7 @@ type cell struct {
 }
 
 func (g *bucketGrid) bucket(ws []results.Window, origin time.Time) (*buckets, error) {
-	b := &buckets{grid: g, known: map[results.Class]bool{}}
+	b := &buckets{window: windowWidth(ws), known: map[results.Class]bool{}}
 	seen := map[string]bool{}
 	sorted := slices.Clone(ws)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Start.Before(sorted[j].Start) })
@@ -520,7 +524,7 @@ func (b *buckets) classes() []results.Class {
 // bucket's count over the time its windows cover.
 func (b *buckets) rates(n int, c results.Class) []num {
 	return b.values(n, func(cl cell) num {
-		return num(float64(cl.byClass[c]) / (float64(cl.windows) * b.grid.window.Seconds()))
+		return num(float64(cl.byClass[c]) / (float64(cl.windows) * b.window.Seconds()))
 	})
 }
 

@@ -73,33 +73,58 @@ func TestLTTB(t *testing.T) {
 }
 
 // A long run's windows are summed into buckets: no request is dropped, and
-// the rates drawn times the time their buckets cover are the counts.
+// the rates drawn times the time their buckets cover are the counts; also
+// on a compare of runs with windows of different lengths.
 func TestHTMLBucketsSumCounts(t *testing.T) {
-	run := oneHourRun(t)
+	hour := oneHourRun(t)
+	two := inconclusiveRun() // 2 s windows, 10 minutes
+	one := passRun()         // 1 s windows
+	for _, tc := range []struct {
+		name string
+		runs []pageRun
+	}{
+		{"one hour", []pageRun{pageRunOf(t, hour, "")}},
+		{"compare", []pageRun{pageRunOf(t, two, "base"), pageRunOf(t, one, "head")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := chartsOf(tc.runs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reqs := data.Charts[0]
+			if reqs.ID != "requests" || len(reqs.X) > maxBuckets {
+				t.Fatalf("first chart %q has %d points, want requests with at most %d", reqs.ID, len(reqs.X), maxBuckets)
+			}
+			width := float64(reqs.X[1] - reqs.X[0])
+			for _, r := range tc.runs {
+				ws := r.view.run.Timeline
+				end := ws[len(ws)-1].Start.Add(windowWidth(ws)).Sub(ws[0].Start).Seconds()
+				var drawn float64
+				for _, s := range reqs.Series {
+					if !strings.HasPrefix(s.Label, prefixOf(r.Label)) {
+						continue
+					}
+					for k, rate := range s.Values {
+						if !math.IsNaN(float64(rate)) {
+							drawn += float64(rate) * min(width, end-float64(reqs.X[k]))
+						}
+					}
+				}
+				if math.Abs(drawn-float64(r.view.run.Totals.Requests)) > 1 {
+					t.Errorf("%s: rates × time drawn = %.1f requests, the run has %d", r.Label, drawn, r.view.run.Totals.Requests)
+				}
+			}
+		})
+	}
+}
+
+func pageRunOf(t *testing.T, run *results.Run, label string) pageRun {
+	t.Helper()
 	v, err := newView(run)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := chartsOf([]pageRun{newPageRun(v, "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reqs := data.Charts[0]
-	if reqs.ID != "requests" || len(reqs.X) > maxBuckets {
-		t.Fatalf("first chart %q has %d points, want requests with at most %d", reqs.ID, len(reqs.X), maxBuckets)
-	}
-	width := float64(reqs.X[1] - reqs.X[0])
-	end := float64(len(run.Timeline)) // one-second windows
-	var drawn float64
-	for _, s := range reqs.Series {
-		for k, r := range s.Values {
-			covered := min(width, end-float64(reqs.X[k]))
-			drawn += float64(r) * covered
-		}
-	}
-	if math.Abs(drawn-float64(run.Totals.Requests)) > 1 {
-		t.Errorf("rates × time drawn = %.1f requests, the run has %d", drawn, run.Totals.Requests)
-	}
+	return newPageRun(v, label)
 }
 
 // Everything the record's text puts on the page is escaped: a finding or an
@@ -260,6 +285,25 @@ func TestHTMLInBrowser(t *testing.T) {
 				t.Errorf("%d metric charts for %d queries with points", metrics, len(queries))
 			}
 		})
+	}
+}
+
+// A record with nothing on its timeline (a run that failed before the
+// load) still makes a page without a script error, saying there is no data.
+func TestHTMLEmptyRunInBrowser(t *testing.T) {
+	browsertest.Chromium(t)
+	run := failRecord()
+	run.Timeline, run.Events, run.Series = nil, nil, nil
+	run.Verdict = results.Verdict{Status: results.StatusFail, Reasons: []string{"the target refused every connection"}}
+	p := browsertest.Open(t, serve(t, renderHTML(t, run)), "#plots")
+	if probs := p.Problems(); len(probs) > 0 {
+		t.Errorf("the page had problems:\n%s", strings.Join(probs, "\n"))
+	}
+	text := p.Text()
+	for _, s := range []string{"No data.", "No events.", "the target refused every connection"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("page lacks %q:\n%s", s, text)
+		}
 	}
 }
 
