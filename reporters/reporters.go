@@ -1,7 +1,9 @@
 // Package reporters renders a run record for people and machines: a terminal
 // report, the JSON record, a Markdown report for pull-request comments,
-// JUnit XML for CI, and a self-contained HTML page with charts. Each reporter is a pure function of a *results.Run that
-// writes to an io.Writer; none reads the clock, the environment or the disk.
+// JUnit XML for CI, and a self-contained HTML page with charts (HTML, and
+// HTMLCompare for two runs). Each reporter is a pure function of a
+// *results.Run that writes to an io.Writer; none reads the clock, the
+// environment or the disk.
 // Reporters never print request headers, and every report is made from the
 // record as results.RedactRun returns it: secrets redacted by name, URLs in
 // free text redacted, names (a service called token-api) kept. Reporters are
