@@ -1,7 +1,9 @@
 // Package reporters renders a run record for people and machines: a terminal
-// report, the JSON record, a Markdown report for pull-request comments and
-// JUnit XML for CI. Each reporter is a pure function of a *results.Run that
-// writes to an io.Writer; none reads the clock, the environment or the disk.
+// report, the JSON record, a Markdown report for pull-request comments,
+// JUnit XML for CI, and a self-contained HTML page with charts (HTML, and
+// HTMLCompare for two runs). Each reporter is a pure function of a
+// *results.Run that writes to an io.Writer; none reads the clock, the
+// environment or the disk.
 // Reporters never print request headers, and every report is made from the
 // record as results.RedactRun returns it: secrets redacted by name, URLs in
 // free text redacted, names (a service called token-api) kept. Reporters are
@@ -18,9 +20,10 @@ import (
 
 // Formats lists the report formats ByName knows, in the order they are
 // documented.
-var Formats = []string{"text", "json", "markdown", "junit"}
+var Formats = []string{"text", "json", "markdown", "junit", "html"}
 
-// ByName returns the reporter for format (text, json, markdown or junit).
+// ByName returns the reporter for format (text, json, markdown, junit or
+// html).
 func ByName(format string) (func(io.Writer, *results.Run) error, error) {
 	switch format {
 	case "text":
@@ -31,6 +34,8 @@ func ByName(format string) (func(io.Writer, *results.Run) error, error) {
 		return Markdown, nil
 	case "junit":
 		return JUnit, nil
+	case "html":
+		return HTML, nil
 	}
 	return nil, fmt.Errorf("unknown report format %q (valid: %s)", format, strings.Join(Formats, ", "))
 }

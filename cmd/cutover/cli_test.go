@@ -46,6 +46,7 @@ func TestParse(t *testing.T) {
 		{[]string{"validate", "a.yaml", "smoke"}, &validateCmd{Scenarios: []string{"a.yaml", "smoke"}}},
 		{[]string{"report", "runs/r1"}, &reportCmd{RunDir: "runs/r1", Format: "text"}},
 		{[]string{"report", "runs/r1", "--format", "markdown"}, &reportCmd{RunDir: "runs/r1", Format: "markdown"}},
+		{[]string{"report", "runs/r1", "--format", "html"}, &reportCmd{RunDir: "runs/r1", Format: "html"}},
 		{[]string{"restore", "runs/r1"}, &restoreCmd{RunDir: "runs/r1", Timeout: 2 * time.Minute}},
 		{[]string{"restore", "runs/r1", "--force", "--timeout", "30s"}, &restoreCmd{RunDir: "runs/r1", Force: true, Timeout: 30 * time.Second}},
 		{[]string{"scenarios"}, &scenariosCmd{}},

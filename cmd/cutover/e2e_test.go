@@ -153,7 +153,7 @@ verdict:
 	if len(run.Verdict.Thresholds) != 2 {
 		t.Errorf("thresholds evaluated = %d, want 2", len(run.Verdict.Thresholds))
 	}
-	for _, f := range []string{results.RecordFile, results.ResultsFile, "report.txt", "report.md", "junit.xml"} {
+	for _, f := range []string{results.RecordFile, results.ResultsFile, "report.txt", "report.md", "junit.xml", "report.html"} {
 		if fi, err := os.Stat(filepath.Join(runDir, f)); err != nil || fi.Size() == 0 {
 			t.Errorf("%s missing or empty: %v", f, err)
 		}

@@ -10,7 +10,7 @@ import (
 // reportCmd is `cutover report RUN_DIR`.
 type reportCmd struct {
 	RunDir string `arg:"" name:"run-dir" help:"A run directory (results/<run-id>)."`
-	Format string `enum:"text,json,markdown,junit" default:"text" help:"Report format: text, json, markdown or junit."`
+	Format string `enum:"text,json,markdown,junit,html" default:"text" help:"Report format: text, json, markdown, junit or html (one self-contained page with charts)."`
 }
 
 func (c *reportCmd) run(ctx context.Context, env Env) error {

@@ -26,7 +26,7 @@ import (
 type runCmd struct {
 	Scenario string `arg:"" help:"Scenario file, or the name of a built-in scenario (see 'cutover scenarios')."`
 	Out      string `default:"runs" placeholder:"DIR" help:"Directory under which the run's record directory is created."`
-	Format   string `enum:"text,json,markdown,junit" default:"text" help:"Report printed to stdout: text, json, markdown or junit."`
+	Format   string `enum:"text,json,markdown,junit,html" default:"text" help:"Report printed to stdout: text, json, markdown, junit or html."`
 	DryRun   bool   `name:"dry-run" help:"Validate, read the service and print the plan; change nothing, send no load."`
 	Force    bool   `help:"Take over a service that another cutover run holds (its claim); see 'cutover restore'."`
 }
@@ -36,6 +36,7 @@ var reportFiles = []struct{ format, file string }{
 	{"text", "report.txt"},
 	{"markdown", "report.md"},
 	{"junit", "junit.xml"},
+	{"html", "report.html"},
 }
 
 func (c *runCmd) run(ctx context.Context, env Env) error {

@@ -76,7 +76,7 @@ func TestRunStoresNoSecret(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range []string{results.RecordFile, results.ResultsFile, "report.txt", "report.md", "junit.xml"} {
+	for _, f := range []string{results.RecordFile, results.ResultsFile, "report.txt", "report.md", "junit.xml", "report.html"} {
 		if _, ok := files[filepath.Join(runDir, f)]; !ok {
 			t.Errorf("the run left no %s", f)
 		}

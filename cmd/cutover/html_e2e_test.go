@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"maps"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/cutover-dev/cutover/internal/browsertest"
+	"github.com/cutover-dev/cutover/reporters"
+	"github.com/cutover-dev/cutover/results"
+)
+
+// demoRuns holds the run directories of built-in scenarios that the HTML
+// tests ran once through the binary, by scenario.
+var demoRuns struct {
+	sync.Mutex
+	dirs map[string]string
+}
+
+// demoRun runs the built-in scenario through the binary once per test
+// process, with want as its exit code, and returns its run directory. The
+// records live next to the binary and go with it.
+func demoRun(t *testing.T, scenario string, want ExitCode) string {
+	t.Helper()
+	demoRuns.Lock()
+	defer demoRuns.Unlock()
+	if dir, ok := demoRuns.dirs[scenario]; ok {
+		return dir
+	}
+	out := filepath.Join(filepath.Dir(binary), "html-runs", scenario)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	inv := runBinary(t, out, "run", scenario, "--out", out)
+	if inv.code != want {
+		t.Fatalf("cutover run %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", scenario, inv.code, want, inv.stdout, inv.stderr)
+	}
+	dir := onlyRunDir(t, out)
+	if demoRuns.dirs == nil {
+		demoRuns.dirs = map[string]string{}
+	}
+	demoRuns.dirs[scenario] = dir
+	return dir
+}
+
+// servePage serves page on 127.0.0.1 and returns its URL.
+func servePage(t *testing.T, page []byte) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(page)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/"
+}
+
+func readRun(t *testing.T, dir string) *results.Run {
+	t.Helper()
+	run, err := results.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// The demo's report.html, opened in Chromium: every chart drew, with the
+// NAT metrics among them, every event marked and listed, every finding
+// shown, and nothing on the console. `cutover report --format html`
+// renders the same page again.
+func TestHTMLReportOfTheDemoInBrowser(t *testing.T) {
+	browsertest.Chromium(t)
+	dir := demoRun(t, "nat-exhaustion", ExitFail)
+	page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := readRun(t, dir)
+	p := browsertest.Open(t, servePage(t, page), "#charts canvas")
+	charts := browsertest.CheckReport(t, p, run)
+	ids := map[string]bool{}
+	for _, c := range charts {
+		ids[c.ID] = true
+	}
+	for _, id := range []string{"requests", "latency", "revisions"} {
+		if !ids[id] {
+			t.Errorf("no %s chart among %v", id, ids)
+		}
+	}
+	queries := map[results.Query]bool{}
+	for _, s := range run.Series {
+		if len(s.Points) > 0 {
+			queries[s.Query] = true
+		}
+	}
+	if !queries[results.QueryNATDroppedSent] || len(charts) != 3+len(queries) {
+		t.Errorf("%d charts for %d metric queries (%v): want one a query, NAT drops among them", len(charts), len(queries), queries)
+	}
+	if len(run.Findings) == 0 {
+		t.Error("the demo has no finding to show")
+	}
+
+	again := runBinary(t, dir, "report", dir, "--format", "html")
+	if again.code != ExitPass {
+		t.Fatalf("cutover report --format html: exit %d\n%s", again.code, again.stderr)
+	}
+	if !bytes.Equal([]byte(again.stdout), page) {
+		t.Error("cutover report --format html differs from the run's report.html")
+	}
+}
+
+// demoComparison is a plausible summary of the NAT incident (head) against
+// its fix (base), from the records' totals, for the compare screenshot; the
+// real comparison is ` + "`cutover compare`" + `'s.
+func demoComparison(base, head *results.Run) reporters.CompareSummary {
+	row := func(name string, b, h float64, unit string) []string {
+		verdict := "no change"
+		if h > b {
+			verdict = "regression"
+		}
+		return []string{name, fmtStat(b) + unit, fmtStat(h) + unit, signed(h-b) + unit, verdict}
+	}
+	return reporters.CompareSummary{
+		Verdict: "REGRESSION",
+		Reasons: []string{
+			fmt.Sprintf("errors rose from %d to %d in %d requests", base.Totals.Errors, head.Totals.Errors, head.Totals.Requests),
+			"new finding: nat-port-exhaustion (high)",
+		},
+		Header: []string{"metric", "base", "head", "Δ", "verdict"},
+		Rows: [][]string{
+			row("requests", float64(base.Totals.Requests), float64(head.Totals.Requests), ""),
+			row("errors", float64(base.Totals.Errors), float64(head.Totals.Errors), ""),
+			row("p99", base.Latency.P99, head.Latency.P99, " ms"),
+			row("findings", float64(len(base.Findings)), float64(len(head.Findings)), ""),
+		},
+	}
+}
+
+// TestScreenshots writes docs' screenshots into $CUTOVER_SCREENSHOTS:
+// report.png, the demo's report, and compare.png, the demo against its fix.
+//
+//	CUTOVER_SCREENSHOTS=$PWD/docs go test -run '^TestScreenshots$' ./cmd/cutover/
+func TestScreenshots(t *testing.T) {
+	out := os.Getenv("CUTOVER_SCREENSHOTS")
+	if out == "" {
+		t.Skip("CUTOVER_SCREENSHOTS not set")
+	}
+	browsertest.Chromium(t)
+	head := readRun(t, demoRun(t, "nat-exhaustion", ExitFail))
+	base := readRun(t, demoRun(t, "nat-exhaustion-fixed", ExitPass))
+
+	var page bytes.Buffer
+	if err := reporters.HTML(&page, head); err != nil {
+		t.Fatal(err)
+	}
+	p := browsertest.Open(t, servePage(t, page.Bytes()), "#charts canvas")
+	browsertest.CheckReport(t, p, head)
+	writePNG(t, filepath.Join(out, "report.png"), p.Screenshot())
+
+	page.Reset()
+	if err := reporters.HTMLCompare(&page, base, head, demoComparison(base, head)); err != nil {
+		t.Fatal(err)
+	}
+	p = browsertest.Open(t, servePage(t, page.Bytes()), "#charts canvas")
+	browsertest.CheckReport(t, p, base, head)
+	writePNG(t, filepath.Join(out, "compare.png"), p.Screenshot())
+}
+
+func fmtStat(f float64) string { return strconv.FormatFloat(math.Round(f*10)/10, 'f', -1, 64) }
+
+func signed(f float64) string {
+	if f > 0 {
+		return "+" + fmtStat(f)
+	}
+	return fmtStat(f)
+}
+
+// writePNG writes a screenshot to path as a 256-colour PNG, small enough
+// to commit.
+func writePNG(t *testing.T, path string, shot []byte) {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("decode screenshot: %v", err)
+	}
+	var out bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(&out, paletted(img)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d bytes (%d as Chromium took it)", path, out.Len(), len(shot))
+}
+
+// paletted is img in its 256 commonest colours, each pixel mapped to the
+// nearest: a page of flat fills, lines and text loses nothing a reader
+// sees. Colours are counted at 5 bits a channel, each palette entry the mean
+// of the colours it stands for.
+func paletted(img image.Image) *image.Paletted {
+	type bin struct{ n, r, g, b int }
+	bins := map[int]*bin{}
+	key := func(c color.Color) (int, int, int, int) {
+		r, g, b, _ := c.RGBA()
+		r, g, b = r>>8, g>>8, b>>8
+		return int(r>>3<<10 | g>>3<<5 | b>>3), int(r), int(g), int(b)
+	}
+	bounds := img.Bounds()
+	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+		for x := bounds.Min.X; x < bounds.Max.X; x++ {
+			k, r, g, b := key(img.At(x, y))
+			bn := bins[k]
+			if bn == nil {
+				bn = &bin{}
+				bins[k] = bn
+			}
+			bn.n++
+			bn.r, bn.g, bn.b = bn.r+r, bn.g+g, bn.b+b
+		}
+	}
+	keys := slices.Collect(maps.Keys(bins))
+	slices.SortFunc(keys, func(a, b int) int { return cmp.Or(cmp.Compare(bins[b].n, bins[a].n), cmp.Compare(a, b)) })
+	pal := color.Palette{}
+	for _, k := range keys[:min(256, len(keys))] {
+		bn := bins[k]
+		pal = append(pal, color.RGBA{uint8(bn.r / bn.n), uint8(bn.g / bn.n), uint8(bn.b / bn.n), 255})
+	}
+	out := image.NewPaletted(bounds, pal)
+	index := map[int]uint8{}
+	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+		for x := bounds.Min.X; x < bounds.Max.X; x++ {
+			c := img.At(x, y)
+			k, _, _, _ := key(c)
+			i, ok := index[k]
+			if !ok {
+				i = uint8(pal.Index(c))
+				index[k] = i
+			}
+			out.SetColorIndex(x, y, i)
+		}
+	}
+	return out
+}
