@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/cutover-dev/cutover/internal/browsertest"
@@ -23,37 +22,19 @@ import (
 	"github.com/cutover-dev/cutover/results"
 )
 
-// demoRuns holds the run directories of built-in scenarios that the HTML
-// tests ran once through the binary, by scenario.
-var demoRuns struct {
-	sync.Mutex
-	dirs map[string]string
-}
-
-// demoRun runs the built-in scenario through the binary once per test
-// process, with want as its exit code, and returns its run directory. The
-// records live next to the binary and go with it.
+// demoRun returns the run directory of the built-in scenario, run once
+// per test process through the binary (and shared with the replay pack),
+// and checks its exit code is want.
 func demoRun(t *testing.T, scenario string, want ExitCode) string {
 	t.Helper()
-	demoRuns.Lock()
-	defer demoRuns.Unlock()
-	if dir, ok := demoRuns.dirs[scenario]; ok {
-		return dir
+	got := replayOnce(replay{scenario: scenario})
+	if got.err != nil {
+		t.Fatalf("cutover run %s: %v\nstderr:\n%s", scenario, got.err, got.inv.stderr)
 	}
-	out := filepath.Join(filepath.Dir(binary), "html-runs", scenario)
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
+	if got.inv.code != want {
+		t.Fatalf("cutover run %s: exit %d, want %d\nstderr:\n%s", scenario, got.inv.code, want, got.inv.stderr)
 	}
-	inv := runBinary(t, out, "run", scenario, "--out", out)
-	if inv.code != want {
-		t.Fatalf("cutover run %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", scenario, inv.code, want, inv.stdout, inv.stderr)
-	}
-	dir := onlyRunDir(t, out)
-	if demoRuns.dirs == nil {
-		demoRuns.dirs = map[string]string{}
-	}
-	demoRuns.dirs[scenario] = dir
-	return dir
+	return got.dir
 }
 
 // servePage serves page on 127.0.0.1 and returns its URL.
@@ -85,6 +66,9 @@ func readRun(t *testing.T, dir string) *results.Run {
 // shown, and nothing on the console. `cutover report --format html`
 // renders the same page again.
 func TestHTMLReportOfTheDemoInBrowser(t *testing.T) {
+	// Parallel: it runs after the package's sequential tests, so it reads
+	// the demo the replay pack ran instead of running it again.
+	t.Parallel()
 	browsertest.Chromium(t)
 	dir := demoRun(t, "nat-exhaustion", ExitFail)
 	page, err := os.ReadFile(filepath.Join(dir, "report.html"))

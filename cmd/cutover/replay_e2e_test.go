@@ -37,9 +37,11 @@ func cutoverOrder(run *results.Run) []string {
 // its run must conclude.
 type replay struct {
 	scenario string
-	// edit, when set, changes the built-in's text before the run.
-	edit func(string) string
-	code ExitCode
+	// edit, when set, changes the built-in's text before the run, and
+	// variant names the edit (replays are shared by scenario and variant).
+	edit    func(string) string
+	variant string
+	code    ExitCode
 	// cause is the expected top finding; "" expects none at all.
 	cause string
 	// second, when set, is the expected second finding.
@@ -70,7 +72,7 @@ var replayPack = []replay{
 	{scenario: "connection-churn", code: ExitFail, cause: correlate.CausePreExistingErrors},
 	// The fix with an abort brake that the incident trips: the fix must
 	// not (TestAbortBrakeTripsOnTheNATIncident trips it).
-	{scenario: "nat-exhaustion-fixed", code: ExitPass, edit: withBrake, heavy: true},
+	{scenario: "nat-exhaustion-fixed", code: ExitPass, edit: withBrake, variant: "brake", heavy: true},
 	{scenario: "image-deleted-quiet", code: ExitFail, cause: correlate.CauseRevisionNotReady, noNAT: true, check: checkImageDeletedQuiet},
 }
 
@@ -81,6 +83,53 @@ type replayed struct {
 	run      results.Run
 	report   string // report.txt of the run
 	markdown string // report.md of the run
+	dir      string // the run directory
+}
+
+// sharedReplays holds each replay run so far, by replay.key: a replay
+// runs once per test process, in a directory next to the binary, for
+// every test that reads it (the pack, the demo's HTML page, compare).
+var sharedReplays struct {
+	sync.Mutex
+	byKey map[string]*sharedReplay
+}
+
+type sharedReplay struct {
+	once sync.Once
+	got  replayed
+}
+
+// key names a replay's scenario and edit.
+func (r replay) key() string {
+	if r.variant == "" {
+		return r.scenario
+	}
+	return r.scenario + "+" + r.variant
+}
+
+// replayOnce runs r with the built binary the first time its key is
+// asked for and returns that outcome, read-only, to every caller; callers
+// of a replay under way wait for it. It is safe for concurrent use.
+func replayOnce(r replay) *replayed {
+	sharedReplays.Lock()
+	if sharedReplays.byKey == nil {
+		sharedReplays.byKey = map[string]*sharedReplay{}
+	}
+	s, ok := sharedReplays.byKey[r.key()]
+	if !ok {
+		s = &sharedReplay{}
+		sharedReplays.byKey[r.key()] = s
+	}
+	sharedReplays.Unlock()
+	s.once.Do(func() {
+		dir, err := os.MkdirTemp(filepath.Dir(binary), "replay-")
+		if err != nil {
+			s.got.err = err
+			return
+		}
+		s.got = runReplay(dir, r.scenario, r.edit)
+	})
+	return &s.got
 }
 
 // replayConcurrency is how many replays run at once: each spends most of
@@ -103,7 +152,6 @@ func TestReplayPack(t *testing.T) {
 	slots := make(chan struct{}, replayConcurrency)
 	heavySlot := make(chan struct{}, 1)
 	for i, r := range replayPack {
-		dir := t.TempDir()
 		slots <- struct{}{} // start in order, at most replayConcurrency at once
 		wg.Go(func() {
 			defer func() { <-slots }()
@@ -111,7 +159,7 @@ func TestReplayPack(t *testing.T) {
 				heavySlot <- struct{}{}
 				defer func() { <-heavySlot }()
 			}
-			out[i] = runReplay(dir, r.scenario, r.edit)
+			out[i] = *replayOnce(r)
 		})
 	}
 	wg.Wait()
@@ -207,7 +255,8 @@ func runReplay(dir, scenario string, edit func(string) string) replayed {
 	if r.report, r.err = string(b), err; err != nil {
 		return r
 	}
-	b, err = os.ReadFile(filepath.Join(filepath.Dir(runs[0]), "report.md"))
+	r.dir = filepath.Dir(runs[0])
+	b, err = os.ReadFile(filepath.Join(r.dir, "report.md"))
 	r.markdown, r.err = string(b), err
 	return r
 }
