@@ -1,10 +1,14 @@
 package compare
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
@@ -84,73 +88,56 @@ type latencyData struct {
 // decodeLatency decodes every window histogram of both runs and maps their
 // buckets onto one value table.
 func decodeLatency(base, head *results.Run) (*latencyData, error) {
-	var all *hdrhistogram.Histogram
-	type flat struct {
-		idx []int32
-		n   []int64
+	bf, bg, err := decodeWindows(base, "base")
+	if err != nil {
+		return nil, err
 	}
-	decodeRun := func(run *results.Run, which string) ([]flat, error) {
-		out := make([]flat, len(run.Timeline))
-		for i, w := range run.Timeline {
-			if w.Histogram == "" {
+	hf, hg, err := decodeWindows(head, "head")
+	if err != nil {
+		return nil, err
+	}
+	var geometry *hdrhistogram.Snapshot
+	used := map[int32]int32{}
+	for _, run := range []struct {
+		flats []flat
+		geoms []geometryOf
+		which string
+	}{{bf, bg, "base"}, {hf, hg, "head"}} {
+		for i, f := range run.flats {
+			if f.idx == nil {
 				continue
 			}
-			h, err := hdrhistogram.Decode([]byte(w.Histogram))
-			if err != nil {
-				return nil, fmt.Errorf("%s run %s: window %d (%s): decode latency histogram: %w", which, run.RunID, i, w.Start.Format("15:04:05.000"), err)
+			g := run.geoms[i]
+			switch {
+			case geometry == nil:
+				geometry = &hdrhistogram.Snapshot{LowestTrackableValue: g.lowest, HighestTrackableValue: g.highest,
+					SignificantFigures: g.digits, Counts: make([]int64, g.buckets)}
+			case g != (geometryOf{geometry.LowestTrackableValue, geometry.HighestTrackableValue, geometry.SignificantFigures, len(geometry.Counts)}):
+				return nil, fmt.Errorf("%s run: window %d: latency histogram geometry differs from the others", run.which, i)
 			}
-			if all == nil {
-				all = hdrhistogram.New(h.LowestTrackableValue(), h.HighestTrackableValue(), int(h.SignificantFigures()))
+			for _, j := range f.idx {
+				used[j] = 0
 			}
-			if dropped := all.Merge(h); dropped > 0 {
-				return nil, fmt.Errorf("%s run %s: window %d: histogram geometry differs from the others (%d values dropped)", which, run.RunID, i, dropped)
-			}
-			counts := h.Export().Counts
-			var f flat
-			for j, c := range counts {
-				if c != 0 {
-					f.idx = append(f.idx, int32(j))
-					f.n = append(f.n, c)
-				}
-			}
-			out[i] = f
 		}
-		return out, nil
-	}
-	bf, err := decodeRun(base, "base")
-	if err != nil {
-		return nil, err
-	}
-	hf, err := decodeRun(head, "head")
-	if err != nil {
-		return nil, err
 	}
 	d := &latencyData{base: make([]sparse, len(bf)), head: make([]sparse, len(hf))}
-	if all == nil {
+	if geometry == nil {
 		return d, nil
 	}
-	// The merged histogram's distribution lists one bar per bucket, in the
-	// order of the counts array, up to the last non-empty one: bar j's To
-	// is the value bucket j reports.
-	bars := all.Distribution()
-	compact := map[int32]int32{}
-	for _, fs := range [][]flat{bf, hf} {
-		for _, f := range fs {
-			for _, j := range f.idx {
-				if _, ok := compact[j]; !ok {
-					compact[j] = 0
-				}
-			}
-		}
+	// A histogram with one count in every bucket either run used: its
+	// distribution lists one bar per bucket, in the order of the counts
+	// array, up to the last non-empty one, and bar j's To is the value
+	// bucket j reports.
+	order := make([]int32, 0, len(used))
+	for j := range used {
+		order = append(order, j)
+		geometry.Counts[j] = 1
 	}
-	used := make([]int32, 0, len(compact))
-	for j := range compact {
-		used = append(used, j)
-	}
-	slices.Sort(used)
-	d.values = make([]int64, len(used))
-	for c, j := range used {
-		compact[j] = int32(c)
+	slices.Sort(order)
+	bars := hdrhistogram.Import(geometry).Distribution()
+	d.values = make([]int64, len(order))
+	for c, j := range order {
+		used[j] = int32(c)
 		if int(j) >= len(bars) {
 			return nil, fmt.Errorf("latency histogram bucket %d beyond the merged histogram's %d", j, len(bars))
 		}
@@ -163,7 +150,7 @@ func decodeLatency(base, head *results.Run) (*latencyData, error) {
 			}
 			s := make(sparse, len(f.idx))
 			for k, j := range f.idx {
-				s[k] = entry{idx: compact[j], n: f.n[k]}
+				s[k] = entry{idx: used[j], n: f.n[k]}
 			}
 			out[i] = s
 		}
@@ -171,6 +158,63 @@ func decodeLatency(base, head *results.Run) (*latencyData, error) {
 	toSparse(bf, d.base)
 	toSparse(hf, d.head)
 	return d, nil
+}
+
+// flat is one window's non-empty buckets, by index of its counts array.
+type flat struct {
+	idx []int32
+	n   []int64
+}
+
+// geometryOf is what two histograms must share to be merged.
+type geometryOf struct {
+	lowest, highest int64
+	digits          int64
+	buckets         int
+}
+
+// decodeWindows decodes the window histograms of run, on as many
+// goroutines as there are CPUs: decoding is most of a comparison's time.
+func decodeWindows(run *results.Run, which string) ([]flat, []geometryOf, error) {
+	flats := make([]flat, len(run.Timeline))
+	geoms := make([]geometryOf, len(run.Timeline))
+	errs := make([]error, len(run.Timeline))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(run.Timeline) {
+					return
+				}
+				w := run.Timeline[i]
+				if w.Histogram == "" {
+					continue
+				}
+				h, err := hdrhistogram.Decode([]byte(w.Histogram))
+				if err != nil {
+					errs[i] = fmt.Errorf("%s run %s: window %d (%s): decode latency histogram: %w", which, run.RunID, i, w.Start.Format("15:04:05.000"), err)
+					continue
+				}
+				snap := h.Export()
+				geoms[i] = geometryOf{snap.LowestTrackableValue, snap.HighestTrackableValue, snap.SignificantFigures, len(snap.Counts)}
+				f := flat{idx: []int32{}}
+				for j, c := range snap.Counts {
+					if c != 0 {
+						f.idx = append(f.idx, int32(j))
+						f.n = append(f.n, c)
+					}
+				}
+				flats[i] = f
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	return flats, geoms, nil
 }
 
 // dense is a merged histogram on the value table.
