@@ -131,9 +131,9 @@ func errorReason(r ErrorComparison, lim scenarios.Compare) string {
 	if r.Scope == ScopeCutover {
 		limit = fmt.Sprintf("excess %+.0f errors, max_error_increase %d", r.Excess, lim.MaxErrorIncrease)
 	}
-	return fmt.Sprintf("errors %s %d/%d (%s) → %d/%d (%s), Fisher p=%s, %s",
+	return fmt.Sprintf("errors %s %d/%d (%s) → %d/%d (%s), Fisher %s, %s",
 		scopeName(r.Scope), r.Base.Errors, r.Base.Requests, pct(r.Base.Rate),
-		r.Head.Errors, r.Head.Requests, pct(r.Head.Rate), PValueString(r.PValue), limit)
+		r.Head.Errors, r.Head.Requests, pct(r.Head.Rate), FormatP(r.PValue), limit)
 }
 
 func latencyReason(l LatencyComparison) string {
@@ -162,6 +162,15 @@ func noChangeReason(c *Comparison) string {
 // pct writes a fraction as a percentage with 3 significant digits.
 func pct(f float64) string {
 	return strings.TrimSuffix(fmt.Sprintf("%.3g", 100*f), ".0") + "%"
+}
+
+// FormatP writes a p-value as "p=0.0028", or "p<1e-12" below 1e-12.
+func FormatP(p float64) string {
+	s := PValueString(p)
+	if s[0] == '<' {
+		return "p" + s
+	}
+	return "p=" + s
 }
 
 // PValueString writes a p-value for people: 3 significant digits, and
