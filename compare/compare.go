@@ -110,6 +110,8 @@ type RunInfo struct {
 	StartedAt time.Time `json:"started_at"`
 	Requests  int64     `json:"requests"`
 	Errors    int64     `json:"errors"`
+	// Saturated: the run's load generator could not keep up.
+	Saturated bool `json:"saturated,omitempty"`
 	// Windows is the number of timeline windows; WindowSeconds their width.
 	Windows       int     `json:"windows"`
 	WindowSeconds float64 `json:"window_s"`
@@ -175,7 +177,7 @@ func Compare(base, head *results.Run, opts Options) (*Comparison, error) {
 func runInfo(r *results.Run) RunInfo {
 	return RunInfo{
 		RunID: r.RunID, State: r.State, Verdict: r.Verdict.Status, StartedAt: r.StartedAt,
-		Requests: r.Totals.Requests, Errors: r.Totals.Errors,
+		Requests: r.Totals.Requests, Errors: r.Totals.Errors, Saturated: r.Load.Saturated,
 		Windows: len(r.Timeline), WindowSeconds: windowWidth(r).Seconds(),
 	}
 }

@@ -128,6 +128,8 @@ func TestVerdictRules(t *testing.T) {
 			StatusNoChange, "within the limits: p50 overall"},
 		{"too few requests", synth{seed: 1, latency: steady, perWindow: 1}, synth{seed: 2, latency: steady, perWindow: 1, errors: burst},
 			StatusInconclusive, "too few requests in base: 60 < min_requests 100"},
+		{"saturated generator", synth{seed: 1, latency: steady}, synth{seed: 2, latency: normalLatency(30 * time.Millisecond), saturated: true},
+			StatusInconclusive, "head's load generator saturated"},
 		{"new finding", synth{seed: 1, latency: steady},
 			synth{seed: 2, latency: steady, findings: []results.Finding{{Cause: "nat-port-exhaustion", Confidence: "high"}}},
 			StatusRegression, "new: nat-port-exhaustion, high"},

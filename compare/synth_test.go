@@ -23,6 +23,8 @@ type synth struct {
 	// ready 2 s and traffic 3 s later.
 	deployAt int
 	findings []results.Finding
+	// saturated marks the load generator saturated.
+	saturated bool
 }
 
 var t0 = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
@@ -36,6 +38,7 @@ func (s synth) run(tb testing.TB) *results.Run {
 		StartedAt: t0,
 		Totals:    results.Totals{ByClass: map[results.Class]int64{}},
 		Findings:  s.findings,
+		Load:      results.LoadInfo{Saturated: s.saturated},
 	}
 	h := hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
 	for i := range s.windows {

@@ -57,12 +57,12 @@ func diffFindings(base, head []results.Finding) FindingsDiff {
 // decide gives the comparison its verdict, first rule that applies:
 //
 //  1. INCONCLUSIVE when either run has fewer requests than
-//     limits.min_requests, or the head's load generator was saturated (its
+//     limits.min_requests, or its load generator was saturated (its
 //     latencies and transport errors are its own then);
 //  2. REGRESSION when an error or latency metric is significant and beyond
 //     its limit against the head, or the head has a finding the base has
 //     not (a cause is named only on evidence, so a new one is a change by
-//     itself);
+//     itself; load-generator-saturated is rule 1's);
 //  3. IMPROVEMENT when one is significant and beyond its limit in the
 //     head's favour, or a finding of the base is gone;
 //  4. NO CHANGE otherwise.
@@ -75,10 +75,8 @@ func decide(c *Comparison, lim scenarios.Compare) Verdict {
 		if r.info.Requests < lim.MinRequests {
 			unsure = append(unsure, fmt.Sprintf("too few requests in %s: %d < min_requests %d", r.which, r.info.Requests, lim.MinRequests))
 		}
-	}
-	for _, f := range c.Findings.New {
-		if f.Cause == correlate.CauseLoadGeneratorSaturated {
-			unsure = append(unsure, "head's load generator saturated: its latencies and transport errors may be its own")
+		if r.info.Saturated {
+			unsure = append(unsure, r.which+"'s load generator saturated: its latencies and transport errors may be its own")
 		}
 	}
 	for _, r := range c.Errors {
