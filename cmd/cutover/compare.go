@@ -18,8 +18,9 @@ import (
 
 // compareCmd is `cutover compare BASE HEAD`.
 type compareCmd struct {
-	Base   string `arg:"" name:"base" help:"The base run: a run directory or its run.json."`
-	Head   string `arg:"" name:"head" help:"The head run: a run directory or its run.json."`
+	Base string `arg:"" name:"base" help:"The base run: a run directory or its run.json."`
+	Head string `arg:"" name:"head" help:"The head run: a run directory or its run.json."`
+	// Format: html joins the enum with reporters.CompareByName's "html".
 	Format string `enum:"text,json,markdown,junit" default:"text" help:"Report format: text, json, markdown or junit."`
 	Out    string `help:"Write the report to this file instead of stdout."`
 	Force  bool   `help:"Compare runs of scenarios with different names."`
