@@ -216,10 +216,14 @@ func allWindows(r *results.Run) []int {
 
 // ScenarioDiff returns the top-level keys of two resolved scenarios (as
 // records hold them) whose values differ, sorted; nil when they are the
-// same or either cannot be read.
+// same or either cannot be read. In a scenario with a localcloud section,
+// target.url and target.endpoint are the addresses of the local cloud the
+// run started (a new port every run), not part of the scenario: they are
+// not compared.
 func ScenarioDiff(base, head json.RawMessage) []string {
-	var b, h map[string]json.RawMessage
-	if json.Unmarshal(base, &b) != nil || json.Unmarshal(head, &h) != nil {
+	b, bok := scenarioMap(base)
+	h, hok := scenarioMap(head)
+	if !bok || !hok {
 		return nil
 	}
 	var keys []string
@@ -235,6 +239,25 @@ func ScenarioDiff(base, head json.RawMessage) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// scenarioMap is a recorded scenario by top-level key, its local cloud's
+// addresses left out.
+func scenarioMap(raw json.RawMessage) (map[string]json.RawMessage, bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return nil, false
+	}
+	if lc, ok := m["localcloud"]; !ok || string(lc) == "{}" || string(lc) == "null" {
+		return m, true
+	}
+	var target map[string]json.RawMessage
+	if json.Unmarshal(m["target"], &target) == nil && target != nil {
+		delete(target, "url")
+		delete(target, "endpoint")
+		m["target"], _ = json.Marshal(target)
+	}
+	return m, true
 }
 
 // sameJSON compares two JSON values whatever their key order and spacing.

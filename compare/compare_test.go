@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -175,6 +176,13 @@ func TestCutoverWindowAndTimings(t *testing.T) {
 		*c.Cutover[0].Head.ReadyToTraffic != 1 || *c.Cutover[0].Head.DeployToTraffic != 3 {
 		t.Errorf("cutover timings = %+v", c.Cutover)
 	}
+	late := synth{windows: 60, perWindow: 10, seed: 1, latency: normalLatency(time.Millisecond), deployAt: 30}.run(t)
+	late.Events = append(late.Events,
+		results.Event{Kind: results.EventRollbackStart, At: t0.Add(61 * time.Second)},
+		results.Event{Kind: results.EventRollbackDone, At: t0.Add(62 * time.Second)})
+	if got := cutoverSpan(late, 5*time.Second); *got != (Span{From: 30, To: 38}) {
+		t.Errorf("a restore after the load moved the cutover window to %+v", got)
+	}
 	noCut := synth{windows: 10, perWindow: 10, seed: 1, latency: normalLatency(time.Millisecond)}.run(t)
 	if cutoverSpan(noCut, time.Second) != nil {
 		t.Error("a load-only run has a cutover window")
@@ -186,6 +194,16 @@ func TestScenarioDiff(t *testing.T) {
 		[]byte(`{"load":{"duration":"1m", "rate":"10/s"},"name":"b","y":2}`))
 	if want := []string{"name", "x", "y"}; !slices.Equal(got, want) {
 		t.Errorf("ScenarioDiff = %v, want %v", got, want)
+	}
+	// The local cloud's addresses are new every run.
+	lc := func(port int) []byte {
+		return []byte(fmt.Sprintf(`{"target":{"url":"http://127.0.0.1:%d","service":"web"},"localcloud":{"seed":1}}`, port))
+	}
+	if got := ScenarioDiff(lc(4001), lc(4002)); got != nil {
+		t.Errorf("two runs of one local cloud scenario differ in %v", got)
+	}
+	if got := ScenarioDiff([]byte(`{"target":{"url":"http://a"}}`), []byte(`{"target":{"url":"http://b"}}`)); !slices.Equal(got, []string{"target"}) {
+		t.Errorf("different targets: ScenarioDiff = %v", got)
 	}
 }
 

@@ -10,9 +10,19 @@ import (
 // of the load: from its first deploy-start or traffic-applied event to its
 // last revision-ready, traffic-applied or rollback-done, plus settle,
 // clipped to the load's windows; nil when the run has no such event.
+// Events after the load (the restore of a failed run) changed nothing the
+// load saw and do not count.
 func cutoverSpan(r *results.Run, settle time.Duration) *Span {
 	var from, to time.Time
+	start := loadStart(r)
+	var loadEnd time.Time
+	if n := len(r.Timeline); n > 0 {
+		loadEnd = r.Timeline[n-1].Start.Add(windowWidth(r))
+	}
 	for _, e := range r.Events {
+		if !loadEnd.IsZero() && !e.At.Before(loadEnd) {
+			continue
+		}
 		switch e.Kind {
 		case results.EventDeployStart, results.EventTrafficApplied, results.EventRollbackStart:
 			if from.IsZero() || e.At.Before(from) {
@@ -32,12 +42,11 @@ func cutoverSpan(r *results.Run, settle time.Duration) *Span {
 	if to.Before(from) {
 		to = from
 	}
-	start := loadStart(r)
 	s := &Span{From: from.Sub(start).Seconds(), To: to.Add(settle).Sub(start).Seconds()}
-	if n := len(r.Timeline); n > 0 {
-		end := r.Timeline[n-1].Start.Add(windowWidth(r)).Sub(start).Seconds()
+	if !loadEnd.IsZero() {
+		end := loadEnd.Sub(start).Seconds()
 		s.To = min(s.To, end)
-		s.From = max(0, min(s.From, end))
+		s.From = max(0, s.From)
 	}
 	return s
 }
