@@ -54,7 +54,7 @@ func TestCompareExitCodes(t *testing.T) {
 		{"missing dir", []string{"compare", a, filepath.Join(dir, "gone")}, ExitHarness, "", "does not exist"},
 		{"corrupt record", []string{"compare", corrupt, a}, ExitHarness, "", "read run record"},
 		{"bad limit", []string{"compare", a, a2, "--max-p90-increase", "200%"}, ExitInvalidInput, "", "--max-p90-increase"},
-		{"negative limit", []string{"compare", a, a2, "--max-error-increase", "-1"}, ExitInvalidInput, "", "compare.max_error_increase: must not be negative"},
+		{"negative limit", []string{"compare", a, a2, "--max-error-increase=-1"}, ExitInvalidInput, "", "compare.max_error_increase: must not be negative"},
 		{"bad format", []string{"compare", a, a2, "--format", "html"}, ExitInvalidInput, "", "--format must be one of"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
