@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -331,5 +333,33 @@ func TestCompareText(t *testing.T) {
 		if n := len([]rune(l)); n > 100 {
 			t.Errorf("line %d is %d columns: %q", i+1, n, l)
 		}
+	}
+}
+
+// TestCompareGolden renders the synthetic regression in every compare
+// format against testdata/compare-regression.*.golden (-update rewrites
+// them); rendering twice gives the same bytes (the bootstrap is seeded).
+func TestCompareGolden(t *testing.T) {
+	for _, format := range CompareFormats {
+		t.Run(format, func(t *testing.T) {
+			got := renderCompare(t, format, cmpRegression(t, 60))
+			path := filepath.Join("testdata", "compare-regression."+format+".golden")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from the golden file (run with -update to accept):\n%s", path, got)
+			}
+			if again := renderCompare(t, format, cmpRegression(t, 60)); again != got {
+				t.Error("two comparisons of the same records render differently")
+			}
+		})
 	}
 }
