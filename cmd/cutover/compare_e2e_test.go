@@ -95,10 +95,9 @@ func TestCompareTheNATIncidentWithItsFix(t *testing.T) {
 	})
 }
 
-// verdictOf returns the line after "VERDICT:" of a text comparison and its
-// first reason.
+// verdictOf returns the VERDICT section of a text comparison: the verdict
+// and its reasons.
 func verdictOf(text string) string {
 	_, after, _ := strings.Cut(text, "VERDICT: ")
-	lines := strings.SplitN(after, "\n", 3)
-	return strings.Join(lines[:min(2, len(lines))], " ")
+	return strings.TrimSpace(after)
 }
