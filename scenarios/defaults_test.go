@@ -22,7 +22,7 @@ import (
 // consumer packages.
 
 // consumerDirs are the packages that consume a resolved scenario.
-var consumerDirs = []string{"../runner", "../localcloud", "../cmd", "../reporters", "../results"}
+var consumerDirs = []string{"../runner", "../localcloud", "../cmd", "../reporters", "../results", "../compare"}
 
 // defaultSet is what scenarios declares: the values it gives each setting
 // (by field name, lower case) and the names of its Default* declarations.

@@ -54,6 +54,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	}
 
 	resolveTarget(s)
+	resolveCompareMinRequests(&s.Compare, s.Verdict.MinRequests)
 	resolveMetrics(s, func(path string) bool { _, ok := d.written[path]; return ok })
 
 	// A value that failed to decode is left at its default, which would make
@@ -120,6 +121,7 @@ func defaultScenario() *Scenario {
 		Load:     DefaultLoad(),
 		Verdict:  Verdict{MaxErrors: 0, ObserveAfterAbort: Duration(defaultObserveAfterAbort)},
 		Rollback: RollbackOnFailure,
+		Compare:  compareDefaults(),
 	}
 	return s
 }

@@ -22,6 +22,7 @@ func withDefaults(name string, edit func(s *Scenario)) *Scenario {
 	s.Name = name
 	s.File = name + ".yaml"
 	edit(s)
+	resolveCompareMinRequests(&s.Compare, s.Verdict.MinRequests)
 	return s
 }
 
@@ -264,7 +265,9 @@ verdict:
 		`"load":{"requests":[{"method":"GET","path":"/","weight":1}],"start_rate":"5/s",` +
 		`"stages":[{"for":"15m","rate":"10/500ms"}],"duration":"15m","timeout":"30s","keepalive":true,"http2":true,` +
 		`"sessions":{},"max_workers":128,"window":"1s","revision_header":"X-Revision"},` +
-		`"verdict":{"max_errors":0,"min_requests":0,"thresholds":["p99 < 1.5s"],"observe_after_abort":"30s"},"rollback":"on-failure"}`
+		`"verdict":{"max_errors":0,"min_requests":0,"thresholds":["p99 < 1.5s"],"observe_after_abort":"30s"},"rollback":"on-failure",` +
+		`"compare":{"max_p50_increase":0.1,"max_p90_increase":0.1,"max_p99_increase":0.1,"max_error_increase":0,` +
+		`"max_error_rate_increase":0,"min_requests":100,"settle":"30s"}}`
 	if got != want {
 		t.Errorf("json.Marshal:\n got %s\nwant %s", got, want)
 	}
@@ -274,7 +277,7 @@ verdict:
 // Parse reports for it.
 var invalidFixtures = map[string][]string{
 	"four-problems.yaml": {
-		`four-problems.yaml:5:1: descripton: unknown key (did you mean "description"?); allowed keys are version, name, description, target, load, verdict, localcloud, actions, rollback, metrics`,
+		`four-problems.yaml:5:1: descripton: unknown key (did you mean "description"?); allowed keys are version, name, description, target, load, verdict, localcloud, actions, rollback, metrics, compare`,
 		`four-problems.yaml:11:9: load.rate: "-5/s": rate must be positive`,
 		`four-problems.yaml:12:13: load.duration: "30 seconds": not a duration; write a Go duration such as 30s, 1m30s or 500ms`,
 		`four-problems.yaml:14:3: load.timeout: duplicate key; first set on line 13`,
@@ -354,7 +357,7 @@ var invalidFixtures = map[string][]string{
 		`no-load-model.yaml:2:1: load: no load model; set rate (e.g. rate: 100/s), stages (a ramp) or concurrency (a closed model)`,
 	},
 	"not-a-mapping.yaml": {
-		`not-a-mapping.yaml:1:1: a scenario is a mapping with keys version, name, description, target, load, verdict, localcloud, actions, rollback, metrics; got a list`,
+		`not-a-mapping.yaml:1:1: a scenario is a mapping with keys version, name, description, target, load, verdict, localcloud, actions, rollback, metrics, compare; got a list`,
 	},
 	"ranges.yaml": {
 		`ranges.yaml:7:3: load.concurrency: must not be negative, got -4`,

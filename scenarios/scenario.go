@@ -28,6 +28,9 @@ type Scenario struct {
 	// Metrics says which platform metrics are read after the load and
 	// how long the run waits for them.
 	Metrics Metrics `yaml:"metrics" json:"metrics,omitzero"`
+	// Compare holds the limits `cutover compare` judges this scenario's
+	// runs against each other by.
+	Compare Compare `yaml:"compare" json:"compare"`
 
 	// File is the path the scenario was read from ("" for in-memory input).
 	File string `yaml:"-" json:"-"`

@@ -56,6 +56,7 @@ func validate(s *Scenario, locate func(path string) (line, col int)) []Problem {
 	v.verdict(&s.Verdict, &s.Load)
 	v.localCloud("localcloud", &s.LocalCloud)
 	v.metrics(s)
+	v.compare(&s.Compare)
 	return v.problems
 }
 

@@ -34,6 +34,7 @@ type cli struct {
 	Run        runCmd        `cmd:"" help:"Run a scenario: drive load, judge it, write the record and reports."`
 	Validate   validateCmd   `cmd:"" help:"Check scenario files and print every problem with its position."`
 	Report     reportCmd     `cmd:"" help:"Render the record of a run directory again."`
+	Compare    compareCmd    `cmd:"" help:"Compare a head run with its base: REGRESSION, IMPROVEMENT, NO CHANGE or INCONCLUSIVE."`
 	Restore    restoreCmd    `cmd:"" help:"Put back the traffic split a run recorded (after a crash, kill -9 or NOT RESTORED)."`
 	Scenarios  scenariosCmd  `cmd:"" help:"List the built-in scenarios."`
 	Localcloud localcloudCmd `cmd:"" help:"Start the local cloud a scenario describes and serve until interrupted."`
@@ -103,6 +104,8 @@ func parse(args []string, env Env) (cmd command, err error) {
 		return &c.Validate, nil
 	case "report <run-dir>":
 		return &c.Report, nil
+	case "compare <base> <head>":
+		return &c.Compare, nil
 	case "restore <run-dir>":
 		return &c.Restore, nil
 	case "scenarios":

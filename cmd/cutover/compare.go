@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cutover-dev/cutover/compare"
+	"github.com/cutover-dev/cutover/reporters"
+	"github.com/cutover-dev/cutover/results"
+	"github.com/cutover-dev/cutover/scenarios"
+)
+
+// compareCmd is `cutover compare BASE HEAD`.
+type compareCmd struct {
+	Base string `arg:"" name:"base" help:"The base run: a run directory or its run.json."`
+	Head string `arg:"" name:"head" help:"The head run: a run directory or its run.json."`
+	// Format: html joins the enum with reporters.CompareByName's "html".
+	Format string `enum:"text,json,markdown,junit" default:"text" help:"Report format: text, json, markdown or junit."`
+	Out    string `help:"Write the report to this file instead of stdout."`
+	Force  bool   `help:"Compare runs of scenarios with different names."`
+	Seed   uint64 `default:"1" help:"Seed of the latency bootstrap."`
+
+	MaxP50Increase       string        `name:"max-p50-increase" help:"Override compare.max_p50_increase (10% or 0.1)."`
+	MaxP90Increase       string        `name:"max-p90-increase" help:"Override compare.max_p90_increase."`
+	MaxP99Increase       string        `name:"max-p99-increase" help:"Override compare.max_p99_increase."`
+	MaxErrorIncrease     *int64        `name:"max-error-increase" help:"Override compare.max_error_increase (errors in the cutover window beyond the base's rate)."`
+	MaxErrorRateIncrease string        `name:"max-error-rate-increase" help:"Override compare.max_error_rate_increase (0.1% or 0.001)."`
+	MinRequests          *int64        `name:"min-requests" help:"Override compare.min_requests."`
+	Settle               time.Duration `help:"Override compare.settle (the cutover window's tail after its last event)."`
+}
+
+func (c *compareCmd) run(ctx context.Context, env Env) error {
+	render, err := reporters.CompareByName(c.Format)
+	if err != nil {
+		return usageError{err}
+	}
+	base, err := readCompared("base", c.Base)
+	if err != nil {
+		return err
+	}
+	head, err := readCompared("head", c.Head)
+	if err != nil {
+		return err
+	}
+	if base.ScenarioName != head.ScenarioName && !c.Force {
+		return WithExitCodeIfNone(fmt.Errorf("compare: base is a run of scenario %q, head of %q; --force compares them anyway",
+			base.ScenarioName, head.ScenarioName), ExitInvalidInput)
+	}
+	limits, err := c.limits(head)
+	if err != nil {
+		return err
+	}
+	cmp, err := compare.Compare(base, head, compare.Options{Limits: limits, Seed: c.Seed})
+	if err != nil {
+		return WithExitCodeIfNone(fmt.Errorf("compare: %w", err), ExitHarness)
+	}
+	if len(cmp.ScenarioDiffers) > 0 {
+		fmt.Fprintf(env.Stderr, "cutover: warning: the resolved scenarios of base and head differ in %s\n", strings.Join(cmp.ScenarioDiffers, ", "))
+	}
+	if err := c.write(env, render, cmp); err != nil {
+		return err
+	}
+	return reportedOutcome{string(cmp.Verdict.Status), compareExit(cmp.Verdict.Status)}
+}
+
+// write renders the comparison to --out or stdout; with --out the verdict
+// line is printed on stdout too.
+func (c *compareCmd) write(env Env, render func(w io.Writer, c *compare.Comparison) error, cmp *compare.Comparison) error {
+	if c.Out == "" {
+		if err := render(env.Stdout, cmp); err != nil {
+			return fmt.Errorf("render %s comparison: %w", c.Format, err)
+		}
+		return nil
+	}
+	f, err := os.Create(c.Out)
+	if err != nil {
+		return fmt.Errorf("write comparison: %w", err)
+	}
+	err = render(f, cmp)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write comparison %s: %w", c.Out, err)
+	}
+	fmt.Fprintf(env.Stdout, "%s · %s\n", cmp.Verdict.Status, strings.Join(cmp.Verdict.Reasons, "; "))
+	return nil
+}
+
+// limits are the head scenario's compare section with the flags' overrides.
+func (c *compareCmd) limits(head *results.Run) (scenarios.Compare, error) {
+	lim, err := scenarios.CompareOf(head.Scenario)
+	if err != nil {
+		return lim, WithExitCodeIfNone(fmt.Errorf("head run: %w", err), ExitHarness)
+	}
+	var problems []error
+	percent := func(flag, value string, into *float64) {
+		if value == "" {
+			return
+		}
+		f, err := scenarios.ParsePercent(value)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("--%s: %w", flag, err))
+			return
+		}
+		*into = f
+	}
+	percent("max-p50-increase", c.MaxP50Increase, &lim.MaxP50Increase)
+	percent("max-p90-increase", c.MaxP90Increase, &lim.MaxP90Increase)
+	percent("max-p99-increase", c.MaxP99Increase, &lim.MaxP99Increase)
+	percent("max-error-rate-increase", c.MaxErrorRateIncrease, &lim.MaxErrorRateIncrease)
+	if c.MaxErrorIncrease != nil {
+		lim.MaxErrorIncrease = *c.MaxErrorIncrease
+	}
+	if c.MinRequests != nil {
+		lim.MinRequests = *c.MinRequests
+	}
+	if c.Settle != 0 {
+		lim.Settle = scenarios.Duration(c.Settle)
+	}
+	if err := lim.Validate(); err != nil {
+		problems = append(problems, err)
+	}
+	if err := errors.Join(problems...); err != nil {
+		return lim, usageError{err}
+	}
+	return lim, nil
+}
+
+// readCompared reads a run record from a run directory or its run.json;
+// a record that is missing or cannot be read is ExitHarness (4).
+func readCompared(which, path string) (*results.Run, error) {
+	dir := path
+	if filepath.Base(path) == results.RecordFile {
+		dir = filepath.Dir(path)
+	} else if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		return nil, WithExitCodeIfNone(fmt.Errorf("%s: %s is a file but not a %s", which, path, results.RecordFile), ExitHarness)
+	}
+	run, err := results.Read(dir)
+	if err != nil {
+		return nil, WithExitCodeIfNone(fmt.Errorf("%s: %w", which, err), ExitHarness)
+	}
+	return run, nil
+}
+
+// compareExit is the exit code of a comparison's verdict.
+func compareExit(s compare.Status) ExitCode {
+	switch s {
+	case compare.StatusRegression:
+		return ExitFail
+	case compare.StatusInconclusive:
+		return ExitInconclusive
+	}
+	return ExitPass
+}

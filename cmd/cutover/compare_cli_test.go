@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseCompare(t *testing.T) {
+	five := int64(5)
+	for _, tt := range []struct {
+		args []string
+		want *compareCmd
+	}{
+		{[]string{"compare", "a", "b"}, &compareCmd{Base: "a", Head: "b", Format: "text", Seed: 1}},
+		{[]string{"compare", "a", "b", "--format", "markdown", "--out", "c.md", "--force", "--seed", "7",
+			"--max-p99-increase", "20%", "--max-error-increase", "5", "--settle", "10s"},
+			&compareCmd{Base: "a", Head: "b", Format: "markdown", Out: "c.md", Force: true, Seed: 7,
+				MaxP99Increase: "20%", MaxErrorIncrease: &five, Settle: 10 * time.Second}},
+	} {
+		var out, errb bytes.Buffer
+		got, err := parse(tt.args, Env{Stdout: &out, Stderr: &errb})
+		if err != nil {
+			t.Errorf("parse %q: %v\n%s", tt.args, err, errb.String())
+			continue
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("parse %q = %#v, want %#v", tt.args, got, tt.want)
+		}
+	}
+}
+
+// Each compare command line exits with README's code, in-process, on
+// records too small to conclude from.
+func TestCompareExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	a := writeRecord(t, dir, "a", `{"schema_version": 1, "run_id": "a-1", "scenario_name": "alpha", "totals": {"requests": 10}}`)
+	a2 := writeRecord(t, dir, "a2", `{"schema_version": 1, "run_id": "a-2", "scenario_name": "alpha", "totals": {"requests": 10}}`)
+	b := writeRecord(t, dir, "b", `{"schema_version": 1, "run_id": "b-1", "scenario_name": "beta", "totals": {"requests": 10}}`)
+	corrupt := writeRecord(t, dir, "corrupt", `{"schema_version": 1, "timeline": [`)
+	for _, tt := range []struct {
+		name           string
+		args           []string
+		code           ExitCode
+		stdout, stderr string
+	}{
+		{"too few requests", []string{"compare", a, filepath.Join(a2, "run.json")}, ExitInconclusive, "VERDICT: INCONCLUSIVE", ""},
+		{"min-requests flag", []string{"compare", a, a2, "--min-requests", "5"}, ExitPass, "VERDICT: NO CHANGE", ""},
+		{"names differ", []string{"compare", a, b}, ExitInvalidInput, "", `base is a run of scenario "alpha", head of "beta"`},
+		{"names differ, forced", []string{"compare", a, b, "--force", "--format", "json"}, ExitInconclusive, `"status": "INCONCLUSIVE"`, ""},
+		{"missing dir", []string{"compare", a, filepath.Join(dir, "gone")}, ExitHarness, "", "does not exist"},
+		{"corrupt record", []string{"compare", corrupt, a}, ExitHarness, "", "read run record"},
+		{"bad limit", []string{"compare", a, a2, "--max-p90-increase", "200%"}, ExitInvalidInput, "", "--max-p90-increase"},
+		{"negative limit", []string{"compare", a, a2, "--max-error-increase=-1"}, ExitInvalidInput, "", "compare.max_error_increase: must not be negative"},
+		{"bad format", []string{"compare", a, a2, "--format", "html"}, ExitInvalidInput, "", "--format must be one of"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := runInProcess(t, tt.args...)
+			if got.code != tt.code || !strings.Contains(got.stdout, tt.stdout) || !strings.Contains(got.stderr, tt.stderr) {
+				t.Errorf("exit %d, want %d (stdout with %q, stderr with %q)\nstdout:\n%s\nstderr:\n%s",
+					got.code, tt.code, tt.stdout, tt.stderr, got.stdout, got.stderr)
+			}
+		})
+	}
+}
