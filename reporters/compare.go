@@ -8,15 +8,18 @@ import (
 	"strings"
 
 	"github.com/cutover-dev/cutover/compare"
+	"github.com/cutover-dev/cutover/results"
 )
 
-// CompareFormats lists the formats CompareByName knows, in the order they
-// are documented.
-var CompareFormats = []string{"text", "json", "markdown", "junit"}
+// CompareFormats lists the formats a comparison renders to, in the order
+// they are documented: CompareByName's, and html (CompareHTML, which
+// draws the two records too).
+var CompareFormats = []string{"text", "json", "markdown", "junit", "html"}
 
 // CompareByName returns the renderer of a comparison for format (text,
 // json, markdown or junit). Each is a pure function of the
-// *compare.Comparison, like the run reporters.
+// *compare.Comparison, like the run reporters; html needs the two records
+// as well: CompareHTML.
 func CompareByName(format string) (func(io.Writer, *compare.Comparison) error, error) {
 	switch format {
 	case "text":
@@ -27,7 +30,6 @@ func CompareByName(format string) (func(io.Writer, *compare.Comparison) error, e
 		return CompareMarkdown, nil
 	case "junit":
 		return CompareJUnit, nil
-		// "html": the HTML compare page goes here (reporters/compare_html.go).
 	}
 	return nil, fmt.Errorf("unknown compare format %q (valid: %s)", format, strings.Join(CompareFormats, ", "))
 }
@@ -42,6 +44,30 @@ func CompareJSON(w io.Writer, c *compare.Comparison) error {
 		return fmt.Errorf("render compare json: %w", err)
 	}
 	return nil
+}
+
+// CompareHTML writes the comparison page: the base and head records
+// overlaid on the charts of HTMLCompare, with the comparison's verdict, its
+// reasons and its summary table on top.
+func CompareHTML(w io.Writer, base, head *results.Run, c *compare.Comparison) error {
+	if c == nil {
+		return fmt.Errorf("render compare html: no comparison")
+	}
+	return HTMLCompare(w, base, head, CompareSummaryOf(c))
+}
+
+// CompareSummaryOf is the comparison's verdict, its reasons and its summary
+// table (metric | base | head | Δ | verdict) as the HTML page shows them.
+func CompareSummaryOf(c *compare.Comparison) CompareSummary {
+	s := CompareSummary{
+		Verdict: string(c.Verdict.Status),
+		Reasons: c.Verdict.Reasons,
+		Header:  []string{"metric", "base", "head", "Δ", "verdict"},
+	}
+	for _, r := range cmpSummaryRows(c) {
+		s.Rows = append(s.Rows, []string{r.metric, r.base, r.head, r.delta, r.outcome})
+	}
+	return s
 }
 
 // cmpRow is one line of a comparison's summary: metric | base | head

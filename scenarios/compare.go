@@ -11,6 +11,12 @@ import (
 // regression only when it is statistically significant and beyond its
 // limit; package compare says how each is tested.
 type Compare struct {
+	// As is the name runs of this scenario are compared under: compare
+	// refuses runs of different scenarios, and a variant of a scenario
+	// (its fix, a change made in a pull request) says the name of the
+	// scenario it varies to be compared with its runs. Default: the
+	// scenario's name.
+	As string `yaml:"as" json:"as,omitempty"`
 	// MaxP50Increase, MaxP90Increase and MaxP99Increase are the largest
 	// relative increases of the head's latency quantiles over the base's
 	// that are not a regression (0.1 for 10%), overall and in the cutover
@@ -48,6 +54,8 @@ const (
 	DefaultCompareMinRequests = 100
 	// DefaultCompareSettle is the default of compare.settle.
 	DefaultCompareSettle = 30 * time.Second
+	// maxCompareAs bounds compare.as.
+	maxCompareAs = 256
 	// maxCompareSettle bounds compare.settle.
 	maxCompareSettle = time.Hour
 )
@@ -56,7 +64,7 @@ const (
 // under a verdict section asking for minRequests.
 func DefaultCompare(minRequests int64) Compare {
 	c := compareDefaults()
-	resolveCompareMinRequests(&c, minRequests)
+	resolveCompare(&c, "", minRequests)
 	return c
 }
 
@@ -71,9 +79,13 @@ func compareDefaults() Compare {
 	}
 }
 
-// resolveCompareMinRequests gives an unset compare.min_requests its
-// default: the larger of DefaultCompareMinRequests and the verdict's.
-func resolveCompareMinRequests(c *Compare, verdictMin int64) {
+// resolveCompare gives the compare section's unset keys that depend on
+// the rest of the scenario their defaults: as is the scenario's name,
+// min_requests the larger of DefaultCompareMinRequests and the verdict's.
+func resolveCompare(c *Compare, name string, verdictMin int64) {
+	if c.As == "" {
+		c.As = name
+	}
 	if c.MinRequests == 0 {
 		c.MinRequests = max(DefaultCompareMinRequests, verdictMin)
 	}
@@ -82,9 +94,10 @@ func resolveCompareMinRequests(c *Compare, verdictMin int64) {
 // CompareOf returns the compare section of a scenario as a run record
 // holds it (the resolved scenario, as JSON): the section it recorded, or
 // for a record written before compare sections existed, DefaultCompare
-// under its verdict's min_requests.
+// under its verdict's min_requests, compared as the scenario's name.
 func CompareOf(scenarioJSON []byte) (Compare, error) {
 	var rec struct {
+		Name    string `json:"name"`
 		Verdict struct {
 			MinRequests int64 `json:"min_requests"`
 		} `json:"verdict"`
@@ -96,9 +109,10 @@ func CompareOf(scenarioJSON []byte) (Compare, error) {
 		}
 	}
 	if rec.Compare == nil {
-		return DefaultCompare(rec.Verdict.MinRequests), nil
+		rec.Compare = &Compare{}
+		*rec.Compare = compareDefaults()
 	}
-	resolveCompareMinRequests(rec.Compare, rec.Verdict.MinRequests)
+	resolveCompare(rec.Compare, rec.Name, rec.Verdict.MinRequests)
 	return *rec.Compare, nil
 }
 
@@ -132,4 +146,7 @@ func (v *validator) compare(c *Compare) {
 	v.intIn("compare.max_error_increase", c.MaxErrorIncrease, 0, maxCount, "")
 	v.intIn("compare.min_requests", c.MinRequests, 0, maxCount, "")
 	v.durationIn("compare.settle", c.Settle, 0, maxCompareSettle)
+	if len(c.As) > maxCompareAs || Printable(c.As) != c.As {
+		v.addf("compare.as", "%q: not a scenario name (printable text of at most %d bytes)", Printable(c.As), maxCompareAs)
+	}
 }

@@ -54,7 +54,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	}
 
 	resolveTarget(s)
-	resolveCompareMinRequests(&s.Compare, s.Verdict.MinRequests)
+	resolveCompare(&s.Compare, s.Name, s.Verdict.MinRequests)
 	resolveMetrics(s, func(path string) bool { _, ok := d.written[path]; return ok })
 
 	// A value that failed to decode is left at its default, which would make

@@ -22,7 +22,7 @@ func withDefaults(name string, edit func(s *Scenario)) *Scenario {
 	s.Name = name
 	s.File = name + ".yaml"
 	edit(s)
-	resolveCompareMinRequests(&s.Compare, s.Verdict.MinRequests)
+	resolveCompare(&s.Compare, s.Name, s.Verdict.MinRequests)
 	return s
 }
 
@@ -266,7 +266,7 @@ verdict:
 		`"stages":[{"for":"15m","rate":"10/500ms"}],"duration":"15m","timeout":"30s","keepalive":true,"http2":true,` +
 		`"sessions":{},"max_workers":128,"window":"1s","revision_header":"X-Revision"},` +
 		`"verdict":{"max_errors":0,"min_requests":0,"thresholds":["p99 < 1.5s"],"observe_after_abort":"30s"},"rollback":"on-failure",` +
-		`"compare":{"max_p50_increase":0.1,"max_p90_increase":0.1,"max_p99_increase":0.1,"max_error_increase":0,` +
+		`"compare":{"as":"readable","max_p50_increase":0.1,"max_p90_increase":0.1,"max_p99_increase":0.1,"max_error_increase":0,` +
 		`"max_error_rate_increase":0,"min_requests":100,"settle":"30s"}}`
 	if got != want {
 		t.Errorf("json.Marshal:\n got %s\nwant %s", got, want)

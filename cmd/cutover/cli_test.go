@@ -158,7 +158,7 @@ load: {rate: 1/s, duration: 1s, requests: [{path: /}]}
 func writeRecord(t *testing.T, dir, name, body string) string {
 	t.Helper()
 	run := filepath.Join(dir, name)
-	if err := os.Mkdir(run, 0o755); err != nil {
+	if err := os.MkdirAll(run, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	writeScenario(t, run, "run.json", body)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,10 +19,9 @@ import (
 
 // compareCmd is `cutover compare BASE HEAD`.
 type compareCmd struct {
-	Base string `arg:"" name:"base" help:"The base run: a run directory or its run.json."`
-	Head string `arg:"" name:"head" help:"The head run: a run directory or its run.json."`
-	// Format: html joins the enum with reporters.CompareByName's "html".
-	Format string `enum:"text,json,markdown,junit" default:"text" help:"Report format: text, json, markdown or junit."`
+	Base   string `arg:"" name:"base" help:"The base run: a run directory or its run.json."`
+	Head   string `arg:"" name:"head" help:"The head run: a run directory or its run.json."`
+	Format string `enum:"text,json,markdown,junit,html" default:"text" help:"Report format: text, json, markdown, junit or html."`
 	Out    string `help:"Write the report to this file instead of stdout."`
 	Force  bool   `help:"Compare runs of scenarios with different names."`
 	Seed   uint64 `default:"1" help:"Seed of the latency bootstrap."`
@@ -36,10 +36,6 @@ type compareCmd struct {
 }
 
 func (c *compareCmd) run(ctx context.Context, env Env) error {
-	render, err := reporters.CompareByName(c.Format)
-	if err != nil {
-		return usageError{err}
-	}
 	base, err := readCompared("base", c.Base)
 	if err != nil {
 		return err
@@ -48,9 +44,12 @@ func (c *compareCmd) run(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	if base.ScenarioName != head.ScenarioName && !c.Force {
-		return WithExitCodeIfNone(fmt.Errorf("compare: base is a run of scenario %q, head of %q; --force compares them anyway",
-			base.ScenarioName, head.ScenarioName), ExitInvalidInput)
+	render, err := c.renderer(base, head)
+	if err != nil {
+		return usageError{err}
+	}
+	if err := c.sameScenario(base, head); err != nil {
+		return err
 	}
 	limits, err := c.limits(head)
 	if err != nil {
@@ -67,6 +66,56 @@ func (c *compareCmd) run(ctx context.Context, env Env) error {
 		return err
 	}
 	return reportedOutcome{string(cmp.Verdict.Status), compareExit(cmp.Verdict.Status)}
+}
+
+// renderer returns the renderer of --format; html draws the two records
+// beside the comparison.
+func (c *compareCmd) renderer(base, head *results.Run) (func(io.Writer, *compare.Comparison) error, error) {
+	if c.Format == "html" {
+		return func(w io.Writer, cmp *compare.Comparison) error { return reporters.CompareHTML(w, base, head, cmp) }, nil
+	}
+	return reporters.CompareByName(c.Format)
+}
+
+// sameScenario refuses runs of different scenarios unless --force: runs
+// compare when their scenarios compare as one name (compare.as, which
+// defaults to the scenario's name, so a fix compares with the incident it
+// fixes when it says so).
+func (c *compareCmd) sameScenario(base, head *results.Run) error {
+	if c.Force {
+		return nil
+	}
+	bn, err := comparedAs(base)
+	if err != nil {
+		return WithExitCodeIfNone(fmt.Errorf("base run: %w", err), ExitHarness)
+	}
+	hn, err := comparedAs(head)
+	if err != nil {
+		return WithExitCodeIfNone(fmt.Errorf("head run: %w", err), ExitHarness)
+	}
+	if bn == hn {
+		return nil
+	}
+	return WithExitCodeIfNone(fmt.Errorf("compare: base is a run of scenario %s, head of %s; a variant of a scenario compares with it when it says compare: {as: NAME}; --force compares them anyway",
+		scenarioLabel(base.ScenarioName, bn), scenarioLabel(head.ScenarioName, hn)), ExitInvalidInput)
+}
+
+// comparedAs is the name a run's scenario is compared under.
+func comparedAs(run *results.Run) (string, error) {
+	lim, err := scenarios.CompareOf(run.Scenario)
+	if err != nil {
+		return "", err
+	}
+	return cmp.Or(lim.As, run.ScenarioName), nil
+}
+
+// scenarioLabel names a scenario, and the name it compares as when that
+// is another.
+func scenarioLabel(name, as string) string {
+	if as == name {
+		return fmt.Sprintf("%q", name)
+	}
+	return fmt.Sprintf("%q (compared as %q)", name, as)
 }
 
 // write renders the comparison to --out or stdout; with --out the verdict
@@ -133,20 +182,62 @@ func (c *compareCmd) limits(head *results.Run) (scenarios.Compare, error) {
 	return lim, nil
 }
 
-// readCompared reads a run record from a run directory or its run.json;
-// a record that is missing or cannot be read is ExitHarness (4).
+// readCompared reads a run record from a run directory, its run.json, or
+// the directory a run's --out named, when it holds one run directory. A
+// record that is missing or cannot be read is ExitHarness (4); a --out
+// directory of several runs is ExitInvalidInput (2): name one.
 func readCompared(which, path string) (*results.Run, error) {
 	dir := path
 	if filepath.Base(path) == results.RecordFile {
 		dir = filepath.Dir(path)
 	} else if st, err := os.Stat(path); err == nil && !st.IsDir() {
 		return nil, WithExitCodeIfNone(fmt.Errorf("%s: %s is a file but not a %s", which, path, results.RecordFile), ExitHarness)
+	} else if err == nil {
+		var err error
+		if dir, err = runDirIn(path); err != nil {
+			return nil, WithExitCodeIfNone(fmt.Errorf("%s: %w", which, err), ExitInvalidInput)
+		}
 	}
 	run, err := results.Read(dir)
 	if err != nil {
 		return nil, WithExitCodeIfNone(fmt.Errorf("%s: %w", which, err), ExitHarness)
 	}
 	return run, nil
+}
+
+// runDirIn returns dir when it is a run directory (or holds no run at
+// all, for results.Read to say so), else the one run directory in it:
+// `cutover run --out DIR` makes DIR/<run-id>.
+func runDirIn(dir string) (string, error) {
+	if _, err := os.Stat(filepath.Join(dir, results.RecordFile)); err == nil {
+		return dir, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return dir, nil
+	}
+	var runs []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), results.RecordFile)); err == nil {
+			runs = append(runs, e.Name())
+		}
+	}
+	switch len(runs) {
+	case 0:
+		return dir, nil
+	case 1:
+		return filepath.Join(dir, runs[0]), nil
+	}
+	const shown = 5
+	names := runs[:min(len(runs), shown)]
+	more := ""
+	if len(runs) > shown {
+		more = fmt.Sprintf(", … (%d in all)", len(runs))
+	}
+	return "", fmt.Errorf("%s holds %d runs (%s%s): name one of their directories", dir, len(runs), strings.Join(names, ", "), more)
 }
 
 // compareExit is the exit code of a comparison's verdict.

@@ -3,18 +3,15 @@ package main
 import (
 	"bytes"
 	"cmp"
-	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"maps"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"testing"
 
 	"github.com/cutover-dev/cutover/internal/browsertest"
@@ -109,33 +106,6 @@ func TestHTMLReportOfTheDemoInBrowser(t *testing.T) {
 	}
 }
 
-// demoComparison is a plausible summary of the NAT incident (head) against
-// its fix (base), from the records' totals, for the compare screenshot; the
-// real comparison is ` + "`cutover compare`" + `'s.
-func demoComparison(base, head *results.Run) reporters.CompareSummary {
-	row := func(name string, b, h float64, unit string) []string {
-		verdict := "no change"
-		if h > b {
-			verdict = "regression"
-		}
-		return []string{name, fmtStat(b) + unit, fmtStat(h) + unit, signed(h-b) + unit, verdict}
-	}
-	return reporters.CompareSummary{
-		Verdict: "REGRESSION",
-		Reasons: []string{
-			fmt.Sprintf("errors rose from %d to %d in %d requests", base.Totals.Errors, head.Totals.Errors, head.Totals.Requests),
-			"new finding: nat-port-exhaustion (high)",
-		},
-		Header: []string{"metric", "base", "head", "Δ", "verdict"},
-		Rows: [][]string{
-			row("requests", float64(base.Totals.Requests), float64(head.Totals.Requests), ""),
-			row("errors", float64(base.Totals.Errors), float64(head.Totals.Errors), ""),
-			row("p99", base.Latency.P99, head.Latency.P99, " ms"),
-			row("findings", float64(len(base.Findings)), float64(len(head.Findings)), ""),
-		},
-	}
-}
-
 // TestScreenshots writes docs' screenshots into $CUTOVER_SCREENSHOTS:
 // report.png, the demo's report, and compare.png, the demo against its fix.
 //
@@ -157,22 +127,18 @@ func TestScreenshots(t *testing.T) {
 	browsertest.CheckReport(t, p, head)
 	writePNG(t, filepath.Join(out, "report.png"), p.Screenshot())
 
-	page.Reset()
-	if err := reporters.HTMLCompare(&page, base, head, demoComparison(base, head)); err != nil {
+	baseDir, headDir := demoRun(t, "nat-exhaustion-fixed", ExitPass), demoRun(t, "nat-exhaustion", ExitFail)
+	cmpPage := filepath.Join(t.TempDir(), "compare.html")
+	if inv := runBinary(t, baseDir, "compare", baseDir, headDir, "--format", "html", "--out", cmpPage); inv.code != ExitFail {
+		t.Fatalf("cutover compare: exit %d, want %d\n%s", inv.code, ExitFail, inv.stderr)
+	}
+	b, err := os.ReadFile(cmpPage)
+	if err != nil {
 		t.Fatal(err)
 	}
-	p = browsertest.Open(t, servePage(t, page.Bytes()), "#charts canvas")
+	p = browsertest.Open(t, servePage(t, b), "#charts canvas")
 	browsertest.CheckReport(t, p, base, head)
 	writePNG(t, filepath.Join(out, "compare.png"), p.Screenshot())
-}
-
-func fmtStat(f float64) string { return strconv.FormatFloat(math.Round(f*10)/10, 'f', -1, 64) }
-
-func signed(f float64) string {
-	if f > 0 {
-		return "+" + fmtStat(f)
-	}
-	return fmtStat(f)
 }
 
 // writePNG writes a screenshot to path as a 256-colour PNG, small enough

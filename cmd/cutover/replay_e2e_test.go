@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -70,9 +71,9 @@ var replayPack = []replay{
 	{scenario: "egress-not-ready", code: ExitFail, cause: correlate.CauseEgressNotReady, noNAT: true},
 	{scenario: "affinity-cutover", code: ExitFail, cause: correlate.CauseAffinityBroken, noNAT: true},
 	{scenario: "connection-churn", code: ExitFail, cause: correlate.CausePreExistingErrors},
-	// The fix with an abort brake that the incident trips: the fix must
-	// not (TestAbortBrakeTripsOnTheNATIncident trips it).
-	{scenario: "nat-exhaustion-fixed", code: ExitPass, edit: withBrake, variant: "brake", heavy: true},
+	// The fix carries the abort brake that the incident trips
+	// (TestAbortBrakeTripsOnTheNATIncident): the fix must not.
+	{scenario: "nat-exhaustion-fixed", code: ExitPass, heavy: true, check: checkFixCarriesTheBrake},
 	{scenario: "image-deleted-quiet", code: ExitFail, cause: correlate.CauseRevisionNotReady, noNAT: true, check: checkImageDeletedQuiet},
 }
 
@@ -578,7 +579,8 @@ localcloud:
 }
 
 // brakeRule is the abort brake the NAT replays are run with: more than
-// 3% errors over two seconds of load, watched for 5 s after it trips.
+// 3% errors over two seconds of load, watched for 5 s after it trips. The
+// built-in nat-exhaustion-fixed carries it.
 const brakeRule = "verdict:\n  abort: {error_rate: 3%, for: 2s, min_requests: 50}\n  observe_after_abort: 5s\n"
 
 // withBrake adds brakeRule to a built-in scenario's verdict section.
@@ -589,10 +591,33 @@ func withBrake(text string) string {
 	return strings.Replace(text, "\nverdict:\n", "\n"+brakeRule, 1)
 }
 
+// checkFixCarriesTheBrake checks the fix ran with brakeRule, so that the
+// pack's run of it shows the brake does not trip on a clean cutover.
+func checkFixCarriesTheBrake(t *testing.T, got *replayed) {
+	t.Helper()
+	s, err := scenarios.Parse("brake.yaml", []byte(withBrake("version: 1\nname: b\ntarget: {url: \"http://127.0.0.1:9\"}\nload: {requests: [{path: /}], rate: 10/s, duration: 10s}\nverdict:\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Verdict struct {
+			Abort             *scenarios.AbortRule `json:"abort"`
+			ObserveAfterAbort scenarios.Duration   `json:"observe_after_abort"`
+		} `json:"verdict"`
+	}
+	if err := json.Unmarshal(got.run.Scenario, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(rec.Verdict.Abort, s.Verdict.Abort) || rec.Verdict.ObserveAfterAbort != s.Verdict.ObserveAfterAbort {
+		t.Errorf("the fix ran with abort %+v (observe %v), want brakeRule's %+v (observe %v)",
+			rec.Verdict.Abort, rec.Verdict.ObserveAfterAbort, s.Verdict.Abort, s.Verdict.ObserveAfterAbort)
+	}
+}
+
 // The abort brake on the seed incident: it trips during the cutover, the
 // restore starts within a window of it, no action runs after it, and the
-// run fails. (The fixed scenario runs with the same brake in the replay
-// pack and does not trip.)
+// run fails. (The fixed scenario carries the same brake and does not trip
+// in the replay pack.)
 func TestAbortBrakeTripsOnTheNATIncident(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a replay of the seed incident")
