@@ -29,10 +29,11 @@ check:
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-## bench: load engine and local cloud benchmarks, then the cutover-vs-vegeta comparison
+## bench: load engine, local cloud, 1-hour HTML page and compare benchmarks, then the cutover-vs-vegeta comparison
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./runner/load/
 	$(GO) test -run '^$$' -bench . -benchmem ./localcloud/
+	$(GO) test -run '^$$' -bench 'OneHour' -benchmem ./reporters/ ./compare/
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
 ## demo: replay incident 000 (Cloud NAT exhaustion at a deploy) on the local cloud; exits 1
