@@ -63,6 +63,14 @@ func cmpSynthRun(t testing.TB, n, perWindow int, mean time.Duration, deploy int,
 // n windows each.
 func cmpRegression(t testing.TB, n int) *compare.Comparison {
 	t.Helper()
+	_, _, c := cmpRegressionRuns(t, n)
+	return c
+}
+
+// cmpRegressionRuns returns the synthetic regression's two records and
+// their comparison.
+func cmpRegressionRuns(t testing.TB, n int) (base, head *results.Run, c *compare.Comparison) {
+	t.Helper()
 	none := func(int) int64 { return 0 }
 	burst := func(i int) int64 {
 		if i >= n/2 && i < n/2+5 {
@@ -70,13 +78,13 @@ func cmpRegression(t testing.TB, n int) *compare.Comparison {
 		}
 		return 0
 	}
-	base := cmpSynthRun(t, n, 50, 10*time.Millisecond, n/2, none, 1)
-	head := cmpSynthRun(t, n, 50, 10*time.Millisecond, n/2, burst, 2, results.Finding{Cause: "nat-port-exhaustion", Confidence: "high", Primary: 150})
+	base = cmpSynthRun(t, n, 50, 10*time.Millisecond, n/2, none, 1)
+	head = cmpSynthRun(t, n, 50, 10*time.Millisecond, n/2, burst, 2, results.Finding{Cause: "nat-port-exhaustion", Confidence: "high", Primary: 150})
 	c, err := compare.Compare(base, head, compare.Options{Limits: scenarios.DefaultCompare(0), Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return base, head, c
 }
 
 func renderCompare(t *testing.T, format string, c *compare.Comparison) string {
@@ -340,9 +348,22 @@ func TestCompareText(t *testing.T) {
 // format against testdata/compare-regression.*.golden (-update rewrites
 // them); rendering twice gives the same bytes (the bootstrap is seeded).
 func TestCompareGolden(t *testing.T) {
+	// render renders a fresh comparison of the synthetic records; html
+	// (CompareHTML) draws the records too, its assets left out.
+	render := func(format string) string {
+		base, head, c := cmpRegressionRuns(t, 60)
+		if format != "html" {
+			return renderCompare(t, format, c)
+		}
+		var b bytes.Buffer
+		if err := CompareHTML(&b, base, head, c); err != nil {
+			t.Fatal(err)
+		}
+		return string(withoutAssets(b.Bytes()))
+	}
 	for _, format := range CompareFormats {
 		t.Run(format, func(t *testing.T) {
-			got := renderCompare(t, format, cmpRegression(t, 60))
+			got := render(format)
 			path := filepath.Join("testdata", "compare-regression."+format+".golden")
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -357,7 +378,7 @@ func TestCompareGolden(t *testing.T) {
 			if got != string(want) {
 				t.Errorf("%s differs from the golden file (run with -update to accept):\n%s", path, got)
 			}
-			if again := renderCompare(t, format, cmpRegression(t, 60)); again != got {
+			if again := render(format); again != got {
 				t.Error("two comparisons of the same records render differently")
 			}
 		})

@@ -17,8 +17,7 @@ import (
 // --out DIR`: the incident against the fix is a REGRESSION naming the
 // cutover window's errors and the new NAT finding, the fix against itself
 // NO CHANGE, and bad input is refused with its exit code. It is parallel,
-// so it runs after the replay pack and reads the pack's runs of the
-// incident and the fix; only the fix's second run is its own.
+// so it runs after the replay pack and reads the pack's three runs.
 func TestCompareTheNATIncidentWithItsFix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three replays of the local cloud")

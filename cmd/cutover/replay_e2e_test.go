@@ -60,6 +60,7 @@ type replay struct {
 // three heavy replays sit four places apart (0, 4, 8), each followed by
 // the longest light ones, so the next heavy one is due about when the
 // last one ends; the heavy slot in TestReplayPack makes sure of it.
+// Replays are shared (replayOnce): later tests read the pack's runs.
 var replayPack = []replay{
 	{scenario: "nat-exhaustion", code: ExitFail, cause: correlate.CauseNATPortExhaustion, heavy: true,
 		check: func(t *testing.T, got *replayed) { checkDemo(t, &got.run, got.report) }},
@@ -74,6 +75,10 @@ var replayPack = []replay{
 	// The fix carries the abort brake that the incident trips
 	// (TestAbortBrakeTripsOnTheNATIncident): the fix must not.
 	{scenario: "nat-exhaustion-fixed", code: ExitPass, heavy: true, check: checkFixCarriesTheBrake},
+	// The fix again, for TestCompareTheNATIncidentWithItsFix (the fix
+	// against itself). Beside the fix's first run: neither exhausts NAT,
+	// so the two may overlap.
+	{scenario: "nat-exhaustion-fixed", variant: "again", code: ExitPass},
 	{scenario: "image-deleted-quiet", code: ExitFail, cause: correlate.CauseRevisionNotReady, noNAT: true, check: checkImageDeletedQuiet},
 }
 
@@ -165,7 +170,7 @@ func TestReplayPack(t *testing.T) {
 	}
 	wg.Wait()
 	for i, r := range replayPack {
-		t.Run(r.scenario, func(t *testing.T) {
+		t.Run(r.key(), func(t *testing.T) {
 			got := out[i]
 			if got.err != nil {
 				t.Fatalf("run %s: %v\nstderr:\n%s", r.scenario, got.err, got.inv.stderr)
