@@ -19,11 +19,11 @@ import (
 
 // compareCmd is `cutover compare BASE HEAD`.
 type compareCmd struct {
-	Base   string `arg:"" name:"base" help:"The base run: a run directory or its run.json."`
-	Head   string `arg:"" name:"head" help:"The head run: a run directory or its run.json."`
+	Base   string `arg:"" name:"base" help:"The base run: a run directory, its run.json, or the --out directory of one run."`
+	Head   string `arg:"" name:"head" help:"The head run: a run directory, its run.json, or the --out directory of one run."`
 	Format string `enum:"text,json,markdown,junit,html" default:"text" help:"Report format: text, json, markdown, junit or html."`
 	Out    string `help:"Write the report to this file instead of stdout."`
-	Force  bool   `help:"Compare runs of scenarios with different names."`
+	Force  bool   `help:"Compare runs of scenarios with different names (and no compare.as joining them)."`
 	Seed   uint64 `default:"1" help:"Seed of the latency bootstrap."`
 
 	MaxP50Increase       string        `name:"max-p50-increase" help:"Override compare.max_p50_increase (10% or 0.1)."`
