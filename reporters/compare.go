@@ -165,22 +165,7 @@ func cmpSecsDelta(b, h *float64) string {
 }
 
 // cmpCount writes n with thousands separators.
-func cmpCount(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func cmpCount(n int64) string { return fmtInt(n) }
 
 // cmpRate writes a rate as a percentage, with 3 significant digits.
 func cmpRate(f float64) string {

@@ -227,6 +227,21 @@ func TestTextDiagnosisTable(t *testing.T) {
 		t.Errorf("rows sum to %d requests, %d errors, %d drops; want %d, %d, 2530", requests, errs, drops, failWindows*failRate, failErrors)
 	}
 
+	checkDiagnosisCells(t, tab)
+	// The table fits the default width.
+	_, sec, _ := strings.Cut(text, "\nDIAGNOSIS")
+	sec, _, _ = strings.Cut(sec, "\nTIMELINE")
+	for _, line := range strings.Split(sec, "\n") {
+		if n := displayWidth(line); n > DefaultTextWidth {
+			t.Errorf("diagnosis line of %d columns: %q", n, line)
+		}
+	}
+}
+
+// checkDiagnosisCells checks the cells of failRun's diagnosis table: the
+// peak period, the phases and where the events sit.
+func checkDiagnosisCells(t *testing.T, tab diagTable) {
+	t.Helper()
 	peak := tab.row(t, "+30s")
 	for col, want := range map[string]string{
 		"phase": "during", "errors": "28", "top errors (requests)": "502×20 504×8", "NAT drops": "1,240", "ports": "1,024",
@@ -253,14 +268,6 @@ func TestTextDiagnosisTable(t *testing.T) {
 	}
 	if last := tab.row(t, "+54s"); last["top errors (requests)"] != "504×16" || last["NAT drops"] != "0" {
 		t.Errorf("last row = %v, want 16 504s and no drops", last)
-	}
-	// The table fits the default width.
-	_, sec, _ := strings.Cut(text, "\nDIAGNOSIS")
-	sec, _, _ = strings.Cut(sec, "\nTIMELINE")
-	for _, line := range strings.Split(sec, "\n") {
-		if n := displayWidth(line); n > DefaultTextWidth {
-			t.Errorf("diagnosis line of %d columns: %q", n, line)
-		}
 	}
 }
 

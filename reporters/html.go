@@ -279,8 +279,43 @@ func shade(c string, dash bool) string {
 
 // chartsOf builds the charts of one run, or of base and head overlaid.
 func chartsOf(runs []pageRun) (chartsData, error) {
-	// The grid's buckets are a whole number of the widest window, so that
-	// no window straddles two; span is where the last window ends.
+	grid, span := gridOf(runs)
+	var bucketed []*buckets
+	n := 0
+	for _, r := range runs {
+		b, err := grid.bucket(r.view.run.Timeline, loadStart(r.view))
+		if err != nil {
+			return chartsData{}, fmt.Errorf("%sbucket timeline: %w", prefixOf(r.Label), err)
+		}
+		bucketed = append(bucketed, b)
+		n = max(n, len(b.cells))
+	}
+	x := make([]num, n)
+	for k := range x {
+		x[k] = secs(time.Duration(k) * grid.width)
+	}
+	// The axis ends where the last window does.
+	data := chartsData{XMin: 0, XMax: secs(span), Markers: []marker{}}
+	data.Charts = timelineCharts(runs, bucketed, x)
+	metrics := metricCharts(runs)
+	data.Charts = append(data.Charts, metrics...)
+	for _, c := range metrics {
+		if len(c.X) > 0 {
+			data.XMin = min(data.XMin, c.X[0])
+			data.XMax = max(data.XMax, c.X[len(c.X)-1])
+		}
+	}
+	addMarkers(&data, runs)
+	// A little room on the right, for the label of an event at the end.
+	data.XMax += (data.XMax - data.XMin) / 50
+	return data, nil
+}
+
+// gridOf returns the bucket grid the runs' timelines are summed into and
+// where the last window ends. The grid's buckets are a whole number of the
+// widest window, so that no window straddles two, and at most maxBuckets
+// cover the span.
+func gridOf(runs []pageRun) (*bucketGrid, time.Duration) {
 	var width, span time.Duration
 	for _, r := range runs {
 		ws := r.view.run.Timeline
@@ -297,25 +332,14 @@ func chartsOf(runs []pageRun) (chartsData, error) {
 		}
 	}
 	per := int(span/width)/maxBuckets + 1
-	grid := &bucketGrid{width: width * time.Duration(per)}
-	var bucketed []*buckets
-	for _, r := range runs {
-		b, err := grid.bucket(r.view.run.Timeline, loadStart(r.view))
-		if err != nil {
-			return chartsData{}, fmt.Errorf("%sbucket timeline: %w", prefixOf(r.Label), err)
-		}
-		bucketed = append(bucketed, b)
-	}
-	n := 0
-	for _, b := range bucketed {
-		n = max(n, len(b.cells))
-	}
-	x := make([]num, n)
-	for k := range x {
-		x[k] = secs(time.Duration(k) * grid.width)
-	}
-	// The axis ends where the last window does.
-	data := chartsData{XMin: 0, XMax: secs(span), Markers: []marker{}}
+	return &bucketGrid{width: width * time.Duration(per)}, span
+}
+
+// timelineCharts are the charts of the client's timeline on the grid's x:
+// requests per second by class, latency percentiles and, when the server
+// told, the share of each revision.
+func timelineCharts(runs []pageRun, bucketed []*buckets, x []num) []chartData {
+	n := len(x)
 	// Empty, not nil: the page's script reads arrays, never null.
 	reqs := chartData{ID: "requests", Title: "Requests per second by result class", Unit: "req/s", X: x, Series: []seriesData{}}
 	lat := chartData{ID: "latency", Title: "Latency per window: p50, p90, p99", Unit: "ms", Log: true, X: x, Series: []seriesData{}}
@@ -344,18 +368,16 @@ func chartsOf(runs []pageRun) (chartsData, error) {
 				Stack: "revisions " + r.Label, Values: b.shares(n, rev)})
 		}
 	}
-	data.Charts = append(data.Charts, reqs, lat)
+	charts := []chartData{reqs, lat}
 	if len(revs.Series) > 0 {
-		data.Charts = append(data.Charts, revs)
+		charts = append(charts, revs)
 	}
-	metrics := metricCharts(runs)
-	data.Charts = append(data.Charts, metrics...)
-	for _, c := range metrics {
-		if len(c.X) > 0 {
-			data.XMin = min(data.XMin, c.X[0])
-			data.XMax = max(data.XMax, c.X[len(c.X)-1])
-		}
-	}
+	return charts
+}
+
+// addMarkers adds a marker for every event of every run, at its offset
+// from the run's load start, and widens the axis to show them.
+func addMarkers(data *chartsData, runs []pageRun) {
 	for _, r := range runs {
 		dash, prefix := runStyle(r.Label)
 		shift := loadStart(r.view).Sub(r.view.origin)
@@ -365,9 +387,6 @@ func chartsOf(runs []pageRun) (chartsData, error) {
 			data.XMin, data.XMax = min(data.XMin, at), max(data.XMax, at)
 		}
 	}
-	// A little room on the right, for the label of an event at the end.
-	data.XMax += (data.XMax - data.XMin) / 50
-	return data, nil
 }
 
 // drawOrder is the order the runs' series are drawn in: the last run (head)

@@ -24,28 +24,7 @@ func TestCompareTheNATIncidentWithItsFix(t *testing.T) {
 	}
 	t.Parallel()
 	dir := t.TempDir()
-	runs := map[string]string{}
-	for _, r := range []struct {
-		out  string
-		r    replay
-		want ExitCode
-	}{
-		{"A", replay{scenario: "nat-exhaustion"}, ExitFail},
-		{"B", replay{scenario: "nat-exhaustion-fixed"}, ExitPass},
-		{"B2", replay{scenario: "nat-exhaustion-fixed", variant: "again"}, ExitPass},
-	} {
-		got := replayOnce(r.r)
-		if got.err != nil {
-			t.Fatalf("run %s: %v\nstderr:\n%s", r.r.key(), got.err, got.inv.stderr)
-		}
-		if got.inv.code != r.want {
-			t.Fatalf("run %s: exit %d, want %d\nstderr:\n%s", r.r.key(), got.inv.code, r.want, got.inv.stderr)
-		}
-		// The replay ran with --out out: the directory holding the run
-		// directory, as a user's --out DIR is.
-		runs[r.out] = filepath.Dir(got.dir)
-	}
-
+	runs := comparedReplays(t)
 	t.Run("names differ", func(t *testing.T) {
 		other := renamedRun(t, dir, runs["B"], "other-scenario")
 		inv := runBinary(t, dir, "compare", other, runs["A"])
@@ -104,35 +83,66 @@ func TestCompareTheNATIncidentWithItsFix(t *testing.T) {
 			t.Errorf("two runs of one scenario: stderr %q", inv.stderr)
 		}
 	})
-	t.Run("missing record", func(t *testing.T) {
-		empty := filepath.Join(dir, "empty")
-		if err := os.Mkdir(empty, 0o755); err != nil {
+	t.Run("bad input", func(t *testing.T) { checkCompareBadInput(t, dir, runs) })
+}
+
+// comparedReplays returns the --out directories of the pack's runs of the
+// incident (A), the fix (B) and the fix again (B2), each checked for its
+// exit code.
+func comparedReplays(t *testing.T) map[string]string {
+	t.Helper()
+	runs := map[string]string{}
+	for _, r := range []struct {
+		out  string
+		r    replay
+		want ExitCode
+	}{
+		{"A", replay{scenario: "nat-exhaustion"}, ExitFail},
+		{"B", replay{scenario: "nat-exhaustion-fixed"}, ExitPass},
+		{"B2", replay{scenario: "nat-exhaustion-fixed", variant: "again"}, ExitPass},
+	} {
+		got := replayOnce(r.r)
+		if got.err != nil {
+			t.Fatalf("run %s: %v\nstderr:\n%s", r.r.key(), got.err, got.inv.stderr)
+		}
+		if got.inv.code != r.want {
+			t.Fatalf("run %s: exit %d, want %d\nstderr:\n%s", r.r.key(), got.inv.code, r.want, got.inv.stderr)
+		}
+		// The replay ran with --out out: the directory holding the run
+		// directory, as a user's --out DIR is.
+		runs[r.out] = filepath.Dir(got.dir)
+	}
+	return runs
+}
+
+// checkCompareBadInput: a missing record and a corrupt one are exit 4, a
+// bad limit flag exit 2.
+func checkCompareBadInput(t *testing.T, dir string, runs map[string]string) {
+	empty := filepath.Join(dir, "empty")
+	bad := filepath.Join(dir, "bad")
+	for _, d := range []string{empty, bad} {
+		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		inv := runBinary(t, dir, "compare", runs["B"], empty)
-		if inv.code != ExitHarness || !strings.Contains(inv.stderr, "has no run.json") {
-			t.Errorf("exit %d, want %d; stderr:\n%s", inv.code, ExitHarness, inv.stderr)
+	}
+	if err := os.WriteFile(filepath.Join(bad, "run.json"), []byte(`{"schema_version": 1, "timeline": [`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   ExitCode
+		stderr string
+	}{
+		{"missing record", []string{runs["B"], empty}, ExitHarness, "has no run.json"},
+		{"corrupt record", []string{bad, runs["B"]}, ExitHarness, "read run record"},
+		{"bad limit flag", []string{runs["B"], runs["B2"], "--max-p99-increase", "lots"}, ExitInvalidInput, "--max-p99-increase"},
+	} {
+		inv := runBinary(t, dir, append([]string{"compare"}, tc.args...)...)
+		if inv.code != tc.code || !strings.Contains(inv.stderr, tc.stderr) {
+			t.Errorf("%s: exit %d, want %d with %q; stderr:\n%s", tc.name, inv.code, tc.code, tc.stderr, inv.stderr)
 		}
-	})
-	t.Run("corrupt record", func(t *testing.T) {
-		bad := filepath.Join(dir, "bad")
-		if err := os.Mkdir(bad, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(bad, "run.json"), []byte(`{"schema_version": 1, "timeline": [`), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		inv := runBinary(t, dir, "compare", bad, runs["B"])
-		if inv.code != ExitHarness {
-			t.Errorf("exit %d, want %d; stderr:\n%s", inv.code, ExitHarness, inv.stderr)
-		}
-	})
-	t.Run("bad limit flag", func(t *testing.T) {
-		inv := runBinary(t, dir, "compare", runs["B"], runs["B2"], "--max-p99-increase", "lots")
-		if inv.code != ExitInvalidInput || !strings.Contains(inv.stderr, "--max-p99-increase") {
-			t.Errorf("exit %d, want %d; stderr:\n%s", inv.code, ExitInvalidInput, inv.stderr)
-		}
-	})
+	}
 }
 
 // renamedRun copies the record in the run directory under root (a --out
