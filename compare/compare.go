@@ -275,7 +275,7 @@ func sameJSON(a, b json.RawMessage) bool {
 func method(c *Comparison) []string {
 	m := []string{
 		fmt.Sprintf("Errors: Fisher's exact test (two-sided, significant at p < %g) on errors vs the other requests; rates with their 95%% Clopper–Pearson intervals.", Alpha),
-		fmt.Sprintf("Latency: quantiles of the windows' HDR histograms merged; 95%% interval of head − base from a block bootstrap over windows (%d replicates, blocks of ⌈m^⅓⌉ consecutive windows, seeded), because requests close in time are correlated and resampling single requests would understate the uncertainty. Significant only when the interval excludes 0 and the difference exceeds %g%% of the base (machine noise between runs) and twice the histogram's resolution.", Replicates, RelativeFloor*100),
+		fmt.Sprintf("Latency: quantiles of the windows' HDR histograms merged; 99%% interval of head − base from a block bootstrap over windows (%d replicates, blocks of ⌈m^⅓⌉ consecutive windows, seeded), because requests close in time are correlated and resampling single requests would understate the uncertainty. Significant only when the interval excludes 0 and the difference exceeds %g%% of the base (machine noise between runs) and twice the histogram's resolution.", Replicates, RelativeFloor*100),
 		fmt.Sprintf("Cutover window: first deploy-start or traffic-applied event to the last revision-ready, traffic-applied or rollback-done, plus settle %s, clipped to the load; windows aligned by offset from the load's start.", c.Limits.Settle),
 		"A metric is a regression when its difference is significant AND beyond its limit; a new finding in the head is a regression by itself.",
 	}

@@ -114,7 +114,8 @@ func TestASlowerHeadIsASignificantP99Increase(t *testing.T) {
 // TestTheSameServerIsRarelySignificant compares two runs of one server,
 // pairs times, each pair with its own server seed and bootstrap seed.
 //
-// The stated false-positive rate is Alpha = 5% per quantile. If it holds,
+// The stated false-positive rate is 5% per quantile (the interval is at
+// 99%, LatencyAlpha, with the floor: see latency.go for why). If it holds,
 // the number of the 20 pairs flagged is Binomial(20, ≤0.05), and
 // P(X ≥ 4) = 1 − Σ_{k≤3} C(20,k) 0.05^k 0.95^(20−k) = 1 − 0.98410 = 0.0159:
 // allowing at most 3 of 20 fails a correct procedure 1.6% of the time,

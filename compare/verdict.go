@@ -135,7 +135,7 @@ func errorReason(r ErrorComparison, lim scenarios.Compare) string {
 }
 
 func latencyReason(l LatencyComparison) string {
-	return fmt.Sprintf("%s %s %.1fms → %.1fms (%+.0f%%, 95%% interval %+.1f…%+.1fms), max_%s_increase %s",
+	return fmt.Sprintf("%s %s %.1fms → %.1fms (%+.0f%%, 99%% interval %+.1f…%+.1fms), max_%s_increase %s",
 		l.Quantile, scopeName(l.Scope), l.BaseMs, l.HeadMs, 100*l.DeltaRel, l.Interval.Low, l.Interval.High, l.Quantile, pct(l.Limit))
 }
 

@@ -65,7 +65,7 @@ func cmpWriteMarkdown(b *bytes.Buffer, c *compare.Comparison, details bool) {
 			cmpCount(e.Head.Errors), cmpCount(e.Head.Requests), cmpBounds(e.Head), compare.PValueString(e.PValue))
 	}
 	p("\n</details>\n\n<details><summary>Latency</summary>\n\n")
-	p("| scope | quantile | base | head | Δ | 95%% interval of Δ | floor | significant | verdict |\n|---|---|---|---|---|---|---|---|---|\n")
+	p("| scope | quantile | base | head | Δ | 99%% interval of Δ | floor | significant | verdict |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, l := range c.Latency {
 		interval, floor := "—", "—"
 		if l.Interval != nil {
