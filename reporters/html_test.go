@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -247,27 +245,12 @@ func BenchmarkHTMLOneHour(b *testing.B) {
 	b.ReportMetric(float64(size), "page-bytes")
 }
 
-// serve serves page from a test server on 127.0.0.1 and returns its URL.
-func serve(t *testing.T, page []byte) string {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(page)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/"
-}
-
 func TestHTMLInBrowser(t *testing.T) {
 	browsertest.Chromium(t)
 	for _, fx := range fixtures {
 		t.Run(fx.name, func(t *testing.T) {
 			run := fx.run()
-			p := browsertest.Open(t, serve(t, renderHTML(t, run)), "#charts canvas")
+			p := browsertest.Open(t, browsertest.Serve(t, renderHTML(t, run)), "#charts canvas")
 			charts := browsertest.CheckReport(t, p, run)
 			var metrics int
 			for _, c := range charts {
@@ -295,7 +278,7 @@ func TestHTMLEmptyRunInBrowser(t *testing.T) {
 	run := failRecord()
 	run.Timeline, run.Events, run.Series = nil, nil, nil
 	run.Verdict = results.Verdict{Status: results.StatusFail, Reasons: []string{"the target refused every connection"}}
-	p := browsertest.Open(t, serve(t, renderHTML(t, run)), "#plots")
+	p := browsertest.Open(t, browsertest.Serve(t, renderHTML(t, run)), "#plots")
 	if probs := p.Problems(); len(probs) > 0 {
 		t.Errorf("the page had problems:\n%s", strings.Join(probs, "\n"))
 	}
@@ -312,7 +295,7 @@ func TestHTMLEmptyRunInBrowser(t *testing.T) {
 func TestHTMLOneHourInBrowser(t *testing.T) {
 	browsertest.Chromium(t)
 	run := oneHourRun(t)
-	p := browsertest.Open(t, serve(t, renderHTML(t, run)), "#charts canvas")
+	p := browsertest.Open(t, browsertest.Serve(t, renderHTML(t, run)), "#charts canvas")
 	browsertest.CheckReport(t, p, run)
 	t.Logf("the browser drew the charts in %.0f ms", browsertest.Eval[float64](p, "window.cutoverDrawMs"))
 }
@@ -337,7 +320,7 @@ func TestHTMLCompareInBrowser(t *testing.T) {
 	if err := HTMLCompare(&buf, base, head, compareSummary()); err != nil {
 		t.Fatal(err)
 	}
-	p := browsertest.Open(t, serve(t, buf.Bytes()), "#charts canvas")
+	p := browsertest.Open(t, browsertest.Serve(t, buf.Bytes()), "#charts canvas")
 	charts := browsertest.CheckReport(t, p, base, head)
 	for _, c := range charts {
 		if c.ID == "revisions" {
@@ -416,7 +399,7 @@ func TestHTMLScreenshotFixtures(t *testing.T) {
 		t.Skip("CUTOVER_SCREENSHOTS not set")
 	}
 	for _, fx := range fixtures {
-		p := browsertest.Open(t, serve(t, renderHTML(t, fx.run())), "#charts canvas")
+		p := browsertest.Open(t, browsertest.Serve(t, renderHTML(t, fx.run())), "#charts canvas")
 		if err := os.WriteFile(filepath.Join(dir, "fixture-"+fx.name+".png"), p.Screenshot(), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -35,6 +35,7 @@ func runInProcess(t *testing.T, args ...string) inProcess {
 
 // Flags and arguments land in the command's options, defaults included.
 func TestParse(t *testing.T) {
+	five := int64(5)
 	tests := []struct {
 		args []string
 		want command
@@ -53,6 +54,11 @@ func TestParse(t *testing.T) {
 		{[]string{"localcloud", "smoke"}, &localcloudCmd{Scenario: "smoke"}},
 		{[]string{"localcloud", "-v", "smoke"}, &localcloudCmd{Scenario: "smoke", Verbose: true}},
 		{[]string{"version"}, &versionCmd{}},
+		{[]string{"compare", "a", "b"}, &compareCmd{Base: "a", Head: "b", Format: "text", Seed: 1}},
+		{[]string{"compare", "a", "b", "--format", "markdown", "--out", "c.md", "--force", "--seed", "7",
+			"--max-p99-increase", "20%", "--max-error-increase", "5", "--settle", "10s"},
+			&compareCmd{Base: "a", Head: "b", Format: "markdown", Out: "c.md", Force: true, Seed: 7,
+				MaxP99Increase: "20%", MaxErrorIncrease: &five, Settle: 10 * time.Second}},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

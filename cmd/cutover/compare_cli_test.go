@@ -1,40 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
-	"time"
 )
 
-func TestParseCompare(t *testing.T) {
-	five := int64(5)
-	for _, tt := range []struct {
-		args []string
-		want *compareCmd
-	}{
-		{[]string{"compare", "a", "b"}, &compareCmd{Base: "a", Head: "b", Format: "text", Seed: 1}},
-		{[]string{"compare", "a", "b", "--format", "markdown", "--out", "c.md", "--force", "--seed", "7",
-			"--max-p99-increase", "20%", "--max-error-increase", "5", "--settle", "10s"},
-			&compareCmd{Base: "a", Head: "b", Format: "markdown", Out: "c.md", Force: true, Seed: 7,
-				MaxP99Increase: "20%", MaxErrorIncrease: &five, Settle: 10 * time.Second}},
-	} {
-		var out, errb bytes.Buffer
-		got, err := parse(tt.args, Env{Stdout: &out, Stderr: &errb})
-		if err != nil {
-			t.Errorf("parse %q: %v\n%s", tt.args, err, errb.String())
-			continue
-		}
-		if !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("parse %q = %#v, want %#v", tt.args, got, tt.want)
-		}
-	}
-}
-
-// Each compare command line exits with README's code, in-process, on
-// records too small to conclude from.
 func TestCompareExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	a := writeRecord(t, dir, "a", `{"schema_version": 1, "run_id": "a-1", "scenario_name": "alpha", "totals": {"requests": 10}}`)

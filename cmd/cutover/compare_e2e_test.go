@@ -66,7 +66,7 @@ func TestCompareTheNATIncidentWithItsFix(t *testing.T) {
 				t.Errorf("compare.html lacks %q", want)
 			}
 		}
-		p := browsertest.Open(t, servePage(t, b), "#charts canvas")
+		p := browsertest.Open(t, browsertest.Serve(t, b), "#charts canvas")
 		browsertest.CheckReport(t, p, readRun(t, onlyRunDir(t, runs["B"])), readRun(t, onlyRunDir(t, runs["A"])))
 	})
 	t.Run("fix against itself", func(t *testing.T) {

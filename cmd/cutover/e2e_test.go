@@ -51,8 +51,18 @@ type invocation struct {
 
 func runBinary(t *testing.T, dir string, args ...string) invocation {
 	t.Helper()
+	return runBinaryEnv(t, dir, nil, args...)
+}
+
+// runBinaryEnv runs the binary in dir with env added to the test's
+// environment ("COLUMNS=80"; none for the environment as it is).
+func runBinaryEnv(t *testing.T, dir string, env []string, args ...string) invocation {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -7,8 +7,6 @@ import (
 	"image/color"
 	"image/png"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,21 +30,6 @@ func demoRun(t *testing.T, scenario string, want ExitCode) string {
 		t.Fatalf("cutover run %s: exit %d, want %d\nstderr:\n%s", scenario, got.inv.code, want, got.inv.stderr)
 	}
 	return got.dir
-}
-
-// servePage serves page on 127.0.0.1 and returns its URL.
-func servePage(t *testing.T, page []byte) string {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(page)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/"
 }
 
 func readRun(t *testing.T, dir string) *results.Run {
@@ -73,7 +56,7 @@ func TestHTMLReportOfTheDemoInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := readRun(t, dir)
-	p := browsertest.Open(t, servePage(t, page), "#charts canvas")
+	p := browsertest.Open(t, browsertest.Serve(t, page), "#charts canvas")
 	charts := browsertest.CheckReport(t, p, run)
 	ids := map[string]bool{}
 	for _, c := range charts {
@@ -123,7 +106,7 @@ func TestScreenshots(t *testing.T) {
 	if err := reporters.HTML(&page, head); err != nil {
 		t.Fatal(err)
 	}
-	p := browsertest.Open(t, servePage(t, page.Bytes()), "#charts canvas")
+	p := browsertest.Open(t, browsertest.Serve(t, page.Bytes()), "#charts canvas")
 	browsertest.CheckReport(t, p, head)
 	writePNG(t, filepath.Join(out, "report.png"), p.Screenshot())
 
@@ -136,7 +119,7 @@ func TestScreenshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p = browsertest.Open(t, servePage(t, b), "#charts canvas")
+	p = browsertest.Open(t, browsertest.Serve(t, b), "#charts canvas")
 	browsertest.CheckReport(t, p, base, head)
 	writePNG(t, filepath.Join(out, "compare.png"), p.Screenshot())
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -29,20 +27,7 @@ func flatText(s string) string { return strings.Join(strings.Fields(s), " ") }
 // runBinaryColumns runs the binary with COLUMNS set to cols.
 func runBinaryColumns(t *testing.T, dir string, cols int, args ...string) invocation {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), fmt.Sprintf("COLUMNS=%d", cols))
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := ExitPass
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = ExitCode(exit.ExitCode())
-	} else if err != nil {
-		t.Fatalf("run cutover %v: %v", args, err)
-	}
-	return invocation{code: code, stdout: out.String(), stderr: errb.String()}
+	return runBinaryEnv(t, dir, []string{fmt.Sprintf("COLUMNS=%d", cols)}, args...)
 }
 
 // assertFits fails for every line of text wider than width.

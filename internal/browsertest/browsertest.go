@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -58,6 +60,22 @@ type Page struct {
 	mu       sync.Mutex
 	problems []string
 	requests []string
+}
+
+// Serve serves page at / on a test server on 127.0.0.1, closed when the
+// test ends, and returns its URL.
+func Serve(t testing.TB, page []byte) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(page)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/"
 }
 
 // Open starts a headless Chromium with a fresh profile, loads url and waits
