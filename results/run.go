@@ -78,6 +78,9 @@ type Run struct {
 	Cutover *Cutover `json:"cutover,omitempty"`
 	// Series are the platform metrics fetched after the run settled.
 	Series []Series `json:"series,omitempty"`
+	// Preflight are what the preflight guard found before the load
+	// (image-missing, image-at-risk); their events are on the timeline.
+	Preflight []Finding `json:"preflight,omitempty"`
 	// Findings name the causes the evidence supports, strongest first.
 	Findings []Finding `json:"findings,omitempty"`
 	// Diagnosis lines the client results up with the platform's metrics,
@@ -237,6 +240,8 @@ type PlatformTarget struct {
 	// which ended with it: nothing is left to restore then.
 	Endpoint   string `json:"endpoint,omitempty"`
 	LocalCloud bool   `json:"local_cloud,omitempty"`
+	// Cluster is an ecs target's cluster.
+	Cluster string `json:"cluster,omitempty"`
 }
 
 // ServiceRestore is one service a cutover touched and the split a restore

@@ -132,6 +132,18 @@ const (
 	QueryNATNewConnections   Query = "nat_new_connections"
 	QueryRunRequestCount     Query = "run_request_count"
 	QueryRunInstanceCount    Query = "run_instance_count"
+
+	// CloudWatch, for an ecs target: the load balancer's (AWS/ApplicationELB,
+	// Sum per period for counts, Average for hosts and response time) and
+	// the service's running tasks (ECS/ContainerInsights, Average).
+	QueryALB5XX            Query = "alb_elb_5xx"
+	QueryALB503            Query = "alb_elb_503"
+	QueryALB504            Query = "alb_elb_504"
+	QueryALBRequestCount   Query = "alb_request_count"
+	QueryALBHealthyHosts   Query = "alb_healthy_hosts"
+	QueryALBUnhealthyHosts Query = "alb_unhealthy_hosts"
+	QueryALBResponseTime   Query = "alb_target_response_time"
+	QueryECSRunningTasks   Query = "ecs_running_tasks"
 )
 
 // NAT drop reasons: the "reason" label of QueryNATDroppedSent's series.
@@ -174,4 +186,21 @@ const (
 	// EventClaimReleaseFailed: the run could not release its claim on a
 	// service.
 	EventClaimReleaseFailed EventKind = "claim-release-failed"
+
+	// EventPreflightFinding: the preflight guard found a problem before
+	// the load (details: cause, image, message).
+	EventPreflightFinding EventKind = "preflight-finding"
+	// EventChaos: a chaos action was carried out (details: action, tasks,
+	// desired).
+	EventChaos EventKind = "chaos"
+	// EventTaskStopped: an ECS task stopped, as DescribeTasks reports it
+	// (details: task, task_definition, stop_code, stopped_reason,
+	// container_reason, last_status_before); At is its stoppedAt.
+	EventTaskStopped EventKind = "task-stopped"
+	// EventServiceEvent: a service event ECS wrote (details: message, id);
+	// At is its createdAt.
+	EventServiceEvent EventKind = "service-event"
+	// EventDeployment: an ECS deployment changed its rollout state
+	// (details: deployment, task_definition, rollout_state, reason).
+	EventDeployment EventKind = "deployment"
 )

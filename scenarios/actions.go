@@ -59,6 +59,9 @@ type Action struct {
 	Traffic *TrafficAction `yaml:"traffic" json:"traffic,omitempty"`
 	// Wait is "revision-ready": wait until the deployed revision is ready.
 	Wait string `yaml:"wait" json:"wait,omitempty"`
+	// Chaos starts an incident: a task stopped, a health check failed, a
+	// service scaled (ecs targets).
+	Chaos *ChaosAction `yaml:"chaos" json:"chaos,omitempty"`
 }
 
 // DeployAction creates a new revision from the service's current template
@@ -114,6 +117,10 @@ var (
 // resolveTarget fills in the target from the local cloud when it lives there.
 func resolveTarget(s *Scenario) {
 	lc := &s.LocalCloud
+	if !lc.Enabled() && lc.AWS.Enabled() {
+		resolveECSTarget(&s.Target, &lc.AWS)
+		return
+	}
 	if !lc.Enabled() {
 		return
 	}

@@ -38,6 +38,8 @@ type LocalCloud struct {
 	ExternalAPI CloudExternalAPI `yaml:"external_api" json:"external_api"`
 	Database    CloudDatabase    `yaml:"database" json:"database"`
 	Metrics     CloudMetrics     `yaml:"metrics" json:"metrics"`
+	// AWS is the AWS side: ECR, ECS, ALB and CloudWatch.
+	AWS CloudAWS `yaml:"aws" json:"aws,omitzero"`
 }
 
 // CloudService is one Cloud Run service and the template of its first
@@ -300,9 +302,13 @@ func (c *CloudCall) setDefaults()    { c.Defaults() }
 // Enabled reports whether the section is present: it names a service.
 func (lc LocalCloud) Enabled() bool { return len(lc.Services) > 0 }
 
-// IsZero reports whether the section is absent (no service), so JSON leaves
-// it out.
-func (lc LocalCloud) IsZero() bool { return !lc.Enabled() }
+// IsZero reports whether the section is absent (no service on either
+// side), so JSON leaves it out.
+func (lc LocalCloud) IsZero() bool { return !lc.Enabled() && !lc.AWS.Enabled() }
+
+// Present reports whether the scenario embeds a local cloud: Cloud Run
+// services, ECS services, or both.
+func (lc LocalCloud) Present() bool { return !lc.IsZero() }
 
 // Service returns the service called name.
 func (lc *LocalCloud) Service(name string) (*CloudService, bool) {

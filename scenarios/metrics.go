@@ -90,7 +90,7 @@ func resolveMetrics(s *Scenario, set func(path string) bool) {
 	}
 	if m.Period == 0 && !set("metrics.period") {
 		m.Period = Duration(DefaultMetricsPeriod)
-		if lc.Enabled() {
+		if lc.Present() {
 			m.Period = lc.Metrics.Period
 		}
 	}
@@ -110,7 +110,7 @@ func resolveMetrics(s *Scenario, set func(path string) bool) {
 // Wall converts a metrics duration (platform time) into wall-clock time:
 // divided by the local cloud's time scale when there is one.
 func (s *Scenario) Wall(d Duration) time.Duration {
-	if s.LocalCloud.Enabled() {
+	if s.LocalCloud.Present() {
 		return WallDuration(d.D(), s.LocalCloud.TimeScale)
 	}
 	return d.D()
@@ -136,7 +136,7 @@ func (v *validator) metrics(s *Scenario) {
 	if m.MaxWait < m.Settle {
 		v.addf("metrics.max_wait", "%s is shorter than metrics.settle (%s); the wait is at least the settle", m.MaxWait, m.Settle)
 	}
-	if lc := &s.LocalCloud; lc.Enabled() {
+	if lc := &s.LocalCloud; lc.Present() {
 		if m.Period > 0 && m.Period < lc.Metrics.Period {
 			v.addf("metrics.period", "%s is shorter than the local cloud's metric period (%s)", m.Period, lc.Metrics.Period)
 		}

@@ -49,8 +49,11 @@ func Parse(name string, data []byte) (*Scenario, error) {
 
 	// A present localcloud section gets its defaults where a field is
 	// unset (zero is never a valid value there).
-	if s.LocalCloud.Enabled() {
+	if s.LocalCloud.Present() {
 		s.LocalCloud.Defaults()
+	}
+	if s.LocalCloud.AWS.Enabled() {
+		s.LocalCloud.AWS.Defaults()
 	}
 
 	resolveTarget(s)
@@ -118,10 +121,11 @@ func (l Load) StagesLength() Duration {
 // override.
 func defaultScenario() *Scenario {
 	s := &Scenario{
-		Load:     DefaultLoad(),
-		Verdict:  Verdict{MaxErrors: 0, ObserveAfterAbort: Duration(defaultObserveAfterAbort)},
-		Rollback: RollbackOnFailure,
-		Compare:  compareDefaults(),
+		Load:      DefaultLoad(),
+		Verdict:   Verdict{MaxErrors: 0, ObserveAfterAbort: Duration(defaultObserveAfterAbort)},
+		Rollback:  RollbackOnFailure,
+		Preflight: PreflightWarn,
+		Compare:   compareDefaults(),
 	}
 	return s
 }

@@ -277,7 +277,7 @@ verdict:
 // Parse reports for it.
 var invalidFixtures = map[string][]string{
 	"four-problems.yaml": {
-		`four-problems.yaml:5:1: descripton: unknown key (did you mean "description"?); allowed keys are version, name, description, target, load, verdict, localcloud, actions, rollback, metrics, compare`,
+		`four-problems.yaml:5:1: descripton: unknown key (did you mean "description"?); allowed keys are version, name, description, target, load, verdict, localcloud, actions, rollback, metrics, preflight, compare`,
 		`four-problems.yaml:11:9: load.rate: "-5/s": rate must be positive`,
 		`four-problems.yaml:12:13: load.duration: "30 seconds": not a duration; write a Go duration such as 30s, 1m30s or 500ms`,
 		`four-problems.yaml:14:3: load.timeout: duplicate key; first set on line 13`,
@@ -357,7 +357,7 @@ var invalidFixtures = map[string][]string{
 		`no-load-model.yaml:2:1: load: no load model; set rate (e.g. rate: 100/s), stages (a ramp) or concurrency (a closed model)`,
 	},
 	"not-a-mapping.yaml": {
-		`not-a-mapping.yaml:1:1: a scenario is a mapping with keys version, name, description, target, load, verdict, localcloud, actions, rollback, metrics, compare; got a list`,
+		`not-a-mapping.yaml:1:1: a scenario is a mapping with keys version, name, description, target, load, verdict, localcloud, actions, rollback, metrics, preflight, compare; got a list`,
 	},
 	"ranges.yaml": {
 		`ranges.yaml:7:3: load.concurrency: must not be negative, got -4`,

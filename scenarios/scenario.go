@@ -28,6 +28,9 @@ type Scenario struct {
 	// Metrics says which platform metrics are read after the load and
 	// how long the run waits for them.
 	Metrics Metrics `yaml:"metrics" json:"metrics,omitzero"`
+	// Preflight is warn (default) or strict: what a run does when the
+	// preflight guard finds an image that is missing or at risk.
+	Preflight string `yaml:"preflight" json:"preflight,omitempty"`
 	// Compare holds the limits `cutover compare` judges this scenario's
 	// runs against each other by.
 	Compare Compare `yaml:"compare" json:"compare"`
@@ -56,6 +59,12 @@ type Target struct {
 	// TLS or credentials (a local cloud started with `cutover localcloud`).
 	// Empty means Google's endpoint with Application Default Credentials.
 	Endpoint string `yaml:"endpoint" json:"endpoint,omitempty"`
+	// Cluster is the ECS cluster of an ecs target (with a localcloud aws
+	// part it defaults to its cluster). For ecs, Region is the AWS region,
+	// Service the ECS service, and Endpoint the AWS API endpoint URL
+	// (http://127.0.0.1:PORT of `cutover localcloud`) or empty for AWS
+	// with the SDK's default credential chain.
+	Cluster string `yaml:"cluster" json:"cluster,omitempty"`
 }
 
 // Load describes the traffic: what is sent and how fast.

@@ -1,11 +1,12 @@
-// Package ecr is the local cloud's model of an Amazon ECR repository: its
-// images (digest, tags, push time) and the lifecycle policy that expires
-// them as ECR does, whatever ECS runs (ECR does not look at task
-// definitions: containers-roadmap#1078). It is the registry side of
-// incident 001; the ECS, ALB and CloudWatch sides and the AWS API layer
-// come next (issue 14). It is pure: it keeps no clock, and every
-// evaluation takes the time it is made at.
-package ecr
+// Package ecrlifecycle is Amazon ECR's lifecycle policy as ECR evaluates
+// it: a repository's images (digest, tags, push time) and the rules that
+// expire them, whatever ECS runs (ECR does not look at task definitions:
+// containers-roadmap#1078). The local cloud's ECR expires images with it
+// (localcloud/awscloud), and the ECS driver's preflight guard (runner/ecs)
+// uses it to say how many more pushes an image a service needs survives.
+// It is pure: it keeps no clock, and every evaluation takes the time it is
+// made at.
+package ecrlifecycle
 
 import (
 	"cmp"
