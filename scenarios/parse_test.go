@@ -265,7 +265,7 @@ verdict:
 		`"load":{"requests":[{"method":"GET","path":"/","weight":1}],"start_rate":"5/s",` +
 		`"stages":[{"for":"15m","rate":"10/500ms"}],"duration":"15m","timeout":"30s","keepalive":true,"http2":true,` +
 		`"sessions":{},"max_workers":128,"window":"1s","revision_header":"X-Revision"},` +
-		`"verdict":{"max_errors":0,"min_requests":0,"thresholds":["p99 < 1.5s"],"observe_after_abort":"30s"},"rollback":"on-failure",` +
+		`"verdict":{"max_errors":0,"min_requests":0,"thresholds":["p99 < 1.5s"],"observe_after_abort":"30s"},"rollback":"on-failure","preflight":"warn",` +
 		`"compare":{"as":"readable","max_p50_increase":0.1,"max_p90_increase":0.1,"max_p99_increase":0.1,"max_error_increase":0,` +
 		`"max_error_rate_increase":0,"min_requests":100,"settle":"30s"}}`
 	if got != want {
