@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/results"
+	"github.com/cutover-dev/cutover/scenarios"
 )
 
 // Platform is the service a cutover changes: the runner reads it before the
@@ -188,4 +189,37 @@ type Claimer interface {
 type RevisionLister interface {
 	// Revisions returns the short names of the service's revisions.
 	Revisions(ctx context.Context) ([]string, error)
+}
+
+// Watcher is the optional behaviour of a Platform whose own events belong
+// on a run's timeline: ECS's stopped tasks, service events and deployment
+// states. The runner watches from the start of the load to the end of the
+// observation.
+type Watcher interface {
+	// Watch reports every platform event from since on, oldest first and
+	// each once, as it appears, until ctx ends (it returns nil then). A
+	// read that fails is retried on the next poll; only an error that
+	// ends the watch for good is returned.
+	Watch(ctx context.Context, since time.Time, report func(Event)) error
+}
+
+// Chaoser is the optional behaviour of a Platform that can carry out a
+// scenario's chaos actions (stop-task, fail-health-check, scale).
+type Chaoser interface {
+	// Chaos carries out a and reports an EventChaos naming what it did
+	// (the tasks stopped, the desired count set).
+	Chaos(ctx context.Context, a scenarios.ChaosAction, report func(Event)) error
+}
+
+// ImageGuard is the optional behaviour of a Platform that can check,
+// before a run, that the images its service needs still exist and will
+// not be expired: the preflight guard of incident 001.
+type ImageGuard interface {
+	// CheckImages checks the images of the service's running task
+	// definitions, of the one a rollback would return to, and newImages
+	// (the images the run's deploys will use). It returns one finding per
+	// image at fault (Cause image-missing or image-at-risk, with evidence
+	// and remedies), none when every image is safe; an error only when the
+	// check could not be made.
+	CheckImages(ctx context.Context, newImages []string) ([]results.Finding, error)
 }
