@@ -57,6 +57,13 @@ const (
 	CauseAffinityBroken         = "affinity-broken"
 	CausePreExistingErrors      = "pre-existing-errors"
 	CauseLoadGeneratorSaturated = "load-generator-saturated"
+
+	// The ECS side (incident 001). CauseImageMissing and CauseImageAtRisk
+	// are also the preflight guard's findings (runner/ecs).
+	CauseImageMissing     = "image-missing"
+	CauseImageAtRisk      = "image-at-risk"
+	CauseNoHealthyTargets = "no-healthy-targets"
+	CauseOverloadedTarget = "overloaded-target"
 )
 
 // Confidence levels of a finding.
