@@ -147,8 +147,11 @@ func (v *validator) target(s *Scenario) {
 		}
 		return
 	case PlatformCloudRun:
+	case PlatformECS:
+		v.ecsTarget(s)
+		return
 	default:
-		v.addf("target.platform", "%q: unknown platform; the platforms are %s", t.Platform, PlatformCloudRun)
+		v.addf("target.platform", "%q: unknown platform; the platforms are %s and %s", t.Platform, PlatformCloudRun, PlatformECS)
 		return
 	}
 	for _, f := range []struct{ path, value string }{
@@ -200,6 +203,10 @@ func (v *validator) actions(s *Scenario) {
 			kinds++
 			v.traffic(p+".traffic", a.Traffic, deployed)
 		}
+		if a.Chaos != nil {
+			kinds++
+			v.chaos(p+".chaos", a.Chaos, s.Target.Platform)
+		}
 		if a.Wait != "" {
 			kinds++
 			if a.Wait != WaitRevisionReady {
@@ -210,7 +217,7 @@ func (v *validator) actions(s *Scenario) {
 			}
 		}
 		if kinds != 1 {
-			v.addf(p, "an action is exactly one of deploy, traffic or wait (this one has %d)", kinds)
+			v.addf(p, "an action is exactly one of deploy, traffic, wait or chaos (this one has %d)", kinds)
 		}
 	}
 }

@@ -60,7 +60,7 @@ func TestActionsInvalid(t *testing.T) {
 		want       []string
 	}{
 		{"two kinds", "actions: [{at: 10s, deploy: {}, wait: revision-ready}]\n",
-			[]string{"actions[0]: an action is exactly one of deploy, traffic or wait (this one has 2)"}},
+			[]string{"actions[0]: an action is exactly one of deploy, traffic, wait or chaos (this one has 2)"}},
 		{"out of order and past the end", "actions: [{at: 30s, deploy: {}}, {at: 10s, wait: revision-ready}, {at: 3m, traffic: {split: [{revision: LATEST, percent: 100}]}}]\n",
 			[]string{"actions[1].at: 10s is before the previous action's 30s", "actions[2].at: 3m is not before the end of the load (2m)"}},
 		{"split must sum to 100", "actions: [{at: 10s, traffic: {split: [{revision: a, percent: 60}, {revision: b, percent: 30}]}}]\n",

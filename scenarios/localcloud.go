@@ -380,14 +380,24 @@ var (
 
 // localCloud checks the localcloud section at path p.
 func (v *validator) localCloud(p string, lc *LocalCloud) {
-	if !lc.Enabled() {
-		if !reflect.DeepEqual(*lc, LocalCloud{}) {
-			v.addf(p+".services", "at least one service is required, e.g. services: [{name: api, image: api:v1}]")
+	if !lc.Present() {
+		switch {
+		case !reflect.DeepEqual(lc.AWS, CloudAWS{}):
+			v.cloudAWS(p+".aws", lc)
+		case !reflect.DeepEqual(*lc, LocalCloud{}):
+			v.addf(p+".services", "at least one service is required, e.g. services: [{name: api, image: api:v1}] (or aws: {services: [...]} for ECS)")
 		}
 		return
 	}
 	if lc.TimeScale < 1 || lc.TimeScale > 1000 {
 		v.addf(p+".time_scale", "must be between 1 and 1000, got %d", lc.TimeScale)
+	}
+	v.localCloudMetrics(p, lc.Metrics)
+	if lc.AWS.Enabled() {
+		v.cloudAWS(p+".aws", lc)
+	}
+	if !lc.Enabled() {
+		return
 	}
 	if !labelRE.MatchString(lc.Project) {
 		v.addf(p+".project", "%q: a project id is lower-case letters, digits and dashes", lc.Project)
@@ -419,7 +429,10 @@ func (v *validator) localCloud(p string, lc *LocalCloud) {
 	v.cloudNAT(p+".nat", lc.NAT)
 	v.durationIn(p+".external_api.latency", lc.ExternalAPI.Latency, 0, maxSimulated)
 	v.durationIn(p+".database.latency", lc.Database.Latency, 0, maxSimulated)
-	m := lc.Metrics
+}
+
+// localCloudMetrics checks the localcloud section's metrics timing.
+func (v *validator) localCloudMetrics(p string, m CloudMetrics) {
 	v.durationIn(p+".metrics.period", m.Period, minCloudPeriod, maxPeriod)
 	v.durationIn(p+".metrics.lag_nat", m.LagNAT, 0, maxSimulated)
 	v.durationIn(p+".metrics.lag_run", m.LagRun, 0, maxSimulated)

@@ -50,12 +50,13 @@ func validate(s *Scenario, locate func(path string) (line, col int)) []Problem {
 			v.addf("target.url", "%q: %s", s.Target.URL, msg)
 		}
 	}
-	v.load(&s.Load, s.Target.URL != "" || s.Target.Platform != "" || s.LocalCloud.Enabled())
+	v.load(&s.Load, s.Target.URL != "" || s.Target.Platform != "" || s.LocalCloud.Present())
 	v.target(s)
 	v.actions(s)
 	v.verdict(&s.Verdict, &s.Load)
 	v.localCloud("localcloud", &s.LocalCloud)
 	v.metrics(s)
+	v.preflight(s)
 	v.compare(&s.Compare)
 	return v.problems
 }
