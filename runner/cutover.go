@@ -216,6 +216,8 @@ func kindOf(a scenarios.Action) string {
 		return "deploy"
 	case a.Traffic != nil:
 		return "traffic"
+	case a.Chaos != nil:
+		return "chaos " + a.Chaos.Action
 	default:
 		return "wait"
 	}
@@ -227,6 +229,8 @@ func (c *cutover) do(ctx context.Context, a scenarios.Action) error {
 		return c.deploy(ctx, a.Deploy)
 	case a.Traffic != nil:
 		return c.traffic(ctx, a.Traffic)
+	case a.Chaos != nil:
+		return c.chaos(ctx, a.Chaos)
 	default:
 		w, ok := c.platforms[c.target].(Waiter)
 		if !ok {
@@ -288,6 +292,24 @@ func (c *cutover) deploy(ctx context.Context, d *scenarios.DeployAction) error {
 		return c.applied(ctx, service)
 	}
 	return nil
+}
+
+// chaos carries out a chaos action on the target service.
+func (c *cutover) chaos(ctx context.Context, a *scenarios.ChaosAction) error {
+	ch, ok := c.platforms[c.target].(Chaoser)
+	if !ok {
+		return fmt.Errorf("this platform cannot carry out the chaos action %s", a.Action)
+	}
+	if err := c.beforeChange(c.target); err != nil {
+		return err
+	}
+	return ch.Chaos(ctx, *a, func(e Event) {
+		if e.Details == nil {
+			e.Details = map[string]string{}
+		}
+		e.Details["service"] = c.target
+		c.report(e)
+	})
 }
 
 // created notes a revision a deploy created, once.

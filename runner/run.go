@@ -44,6 +44,8 @@ type run struct {
 	ctxDone bool
 	// final is the judged record; nil until judge.
 	final *results.Run
+	// stopWatch ends the platform watch (see startWatch); nil when none.
+	stopWatch func()
 }
 
 // open is the first step: the scenario read, the services read and checked
@@ -88,6 +90,9 @@ func open(ctx context.Context, opts Options) (*run, error) {
 		r.cut.beforeChange = r.beforeChange
 		r.rec.run.Cutover = r.cut.record(opts.Target, r.restoreCommand())
 	}
+	if err := r.guard(ctx); err != nil {
+		return nil, err
+	}
 	create := opts.CreateRecord
 	if create == nil {
 		create = results.Create
@@ -129,6 +134,7 @@ func (r *run) execute(ctx context.Context) (out *Outcome, err error) {
 	if err := r.claim(ctx); err != nil {
 		return nil, err
 	}
+	r.startWatch(ctx)
 	r.drive(ctx)
 	if err := r.driveError(); err != nil {
 		return nil, err
@@ -161,6 +167,31 @@ func (r *run) claim(ctx context.Context) error {
 		r.cut.claimed = append(r.cut.claimed, name)
 	}
 	return nil
+}
+
+// startWatch puts the target platform's own events (ECS's stopped tasks,
+// service events, deployment states) on the timeline from now until
+// finish: through the load, a restore and the wait for metrics. It runs
+// under a context of its own so that it sees a rollback after Ctrl-C.
+func (r *run) startWatch(ctx context.Context) {
+	w, ok := r.opts.Platforms[r.sc.Target.Service].(Watcher)
+	if r.cut == nil || !ok {
+		return
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	since := r.now()
+	go func() {
+		defer close(done)
+		if err := w.Watch(wctx, since, r.cut.report); err != nil && wctx.Err() == nil {
+			r.rec.addEvent(results.Event{Kind: results.EventServiceEvent, At: r.now(),
+				Details: map[string]string{"message": "cutover stopped watching the platform's events: " + err.Error()}})
+		}
+	}()
+	r.stopWatch = func() {
+		cancel()
+		<-done
+	}
 }
 
 func (r *run) rollbackTimeout() time.Duration {
@@ -296,6 +327,9 @@ func (r *run) finish(ctx context.Context, err error) (*Outcome, error) {
 		run.Verdict.Reasons = append([]string{"run failed: " + run.Error}, run.Verdict.Reasons...)
 	}
 	run.EndedAt = r.now()
+	if r.stopWatch != nil {
+		r.stopWatch()
+	}
 	r.noteCutover(run)
 	if r.cut != nil {
 		r.cut.releaseClaims(ctx, run.Cutover.Left, r.rollbackTimeout())
