@@ -7,7 +7,7 @@ import (
 )
 
 // cutoverSpan returns the run's cutover window, in seconds from the start
-// of the load: from its first deploy-start or traffic-applied event to its
+// of the load: from its first deploy-start, traffic-applied or chaos event to its
 // last revision-ready, traffic-applied or rollback-done, plus settle,
 // clipped to the load's windows; nil when the run has no such event.
 // Events after the load (the restore of a failed run) changed nothing the
@@ -24,7 +24,7 @@ func cutoverSpan(r *results.Run, settle time.Duration) *Span {
 			continue
 		}
 		switch e.Kind {
-		case results.EventDeployStart, results.EventTrafficApplied, results.EventRollbackStart:
+		case results.EventDeployStart, results.EventTrafficApplied, results.EventRollbackStart, results.EventChaos:
 			if from.IsZero() || e.At.Before(from) {
 				from = e.At
 			}
