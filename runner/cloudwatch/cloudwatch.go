@@ -130,16 +130,18 @@ func (s *Source) Queries() []results.Query {
 // (AWS/ApplicationELB/HTTPCode_ELB_504_Count) and the query's dimensions
 // as Labels; points are oldest first, each over [Start, End) of its period.
 //
-// The load balancer publishes counts only in periods with requests: within
-// the range the answers are known to cover (up to the newest gauge point
-// of the namespace, or the newest count point when no gauge has data), a
-// count's period without a point is zero, and a count query with no point
-// at all is a series of zeros. Gauges are not filled.
+// The load balancer publishes its counts and the response time only in
+// periods with requests (sparse metrics); the host and task counts are
+// gauges published every period. Within the range the answers are known to
+// cover (up to the newest gauge point of the namespace, or the newest
+// sparse point when no gauge has data), a count's period without a point
+// is zero, and a count query with no point at all is a series of zeros.
+// Gauges and the response time are not filled.
 //
 // Covered reports whether the answers reach end, by runner/monitoring's
 // rule: within a namespace (whose metrics share an ingestion delay) every
 // gauge query with data must have a point ending at or after end; a
-// namespace without gauge data falls back to its count queries with data
+// namespace without gauge data falls back to its sparse queries with data
 // (zero-filled points do not count). When no query has data, Fetch is not
 // covered. A query CloudWatch could not answer (StatusCode InternalError or
 // Forbidden) is left out, its failure joined into the error, and covered is

@@ -34,8 +34,11 @@ type query struct {
 	namespace, metric string
 	stat              types.Statistic
 	dims              []types.Dimension
-	// count marks a metric the load balancer publishes only in periods
-	// with requests: a period without a point is zero.
+	// sparse marks a metric the load balancer publishes only in periods
+	// with requests (its counts, the response time), so that it cannot
+	// show that a period's data has arrived.
+	sparse bool
+	// count marks a sparse count: a period without a point is zero.
 	count bool
 }
 
@@ -54,16 +57,17 @@ func (q query) labels() map[string]string {
 // queries returns the queries cfg's names allow: the load balancer's counts
 // and response time need LoadBalancer, its host counts TargetGroup too, the
 // running tasks Cluster and Service. Counts are summed per period, the rest
-// averaged.
+// averaged. The host and task counts are published every period; the
+// request counts and the response time only in periods with requests.
 func queries(cfg Config) []query {
 	var out []query
 	if cfg.LoadBalancer != "" {
 		lb := []types.Dimension{dim(DimLoadBalancer, cfg.LoadBalancer)}
 		out = append(out,
-			query{name: results.QueryALB5XX, namespace: NamespaceALB, metric: MetricELB5XX, stat: types.StatisticSum, dims: lb, count: true},
-			query{name: results.QueryALB503, namespace: NamespaceALB, metric: MetricELB503, stat: types.StatisticSum, dims: lb, count: true},
-			query{name: results.QueryALB504, namespace: NamespaceALB, metric: MetricELB504, stat: types.StatisticSum, dims: lb, count: true},
-			query{name: results.QueryALBRequestCount, namespace: NamespaceALB, metric: MetricRequestCount, stat: types.StatisticSum, dims: lb, count: true},
+			query{name: results.QueryALB5XX, namespace: NamespaceALB, metric: MetricELB5XX, stat: types.StatisticSum, dims: lb, sparse: true, count: true},
+			query{name: results.QueryALB503, namespace: NamespaceALB, metric: MetricELB503, stat: types.StatisticSum, dims: lb, sparse: true, count: true},
+			query{name: results.QueryALB504, namespace: NamespaceALB, metric: MetricELB504, stat: types.StatisticSum, dims: lb, sparse: true, count: true},
+			query{name: results.QueryALBRequestCount, namespace: NamespaceALB, metric: MetricRequestCount, stat: types.StatisticSum, dims: lb, sparse: true, count: true},
 		)
 		if cfg.TargetGroup != "" {
 			tg := []types.Dimension{dim(DimTargetGroup, cfg.TargetGroup), dim(DimLoadBalancer, cfg.LoadBalancer)}
@@ -73,7 +77,7 @@ func queries(cfg Config) []query {
 			)
 		}
 		out = append(out, query{name: results.QueryALBResponseTime, namespace: NamespaceALB, metric: MetricResponseTime,
-			stat: types.StatisticAverage, dims: lb})
+			stat: types.StatisticAverage, dims: lb, sparse: true})
 	}
 	if cfg.Cluster != "" && cfg.Service != "" {
 		out = append(out, query{name: results.QueryECSRunningTasks, namespace: NamespaceECS, metric: MetricRunningTaskCount,

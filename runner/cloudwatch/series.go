@@ -17,7 +17,7 @@ func (s *Source) series(answers []answer, from, end time.Time, p time.Duration) 
 		if a.failure != "" {
 			continue
 		}
-		cover.add(q.namespace, !q.count, newestEnd(a.points))
+		cover.add(q.namespace, !q.sparse, newestEnd(a.points))
 		points := a.points
 		if q.count {
 			points = fillZeros(points, from, horizons[q.namespace], p)
@@ -30,9 +30,9 @@ func (s *Source) series(answers []answer, from, end time.Time, p time.Duration) 
 	return out, cover.covered()
 }
 
-// horizons returns, per namespace, the end of the newest gauge point, or of
-// the newest count point where no gauge has data: up to there the answers
-// are known to hold every published period.
+// horizons returns, per namespace, the end of the newest point of a metric
+// published every period, or of a sparse one where none of those has data:
+// up to there the answers are known to hold every published period.
 func horizons(qs []query, answers []answer) map[string]time.Time {
 	gauge, count := map[string]time.Time{}, map[string]time.Time{}
 	for i, q := range qs {
@@ -40,7 +40,7 @@ func horizons(qs []query, answers []answer) map[string]time.Time {
 			continue
 		}
 		m := gauge
-		if q.count {
+		if q.sparse {
 			m = count
 		}
 		if t := newestEnd(answers[i].points); t.After(m[q.namespace]) {
@@ -97,7 +97,8 @@ type coverage struct {
 }
 
 type nsCoverage struct {
-	// gauges and counts hold the newest End of each query with data.
+	// gauges and counts hold the newest End of each query with data, of
+	// metrics published every period and of sparse ones.
 	gauges, counts []time.Time
 }
 

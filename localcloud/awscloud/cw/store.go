@@ -63,7 +63,7 @@ type series struct {
 // bucket holds one period's statistics; k is the period's index since the
 // Unix epoch.
 type bucket struct {
-	k                       int64
+	k                      int64
 	count, sum, minV, maxV float64
 }
 
