@@ -158,8 +158,8 @@ func TestCBORErrorShape(t *testing.T) {
 		{"/service/GraniteServiceVersion20100801/operation/DeleteAlarms", "com.amazonaws.cloudwatch#UnknownOperationException", ""},
 	}
 	body := cbor.Encode(cbor.Map{
-		"StartTime": &cbor.Tag{ID: 1, Value: cbor.Float64(epoch.Unix())},
-		"EndTime":   &cbor.Tag{ID: 1, Value: cbor.Uint(epoch.Unix() + 60)},
+		"StartTime":         &cbor.Tag{ID: 1, Value: cbor.Float64(epoch.Unix())},
+		"EndTime":           &cbor.Tag{ID: 1, Value: cbor.Uint(epoch.Unix() + 60)},
 		"MetricDataQueries": cbor.List{cbor.Map{"Id": cbor.String("e"), "Expression": cbor.String("SUM(METRICS())")}},
 	})
 	for _, tt := range tests {
