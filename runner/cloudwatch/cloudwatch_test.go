@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/encoding/cbor"
 
 	"github.com/cutover-dev/cutover/localcloud/awscloud/cw"
 	"github.com/cutover-dev/cutover/localcloud/clock"
@@ -363,5 +365,32 @@ func TestListMetricsOverCBOR(t *testing.T) {
 	}
 	if want := []string{"HealthyHostCount 2", "UnHealthyHostCount 2"}; !slices.Equal(got, want) {
 		t.Errorf("ListMetrics = %v, want %v", got, want)
+	}
+}
+
+// A query CloudWatch could not answer is named in the error; the others
+// still come back.
+func TestFetchReportsAQueryCloudWatchCouldNotAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts := func(d time.Duration) cbor.Value { return &cbor.Tag{ID: 1, Value: cbor.Float64(epoch.Add(d).Unix())} }
+		body := cbor.Encode(cbor.Map{"MetricDataResults": cbor.List{
+			cbor.Map{"Id": cbor.String("q0"), "StatusCode": cbor.String("InternalError"),
+				"Messages": cbor.List{cbor.Map{"Code": cbor.String("InternalError"), "Value": cbor.String("try again")}}},
+			cbor.Map{"Id": cbor.String("q1"), "StatusCode": cbor.String("Complete"),
+				"Timestamps": cbor.List{ts(0), ts(period)}, "Values": cbor.List{cbor.Float64(1), cbor.Float64(2)}},
+		}})
+		w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+		w.Header().Set("Content-Type", "application/cbor")
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	src := newSource(t, cloudwatch.Config{Endpoint: srv.URL, LoadBalancer: lb})
+	series, covered, err := src.Fetch(context.Background(), epoch, epoch.Add(2*period), period)
+	if err == nil || !strings.Contains(err.Error(), `query "alb_elb_5xx": status InternalError: InternalError try again`) || covered {
+		t.Errorf("Fetch error = %v (covered %v), want the 5xx query's failure", err, covered)
+	}
+	got := values(t, series)
+	if fmt.Sprint(got[results.QueryALB503]) != "[1 2]" || got[results.QueryALB5XX] != nil {
+		t.Errorf("series %v, want the 503 query's [1 2] and no 5xx series", got)
 	}
 }

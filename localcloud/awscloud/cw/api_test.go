@@ -184,3 +184,19 @@ func TestCBORErrorShape(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestTimestamps(t *testing.T) {
+	want := time.Date(2026, 3, 1, 12, 0, 1, 500_000_000, time.UTC)
+	for _, in := range []string{`1772366401.5`, `"1772366401.5"`, `"2026-03-01T12:00:01.5Z"`, `"2026-03-01T21:00:01.5+09:00"`} {
+		var got epochTime
+		if err := json.Unmarshal([]byte(in), &got); err != nil || !got.Equal(want) {
+			t.Errorf("%s = %v, %v; want %v", in, got.Time, err, want)
+		}
+	}
+	for _, in := range []string{`"yesterday"`, `true`, `"NaN"`} {
+		var got epochTime
+		if err := json.Unmarshal([]byte(in), &got); err == nil {
+			t.Errorf("%s = %v, want an error", in, got.Time)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package cw
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,5 +158,33 @@ func TestFloorDiv(t *testing.T) {
 		if got := floorDiv(tt.a, tt.b); got != tt.want {
 			t.Errorf("floorDiv(%d, %d) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
+	}
+}
+
+// Puts and queries from many goroutines at once (run with -race).
+func TestStoreIsSafeForConcurrentUse(t *testing.T) {
+	s, _ := newTestStore()
+	const writers, samples = 4, 200
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := range samples {
+				s.Put(ns, "RequestCount", lbDims, epoch.Add(time.Duration(i)*10*time.Millisecond), float64(w), "Count")
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range samples {
+				s.answer(query("RequestCount", "Sum", lbDims, 6*sec), epoch, epoch.Add(time.Minute), epoch.Add(time.Hour))
+				s.list(ns, "", nil)
+			}
+		}()
+	}
+	wg.Wait()
+	got := s.answer(query("RequestCount", "SampleCount", lbDims, 6*sec), epoch, epoch.Add(time.Minute), epoch.Add(time.Hour))
+	if len(got) != 1 || got[0].value != writers*samples {
+		t.Errorf("SampleCount = %v, want one period of %d", got, writers*samples)
 	}
 }
