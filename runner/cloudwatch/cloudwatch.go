@@ -79,30 +79,50 @@ func New(ctx context.Context, cfg Config, optFns ...func(*cloudwatch.Options)) (
 		return nil, errors.New("connect to cloudwatch: no queries: set LoadBalancer (and TargetGroup) or Cluster and Service")
 	}
 	s := &Source{queries: qs}
+	var err error
 	if cfg.Endpoint == "" {
-		var opts []func(*config.LoadOptions) error
-		if cfg.Region != "" {
-			opts = append(opts, config.WithRegion(cfg.Region))
-		}
-		awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("connect to cloudwatch: load the AWS configuration: %w", err)
-		}
-		s.client = cloudwatch.NewFromConfig(awsCfg, optFns...)
-		s.host = "monitoring." + s.client.Options().Region + ".amazonaws.com"
-		return s, nil
+		s.client, s.host, err = awsClient(ctx, cfg.Region, optFns)
+	} else {
+		s.client, s.host, err = localClient(cfg.Endpoint, cfg.Region, optFns)
 	}
-	u, err := url.Parse(cfg.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("connect to cloudwatch: %w", err)
+	}
+	return s, nil
+}
+
+// awsClient returns a client of AWS with the SDK's default configuration
+// and credential chain, and the API's host.
+func awsClient(ctx context.Context, region string, optFns []func(*cloudwatch.Options)) (*cloudwatch.Client, string, error) {
+	var opts []func(*config.LoadOptions) error
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, "", fmt.Errorf("load the AWS configuration: %w", err)
+	}
+	c := cloudwatch.NewFromConfig(awsCfg, optFns...)
+	host := "monitoring.amazonaws.com"
+	if r := c.Options().Region; r != "" {
+		host = "monitoring." + r + ".amazonaws.com"
+	}
+	return c, host, nil
+}
+
+// localClient returns a client of endpoint that signs with placeholder
+// static credentials, and the endpoint's host.
+func localClient(endpoint, region string, optFns []func(*cloudwatch.Options)) (*cloudwatch.Client, string, error) {
+	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("connect to cloudwatch: endpoint %q is not an http(s) URL", cfg.Endpoint)
+		return nil, "", fmt.Errorf("endpoint %q is not an http(s) URL", endpoint)
 	}
-	s.host = u.Host
-	s.client = cloudwatch.New(cloudwatch.Options{
-		Region:       cmp.Or(cfg.Region, defaultLocalRegion),
-		BaseEndpoint: aws.String(cfg.Endpoint),
+	c := cloudwatch.New(cloudwatch.Options{
+		Region:       cmp.Or(region, defaultLocalRegion),
+		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 	}, optFns...)
-	return s, nil
+	return c, u.Host, nil
 }
 
 // Close releases the client's idle connections.
@@ -187,9 +207,12 @@ func (s *Source) getMetricData(ctx context.Context, from, to time.Time, p time.D
 		ScanBy:    types.ScanByTimestampAscending,
 	}
 	secs := int32(p / time.Second)
+	index := make(map[string]int, len(s.queries)) // query Id → its index
 	for i, q := range s.queries {
+		id := "q" + strconv.Itoa(i)
+		index[id] = i
 		in.MetricDataQueries = append(in.MetricDataQueries, types.MetricDataQuery{
-			Id:    aws.String("q" + strconv.Itoa(i)),
+			Id:    aws.String(id),
 			Label: aws.String(string(q.name)),
 			MetricStat: &types.MetricStat{
 				Metric: &types.Metric{Namespace: aws.String(q.namespace), MetricName: aws.String(q.metric), Dimensions: q.dims},
@@ -207,11 +230,9 @@ func (s *Source) getMetricData(ctx context.Context, from, to time.Time, p time.D
 			return nil, s.callError(ctx, err)
 		}
 		for _, r := range out.MetricDataResults {
-			i, err := strconv.Atoi(aws.ToString(r.Id)[1:])
-			if err != nil || i < 0 || i >= len(answers) {
-				continue
+			if i, ok := index[aws.ToString(r.Id)]; ok {
+				answers[i].add(r, p)
 			}
-			answers[i].add(r, p)
 		}
 	}
 	for i := range answers {

@@ -394,3 +394,23 @@ func TestFetchReportsAQueryCloudWatchCouldNotAnswer(t *testing.T) {
 		t.Errorf("series %v, want the 503 query's [1 2] and no 5xx series", got)
 	}
 }
+
+// Without an Endpoint, New builds a client of AWS from the SDK's default
+// configuration (isolated here from the machine's) without calling it.
+func TestNewForAWSMakesNoCall(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	src, err := cloudwatch.New(context.Background(), cloudwatch.Config{Region: "ap-northeast-1", LoadBalancer: lb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(src.Queries()); got != 5 {
+		t.Errorf("%d queries, want 5", got)
+	}
+	if err := src.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+}
