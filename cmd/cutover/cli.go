@@ -36,6 +36,7 @@ type cli struct {
 	Report     reportCmd     `cmd:"" help:"Render the record of a run directory again."`
 	Compare    compareCmd    `cmd:"" help:"Compare a head run with its base: REGRESSION, IMPROVEMENT, NO CHANGE or INCONCLUSIVE."`
 	Restore    restoreCmd    `cmd:"" help:"Put back the traffic split a run recorded (after a crash, kill -9 or NOT RESTORED)."`
+	Preflight  preflightCmd  `cmd:"" help:"Check, sending no load, that the images an ECS service runs, would roll back to and will deploy still exist in ECR and are safe from its lifecycle policy."`
 	Scenarios  scenariosCmd  `cmd:"" help:"List the built-in scenarios."`
 	Localcloud localcloudCmd `cmd:"" help:"Start the local cloud a scenario describes and serve until interrupted."`
 	Version    versionCmd    `cmd:"" help:"Print the version."`

@@ -44,6 +44,17 @@ func TestLocalcloudControlPlaneServesTheGoogleClients(t *testing.T) {
 // test did that itself.
 func startLocalcloudCommand(t *testing.T, scenario string) (*exec.Cmd, endpoints, *bytes.Buffer) {
 	t.Helper()
+	cmd, ep, errb := startLocalcloudProcess(t, scenario)
+	if !strings.HasPrefix(ep.ControlPlane, "127.0.0.1:") {
+		t.Fatalf("control_plane = %q, want 127.0.0.1:PORT", ep.ControlPlane)
+	}
+	return cmd, ep, errb
+}
+
+// startLocalcloudProcess is startLocalcloudCommand for either side of the
+// local cloud: it checks nothing of the endpoints.
+func startLocalcloudProcess(t *testing.T, scenario string) (*exec.Cmd, endpoints, *bytes.Buffer) {
+	t.Helper()
 	cmd := exec.Command(binary, "localcloud", scenario)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -63,9 +74,6 @@ func startLocalcloudCommand(t *testing.T, scenario string) (*exec.Cmd, endpoints
 	var ep endpoints
 	if err := json.NewDecoder(stdout).Decode(&ep); err != nil {
 		t.Fatalf("read the endpoints line: %v\nstderr:\n%s", err, errb.String())
-	}
-	if !strings.HasPrefix(ep.ControlPlane, "127.0.0.1:") {
-		t.Fatalf("control_plane = %q, want 127.0.0.1:PORT", ep.ControlPlane)
 	}
 	return cmd, ep, errb
 }

@@ -110,6 +110,8 @@ func runnerExit(err error) error {
 		return WithExitCodeIfNone(err, ExitNotRestored)
 	case errors.Is(err, runner.ErrUnknownRevision):
 		return WithExitCodeIfNone(err, ExitInvalidInput)
+	case errors.Is(err, runner.ErrPreflight):
+		return WithExitCodeIfNone(err, ExitFail)
 	}
 	return scenarioExit(err)
 }

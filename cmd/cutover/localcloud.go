@@ -27,7 +27,11 @@ type localcloudCmd struct {
 
 // endpoints is the JSON line `cutover localcloud` prints.
 type endpoints struct {
-	ControlPlane string            `json:"control_plane"`
+	// ControlPlane is the Google APIs' host:port (Cloud Run services);
+	// AWSEndpoint the AWS APIs' URL (ECS services): ECS, ECR, ELBv2 and
+	// CloudWatch on one port.
+	ControlPlane string            `json:"control_plane,omitempty"`
+	AWSEndpoint  string            `json:"aws_endpoint,omitempty"`
 	Services     map[string]string `json:"services"`
 }
 
@@ -36,12 +40,15 @@ func (c *localcloudCmd) run(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	if !sc.LocalCloud.Enabled() {
+	if !sc.LocalCloud.Present() {
 		return usageError{fmt.Errorf("scenario %s has no localcloud section with services", c.Scenario)}
 	}
 	var logw io.Writer
 	if c.Verbose {
 		logw = env.Stderr
+	}
+	if sc.LocalCloud.AWS.Enabled() {
+		return serveAWSCloud(ctx, env, sc, logw)
 	}
 	cloud, err := startCloud(ctx, sc, logw)
 	if err != nil {
@@ -61,6 +68,11 @@ func (c *localcloudCmd) run(ctx context.Context, env Env) error {
 		}
 		ep.Services[name] = url
 	}
+	return printEndpoints(ctx, env, ep)
+}
+
+// printEndpoints prints the endpoints line and serves until interrupted.
+func printEndpoints(ctx context.Context, env Env, ep endpoints) error {
 	line, err := json.Marshal(ep)
 	if err != nil {
 		return err
@@ -68,6 +80,24 @@ func (c *localcloudCmd) run(ctx context.Context, env Env) error {
 	fmt.Fprintln(env.Stdout, string(line))
 	<-ctx.Done()
 	return nil
+}
+
+// serveAWSCloud is `cutover localcloud` for a scenario's AWS side.
+func serveAWSCloud(ctx context.Context, env Env, sc *scenarios.Scenario, logw io.Writer) error {
+	cloud, err := startAWSCloud(ctx, sc, logw)
+	if err != nil {
+		return err
+	}
+	defer stopAWSCloud(ctx, cloud, env.Stderr)
+	ep := endpoints{AWSEndpoint: cloud.Endpoint(), Services: map[string]string{}}
+	for _, name := range cloud.ServiceNames() {
+		url, err := cloud.ServiceURL(name)
+		if err != nil {
+			return err
+		}
+		ep.Services[name] = url
+	}
+	return printEndpoints(ctx, env, ep)
 }
 
 // startCloud starts the scenario's local cloud; logw, when set, receives its

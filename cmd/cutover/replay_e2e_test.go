@@ -80,6 +80,96 @@ var replayPack = []replay{
 	// so the two may overlap.
 	{scenario: "nat-exhaustion-fixed", variant: "again", code: ExitPass},
 	{scenario: "image-deleted-quiet", code: ExitFail, cause: correlate.CauseRevisionNotReady, noNAT: true, check: checkImageDeletedQuiet},
+	// Incident 001 on AWS, and its lasting fix.
+	{scenario: "ecr-image-expired", code: ExitFail, cause: correlate.CauseImageMissing, noNAT: true, check: checkECRImageExpired},
+	{scenario: "ecr-image-expired-fixed", code: ExitPass, noNAT: true, check: checkECRFixed},
+}
+
+// checkECRImageExpired checks incident 001's replay: the preflight warns
+// first; then the task stop, the failed starts with the seed's text and
+// the healthy hosts falling; the clients' 504s after them; image-missing
+// on top with the incident's remedies.
+func checkECRImageExpired(t *testing.T, got *replayed) {
+	t.Helper()
+	run := &got.run
+	if len(run.Preflight) == 0 || run.Preflight[0].Cause != correlate.CauseImageMissing {
+		t.Errorf("preflight findings %+v, want image-missing", run.Preflight)
+	}
+	const seed = "CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref 123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/xxxxx-app-prod@sha256:"
+	var warned, chaos, failedStart time.Time
+	for _, e := range run.Events {
+		switch {
+		case e.Kind == results.EventPreflightFinding && warned.IsZero():
+			warned = e.At
+		case e.Kind == results.EventChaos && chaos.IsZero():
+			chaos = e.At
+		case e.Kind == results.EventTaskStopped && e.Details["stop_code"] == "TaskFailedToStart" && failedStart.IsZero():
+			if !strings.HasPrefix(e.Details["stopped_reason"], seed) {
+				t.Errorf("failed start's reason %q, want the seed's", e.Details["stopped_reason"])
+			}
+			failedStart = e.At
+		}
+	}
+	if warned.IsZero() || chaos.IsZero() || failedStart.IsZero() || !warned.Before(chaos) || failedStart.Before(chaos) {
+		t.Errorf("events: preflight warning %s, task stop %s, failed start %s; want them in that order\n%v", warned, chaos, failedStart, eventKinds(run))
+	}
+	if !healthyHostsFell(run) {
+		t.Errorf("the ALB's healthy hosts never fell below 3: %+v", run.Series)
+	}
+	var first504 time.Time
+	for _, w := range run.Timeline {
+		if w.ByClass[results.ClassStatus504] > 0 {
+			first504 = w.Start
+			break
+		}
+	}
+	if first504.IsZero() || first504.Before(failedStart.Add(-run.Timeline[0].End.Sub(run.Timeline[0].Start))) {
+		t.Errorf("first 504 at %s, want some after the failed start at %s (classes %v)", first504, failedStart, run.Totals.ByClass)
+	}
+	top := run.Findings[0]
+	if !slices.ContainsFunc(top.Remedy, func(r string) bool { return strings.Contains(r, "Tag production images") }) {
+		t.Errorf("image-missing's remedies %q lack the incident's lasting fix", top.Remedy)
+	}
+	for _, w := range []string{"PREFLIGHT", "image-missing", "CannotPullContainerError"} {
+		if !strings.Contains(got.report, w) {
+			t.Errorf("report.txt lacks %q", w)
+		}
+	}
+}
+
+// healthyHostsFell reports whether CloudWatch's HealthyHostCount went
+// below the three tasks the service runs.
+func healthyHostsFell(run *results.Run) bool {
+	for _, s := range run.Series {
+		if s.Query != results.QueryALBHealthyHosts {
+			continue
+		}
+		for _, p := range s.Points {
+			if p.Value < 3 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkECRFixed checks the fix: the same task stop, replacements that
+// start, and a guard that finds nothing.
+func checkECRFixed(t *testing.T, got *replayed) {
+	t.Helper()
+	run := &got.run
+	if len(run.Preflight) != 0 {
+		t.Errorf("preflight findings on the fix: %+v", run.Preflight)
+	}
+	kinds := eventKinds(run)
+	if !slices.Contains(kinds, string(results.EventChaos)) || !slices.Contains(kinds, string(results.EventTaskStopped)) {
+		t.Errorf("events %v: want the task stop", kinds)
+	}
+	for _, e := range run.Events {
+		if e.Kind == results.EventTaskStopped && e.Details["stop_code"] == "TaskFailedToStart" {
+			t.Errorf("a task failed to start on the fix: %v", e.Details)
+		}
+	}
 }
 
 // replayed is the outcome of one replay run by the built binary.

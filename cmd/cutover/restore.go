@@ -9,6 +9,7 @@ import (
 	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner"
 	"github.com/cutover-dev/cutover/runner/cloudrun"
+	"github.com/cutover-dev/cutover/runner/ecs"
 	"github.com/cutover-dev/cutover/scenarios"
 )
 
@@ -36,7 +37,7 @@ func (c *restoreCmd) run(ctx context.Context, env Env) error {
 	case cut.Target.LocalCloud:
 		fmt.Fprintf(env.Stdout, "run %s changed its own local cloud, which ended with it: nothing is left to restore\n", rec.RunID)
 		return nil
-	case cut.Target.Platform != scenarios.PlatformCloudRun:
+	case cut.Target.Platform != scenarios.PlatformCloudRun && cut.Target.Platform != scenarios.PlatformECS:
 		return fmt.Errorf("restore: platform %q is not supported", cut.Target.Platform)
 	case cut.Left == results.LeftRestored:
 		fmt.Fprintf(env.Stdout, "run %s was restored already, to %s\n", rec.RunID, cut.RestoreTo)
@@ -63,12 +64,11 @@ func (c *restoreCmd) run(ctx context.Context, env Env) error {
 // restoreService puts one service back (or, when the run never changed
 // it, only releases the run's claim on it).
 func (c *restoreCmd) restoreService(ctx context.Context, env Env, runID string, t results.PlatformTarget, svc results.ServiceRestore) error {
-	driver, err := cloudrun.New(ctx, cloudrun.Config{Project: t.Project, Region: t.Region, Service: svc.Name, Host: t.Endpoint},
-		googleClientOptions(t.Endpoint)...)
+	driver, closeDriver, err := restoreDriver(ctx, t, svc.Name)
 	if err != nil {
-		return fmt.Errorf("connect to Cloud Run: %w", err)
+		return err
 	}
-	defer driver.Close()
+	defer closeDriver()
 	rctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	split := runner.FormatSplit(svc.Split)
@@ -98,4 +98,21 @@ func (c *restoreCmd) restoreService(ctx context.Context, env Env, runID string, 
 		}
 		wait = min(2*wait, 8*time.Second)
 	}
+}
+
+// restoreDriver connects to the service a run changed, on its platform.
+func restoreDriver(ctx context.Context, t results.PlatformTarget, service string) (runner.Platform, func(), error) {
+	if t.Platform == scenarios.PlatformECS {
+		d, err := ecs.New(ctx, ecs.Config{Region: t.Region, Cluster: t.Cluster, Service: service, Endpoint: t.Endpoint})
+		if err != nil {
+			return nil, nil, fmt.Errorf("connect to ECS: %w", err)
+		}
+		return d, func() { d.Close() }, nil
+	}
+	d, err := cloudrun.New(ctx, cloudrun.Config{Project: t.Project, Region: t.Region, Service: service, Host: t.Endpoint},
+		googleClientOptions(t.Endpoint)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to Cloud Run: %w", err)
+	}
+	return d, func() { d.Close() }, nil
 }

@@ -82,6 +82,9 @@ func (c *runCmd) run(ctx context.Context, env Env) error {
 		if errors.Is(err, runner.ErrNotRestored) && out != nil && out.Run.Cutover != nil {
 			printNotRestored(env.Stderr, out.Run.Cutover)
 		}
+		if pe := (*runner.PreflightError)(nil); errors.As(err, &pe) {
+			printFindings(env.Stderr, sc.Name, pe.Findings)
+		}
 		return runnerExit(err)
 	}
 	return verdictOutcome(out.Run)
@@ -105,7 +108,7 @@ func printNotRestored(w io.Writer, c *results.Cutover) {
 func platformTarget(sc *scenarios.Scenario) results.PlatformTarget {
 	return results.PlatformTarget{
 		Platform: sc.Target.Platform, Project: sc.Target.Project, Region: sc.Target.Region,
-		Endpoint: sc.Target.Endpoint, LocalCloud: sc.LocalCloud.Enabled(),
+		Endpoint: sc.Target.Endpoint, LocalCloud: sc.LocalCloud.Present(), Cluster: sc.Target.Cluster,
 	}
 }
 
@@ -130,6 +133,13 @@ func (t *target) close() {
 // platform driver its target names, and resolves the load's URL.
 func openTarget(ctx context.Context, sc *scenarios.Scenario, stderr io.Writer) (*target, error) {
 	t := &target{}
+	if sc.Target.Platform == scenarios.PlatformECS {
+		if err := openECSTarget(ctx, sc, t, stderr); err != nil {
+			t.close()
+			return nil, err
+		}
+		return t, nil
+	}
 	endpoint := sc.Target.Endpoint
 	if sc.LocalCloud.Enabled() {
 		// The embedded default: the target lives in the local cloud, started
@@ -239,6 +249,18 @@ func printPlan(ctx context.Context, w io.Writer, sc *scenarios.Scenario, platfor
 				svc.Claim.Since.UTC().Format(time.RFC3339), svc.Claim.Expires.UTC().Format(time.RFC3339))
 		}
 	}
+	findings, err := runner.Guard(ctx, sc, platforms)
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "preflight guard: could not check: %v\n", err)
+	case len(findings) > 0:
+		for _, f := range findings {
+			fmt.Fprintf(w, "preflight guard: %s: %s\n", f.Cause, strings.Join(f.Evidence, " "))
+		}
+		if sc.Preflight == scenarios.PreflightStrict {
+			fmt.Fprintln(w, "preflight: strict: a run would stop here, before any load")
+		}
+	}
 	for i, a := range sc.Actions {
 		fmt.Fprintf(w, "action %d at +%s: %s\n", i, a.At, describeAction(a))
 	}
@@ -290,6 +312,15 @@ func describeAction(a scenarios.Action) string {
 		return "traffic " + strings.Join(parts, ", ")
 	case a.Traffic != nil:
 		return fmt.Sprintf("traffic to %s in steps %v every %s", a.Traffic.Revision, a.Traffic.Steps, a.Traffic.Every)
+	case a.Chaos != nil:
+		c := a.Chaos
+		switch c.Action {
+		case scenarios.ChaosScale:
+			return fmt.Sprintf("chaos scale to %d tasks", c.Desired)
+		case scenarios.ChaosFailHealthCheck:
+			return fmt.Sprintf("chaos fail-health-check of %d tasks", c.Count)
+		}
+		return fmt.Sprintf("chaos stop-task of %d tasks", c.Count)
 	default:
 		return "wait for " + a.Wait
 	}
