@@ -173,17 +173,34 @@ func classVector(buckets []Bucket, class results.Class) []float64 {
 var cutoverEnds = []results.EventKind{
 	results.EventDeployStart, results.EventRevisionCreated, results.EventRevisionReady, results.EventTrafficApplied,
 	results.EventActionFailed, results.EventRollbackStart, results.EventRollbackDone, results.EventRollbackFailed,
+	results.EventChaos,
+}
+
+// cutoverStarts are the event kinds that start a cutover: a deploy, or a
+// chaos action that starts an incident the way it started in production
+// (a task stopped, a health check failing, a scale-in).
+var cutoverStarts = []results.EventKind{results.EventDeployStart, results.EventChaos}
+
+// cutoverStart returns the earliest event that starts the cutover.
+func cutoverStart(events []results.Event) (start results.Event, ok bool) {
+	for _, e := range events {
+		if slices.Contains(cutoverStarts, e.Kind) && (!ok || e.At.Before(start.At)) {
+			start, ok = e, true
+		}
+	}
+	return start, ok
 }
 
 // phaseBuckets sets the phase of every bucket (buckets[k] is grid bucket
-// first+k). Without a deploy-start every bucket is PhaseBefore: nothing was
-// cut over. Otherwise a bucket that ends at or before the first
-// deploy-start is before; the cutover runs from there until SettlePeriods
+// first+k). Without a deploy-start or a chaos action (cutoverStart) every
+// bucket is PhaseBefore: nothing was cut over. Otherwise a bucket that
+// ends at or before the cutover's start is before; the cutover runs from there until SettlePeriods
 // past the bucket of its last event, and on while the error rate stays
 // above the pre-cutover rate; the rest is after. It returns the
 // pre-cutover error rate.
 func phaseBuckets(buckets []Bucket, g grid, first int, events []results.Event) (baseRate float64) {
-	deploy, ok := firstEvent(events, results.EventDeployStart)
+	start, ok := cutoverStart(events)
+	deploy := start.At
 	if !ok {
 		for k := range buckets {
 			buckets[k].Phase = PhaseBefore
@@ -218,18 +235,6 @@ func phaseBuckets(buckets []Bucket, g grid, first int, events []results.Event) (
 		}
 	}
 	return baseRate
-}
-
-// firstEvent returns the time of the earliest event of kind.
-func firstEvent(events []results.Event, kind results.EventKind) (time.Time, bool) {
-	var at time.Time
-	found := false
-	for _, e := range events {
-		if e.Kind == kind && (!found || e.At.Before(at)) {
-			at, found = e.At, true
-		}
-	}
-	return at, found
 }
 
 // rateOf returns the error rate over buckets (0 with no requests).
