@@ -134,7 +134,10 @@ func eventDetails(e results.Event) string {
 	case results.EventServiceEvent:
 		s = d["message"]
 	case results.EventDeployment:
-		s = joinNonEmpty(" ", shortID(d["deployment"]), d["rollout_state"], tail(d["task_definition"]))
+		s = joinNonEmpty(" ", d["deployment"], d["rollout_state"])
+		if td := tail(d["task_definition"]); td != "" {
+			s += " (" + td + ")"
+		}
 		if r := d["reason"]; r != "" {
 			s += ": " + r
 		}
