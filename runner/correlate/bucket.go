@@ -176,10 +176,12 @@ var cutoverEnds = []results.EventKind{
 	results.EventChaos,
 }
 
-// cutoverStarts are the event kinds that start a cutover: a deploy, or a
+// cutoverStarts are the event kinds that start a cutover: a deploy, a
 // chaos action that starts an incident the way it started in production
-// (a task stopped, a health check failing, a scale-in).
-var cutoverStarts = []results.EventKind{results.EventDeployStart, results.EventChaos}
+// (a task stopped, a health check failing, a scale-in), or an ECS task
+// stopping (the scheduler replacing it is a change to what serves, and
+// in a run with no deploy and no chaos the start of the incident).
+var cutoverStarts = []results.EventKind{results.EventDeployStart, results.EventChaos, results.EventTaskStopped}
 
 // cutoverStart returns the earliest event that starts the cutover.
 func cutoverStart(events []results.Event) (start results.Event, ok bool) {
@@ -192,12 +194,13 @@ func cutoverStart(events []results.Event) (start results.Event, ok bool) {
 }
 
 // phaseBuckets sets the phase of every bucket (buckets[k] is grid bucket
-// first+k). Without a deploy-start or a chaos action (cutoverStart) every
-// bucket is PhaseBefore: nothing was cut over. Otherwise a bucket that
-// ends at or before the cutover's start is before; the cutover runs from there until SettlePeriods
-// past the bucket of its last event, and on while the error rate stays
-// above the pre-cutover rate; the rest is after. It returns the
-// pre-cutover error rate.
+// first+k). Without a deploy-start, a chaos action or a task stopped
+// (cutoverStarts) every bucket is PhaseBefore: nothing was cut over.
+// Otherwise a bucket that ends at or before the cutover's start is
+// before; the cutover runs from there until SettlePeriods past the bucket
+// of its last event, and on while the error rate stays above the
+// pre-cutover rate; the rest is after. It returns the pre-cutover error
+// rate.
 func phaseBuckets(buckets []Bucket, g grid, first int, events []results.Event) (baseRate float64) {
 	start, ok := cutoverStart(events)
 	deploy := start.At

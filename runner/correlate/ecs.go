@@ -291,7 +291,7 @@ func (d *diagnosis) imageMissingCause() []candidate {
 		f.Confidence = ConfidenceMedium
 		f.Evidence = append(d.preflightText(warned), "No task failed to start during the run: the image is missing, but nothing needed it yet.",
 			"Confidence medium: the preflight guard found the image missing; the run did not replace a task.")
-		return []candidate{{f: f, verdict: d.cutoverFailed()}}
+		return []candidate{{f: f}}
 	}
 	k := d.bucketOf(fails[0].At)
 	failures := d.vectorOf(isFailure)

@@ -144,6 +144,26 @@ func earlyOverload() Input {
 	return in
 }
 
+// withoutEvent is in without its events of kind.
+func withoutEvent(in Input, kind results.EventKind) Input {
+	var events []results.Event
+	for _, e := range in.Events {
+		if e.Kind != kind {
+			events = append(events, e)
+		}
+	}
+	in.Events = events
+	return in
+}
+
+// preflightOnly is a clean ECS run whose preflight found the running
+// image gone: no task was replaced, so nothing needed it.
+func preflightOnly() Input {
+	in := cleanECS()
+	in.Events = append(in.Events, incident001().Events[0])
+	return in
+}
+
 type ecsCase struct {
 	name    string
 	in      Input
@@ -190,7 +210,22 @@ func TestAnalyzeECS(t *testing.T) {
 				"no registered targets", "fell from 2 to 0", "Confidence high"}},
 			remedy: map[string][]string{CauseNoHealthyTargets: {"minimumHealthyPercent 100"}},
 		},
+		{
+			// Nothing started the incident that the record knows of: the
+			// rate before it is that of the periods before the first
+			// failed start.
+			name: "no chaos action, no deploy: the first task stopped starts it", in: withoutEvent(incident001(), results.EventChaos),
+			causes:  []string{CauseImageMissing, CauseNoHealthyTargets, CauseOverloadedTarget},
+			ruled:   []string{CauseUpstreamTimeout},
+			primary: map[string]int64{CauseImageMissing: 25480},
+			quote:   map[string][]string{CauseImageMissing: {"from 12:03:50 UTC (task-stopped +20s)", "fell from 3 to 1 (12:04:00 UTC)"}},
+		},
 		{name: "a clean ECS run: nothing", in: cleanECS()},
+		{
+			name: "the preflight warned, no task needed the image: it explains nothing", in: preflightOnly(),
+			ruled: []string{CauseImageMissing},
+			quote: map[string][]string{CauseImageMissing: {"The preflight guard warned before the load: the task definition app:7", "nothing needed it yet"}},
+		},
 		{
 			name: "failed starts, no client error: it explains no error", in: withoutErrors(incident001(), false),
 			ruled: []string{CauseImageMissing},
