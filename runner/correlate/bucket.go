@@ -183,9 +183,14 @@ var cutoverEnds = []results.EventKind{
 // in a run with no deploy and no chaos the start of the incident).
 var cutoverStarts = []results.EventKind{results.EventDeployStart, results.EventChaos, results.EventTaskStopped}
 
-// cutoverStart returns the earliest event that starts the cutover.
-func cutoverStart(events []results.Event) (start results.Event, ok bool) {
+// cutoverStart returns the earliest event that starts the cutover. A task
+// that stopped before from (the first bucket's start) is left out: ECS
+// lists the tasks that stopped in the hour before the run too.
+func cutoverStart(events []results.Event, from time.Time) (start results.Event, ok bool) {
 	for _, e := range events {
+		if e.Kind == results.EventTaskStopped && e.At.Before(from) {
+			continue
+		}
 		if slices.Contains(cutoverStarts, e.Kind) && (!ok || e.At.Before(start.At)) {
 			start, ok = e, true
 		}
@@ -202,7 +207,11 @@ func cutoverStart(events []results.Event) (start results.Event, ok bool) {
 // pre-cutover rate; the rest is after. It returns the pre-cutover error
 // rate.
 func phaseBuckets(buckets []Bucket, g grid, first int, events []results.Event) (baseRate float64) {
-	start, ok := cutoverStart(events)
+	var from time.Time
+	if len(buckets) > 0 {
+		from = buckets[0].Start
+	}
+	start, ok := cutoverStart(events, from)
 	deploy := start.At
 	if !ok {
 		for k := range buckets {

@@ -35,7 +35,11 @@ func newDiagnosis(in Input) *diagnosis {
 	buckets, first := bucketize(g, in.Timeline, width)
 	d := &diagnosis{in: in, g: g, first: first, buckets: buckets}
 	d.baseRate = phaseBuckets(buckets, g, first, in.Events)
-	start, ok := cutoverStart(in.Events)
+	var from time.Time
+	if len(buckets) > 0 {
+		from = buckets[0].Start
+	}
+	start, ok := cutoverStart(in.Events, from)
 	d.deployAt, d.startKind, d.hasCutover = start.At, start.Kind, ok
 	d.sigs = signalsOf(in.Series, g, first, len(buckets))
 	for _, s := range d.sigs {

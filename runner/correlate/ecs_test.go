@@ -164,6 +164,15 @@ func preflightOnly() Input {
 	return in
 }
 
+// failingAllAlong is a service that answers some 500s all along, with a
+// task that stopped an hour before the run.
+func failingAllAlong() Input {
+	in := cleanECS()
+	in.Timeline = timeline(10, 6000, func(int) map[results.Class]int64 { return map[results.Class]int64{results.ClassStatus500: 60} }, nil)
+	in.Events = []results.Event{ev(results.EventTaskStopped, at(-60, 0), "task", "old", "stop_code", "EssentialContainerExited", "stopped_reason", "Essential container in task exited")}
+	return in
+}
+
 type ecsCase struct {
 	name    string
 	in      Input
@@ -221,6 +230,13 @@ func TestAnalyzeECS(t *testing.T) {
 			quote:   map[string][]string{CauseImageMissing: {"from 12:03:50 UTC (task-stopped +20s)", "fell from 3 to 1 (12:04:00 UTC)"}},
 		},
 		{name: "a clean ECS run: nothing", in: cleanECS()},
+		{
+			// ECS lists the tasks that stopped in the hour before the run:
+			// they start no cutover, and the errors of a service failing
+			// all along are its baseline.
+			name: "a task stopped before the run starts no cutover", in: failingAllAlong(),
+			causes: []string{CausePreExistingErrors},
+		},
 		{
 			name: "the preflight warned, no task needed the image: it explains nothing", in: preflightOnly(),
 			ruled: []string{CauseImageMissing},
