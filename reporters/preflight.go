@@ -221,13 +221,17 @@ var ecsKinds = []string{
 }
 
 // eventRows are the events table's rows at width: the ECS side's details
-// cut to what one line of the table holds.
+// cut to what one line of the table holds, or about two in a narrow
+// report (so a task's stop code still shows).
 func (v *textReport) eventRows() [][]string {
 	kindW, atW := len("event"), len("at")
 	for _, e := range v.events {
 		kindW, atW = max(kindW, twwidth.Width(e.kind)), max(atW, twwidth.Width(fmtOffset(e.offset)))
 	}
 	room := max(v.width-kindW-atW-10, 24) // the table's borders and padding take 10
+	if room < 40 {
+		room = 2*room - 8 // two lines, less what breaking at words leaves
+	}
 	rows := make([][]string, len(v.events))
 	for i, e := range v.events {
 		details := e.details

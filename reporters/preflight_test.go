@@ -3,6 +3,7 @@ package reporters
 import (
 	"bytes"
 	"encoding/xml"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -161,8 +162,10 @@ func TestEventDetails(t *testing.T) {
 }
 
 // In the text report each event of the ECS side takes one line of the
-// events table, its reason cut to fit, at every width.
-func TestTextECSEventsOneLine(t *testing.T) {
+// events table, its reason cut to fit (about two in a narrow report), and
+// its stop code shows at every width.
+func TestTextECSEventsCut(t *testing.T) {
+	continuation := regexp.MustCompile(`(?m)^│\s+│\s+│`)
 	for _, width := range []int{60, 80, 100, 132} {
 		var buf bytes.Buffer
 		if err := TextWidth(width)(&buf, ecsImageExpiredRun()); err != nil {
@@ -170,12 +173,14 @@ func TestTextECSEventsOneLine(t *testing.T) {
 		}
 		text := buf.String()
 		events := text[strings.Index(text, "\nEVENTS\n"):strings.Index(text, "\nDIAGNOSIS")]
-		rows := strings.Count(events, "│ task-stopped ")
-		if rows != 4 {
-			t.Errorf("width %d: %d task-stopped lines, want one for each of the 4 events:\n%s", width, rows, events)
+		if n := strings.Count(events, "TaskFailedToStart"); n != 2 {
+			t.Errorf("width %d: the stop code TaskFailedToStart shows %d times, want 2:\n%s", width, n, events)
 		}
-		if !strings.Contains(events, "TaskFailedToStart") && width >= 80 {
-			t.Errorf("width %d: the stop code is cut away:\n%s", width, events)
+		if width >= 80 && continuation.MatchString(events) {
+			t.Errorf("width %d: an event takes more than one line:\n%s", width, events)
+		}
+		if !strings.Contains(events, "…") {
+			t.Errorf("width %d: no reason cut:\n%s", width, events)
 		}
 	}
 }
