@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cutover-dev/cutover/results"
@@ -115,14 +117,7 @@ func (d *diagnosis) vectorOf(keep func(results.Class) bool) []float64 {
 
 // isClass returns a class filter for the classes given.
 func isClass(classes ...results.Class) func(results.Class) bool {
-	return func(c results.Class) bool {
-		for _, x := range classes {
-			if c == x {
-				return true
-			}
-		}
-		return false
-	}
+	return func(c results.Class) bool { return slices.Contains(classes, c) }
 }
 
 // fromMask marks the buckets from k on.
@@ -145,8 +140,8 @@ func (d *diagnosis) rateBefore(errs []float64, k int) float64 {
 }
 
 // incidentStart is the bucket the incident starts in: the cutover's
-// start (a deploy or a chaos action) when it comes before t's bucket k,
-// else k.
+// start (a deploy, a chaos action, a task stopped) when it comes before
+// bucket k, else k.
 func (d *diagnosis) incidentStart(k int) int {
 	if d.hasCutover {
 		return min(k, d.bucketOf(d.deployAt))
@@ -159,9 +154,8 @@ func (d *diagnosis) incidentStart(k int) int {
 // its last (inside them a gap is zero, as the ALB publishes only while
 // requests flow).
 type gauge struct {
-	query results.Query
-	v     []float64
-	seen  mask
+	v    []float64
+	seen mask
 }
 
 // metric returns the gauge of query; ok is false when no series of it
@@ -171,7 +165,7 @@ func (d *diagnosis) metric(query results.Query) (g gauge, ok bool) {
 	if !found {
 		return gauge{}, false
 	}
-	g = gauge{query: query, v: sig.at(0), seen: make(mask, len(d.buckets))}
+	g = gauge{v: sig.at(0), seen: make(mask, len(d.buckets))}
 	lo, hi := math.MaxInt, math.MinInt
 	for _, s := range d.in.Series {
 		if s.Query != query {
@@ -209,7 +203,7 @@ func (g gauge) below(level float64) mask {
 }
 
 // fall describes how the gauge fell from bucket k on, from what it read
-// before: "from 3 to 1 (12:04:00 UTC) and 0 (12:08:00 UTC)"; "" when it
+// before: "from 3 to 1 (12:04:00 UTC), then 0 (12:08:00 UTC)"; "" when it
 // did not fall.
 func (d *diagnosis) fall(g gauge, k int) string {
 	base, ok := g.before(k)
@@ -221,7 +215,7 @@ func (d *diagnosis) fall(g gauge, k int) string {
 	for j := max(k, 0); j < len(g.v); j++ {
 		if g.seen[j] && g.v[j] < low {
 			low = g.v[j]
-			steps = append(steps, fmt.Sprintf("%s (%s UTC)", num(low), clock(d.buckets[j].Start)))
+			steps = append(steps, fmt.Sprintf("%s (%s UTC)", level(low), clock(d.buckets[j].Start)))
 		}
 	}
 	if len(steps) == 0 {
@@ -230,12 +224,18 @@ func (d *diagnosis) fall(g gauge, k int) string {
 	if len(steps) > 3 {
 		steps = append(steps[:2], steps[len(steps)-1])
 	}
-	return fmt.Sprintf("from %s to %s", num(base), strings.Join(steps, ", then "))
+	return fmt.Sprintf("from %s to %s", level(base), strings.Join(steps, ", then "))
 }
 
-// albCounts says what the ALB counted in the marked buckets: "The ALB
-// counted 5,400 504s and 20,000 503s (HTTPCode_ELB_5XX_Count 25,400)";
-// "" when it counted none.
+// level formats a gauge's value, a period's average: "3", "2.3".
+func level(v float64) string {
+	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
+}
+
+// albCounts says what the ALB counted in the marked buckets: "The load
+// balancer itself counted 5,400 504s (Gateway Time-out) and 20,000 503s
+// (Service Unavailable), 25,400 5XX in all (HTTPCode_ELB_5XX_Count) in
+// those periods."; "" when it counted none.
 func (d *diagnosis) albCounts(m mask) string {
 	var parts []string
 	for _, q := range []struct {
