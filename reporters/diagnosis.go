@@ -37,6 +37,11 @@ var signalColumns = []struct {
 	{"ports", results.QueryNATPortUsage, "peak NAT ports in use on one endpoint", peakCell},
 	{"new conns", results.QueryNATNewConnections, "new NAT connections", sumCell},
 	{"inst", results.QueryRunInstanceCount, "Cloud Run instances (all revisions)", sumCell},
+	{"ALB 504", results.QueryALB504, "504s the load balancer answered itself (HTTPCode_ELB_504_Count)", sumCell},
+	{"ALB 503", results.QueryALB503, "503s the load balancer answered itself (HTTPCode_ELB_503_Count)", sumCell},
+	{"healthy", results.QueryALBHealthyHosts, "healthy hosts behind the load balancer (HealthyHostCount)", sumCell},
+	{"tasks", results.QueryECSRunningTasks, "the service's running tasks (RunningTaskCount)", sumCell},
+	{"resp s", results.QueryALBResponseTime, "the targets' response time, in seconds (TargetResponseTime)", secondsCell},
 }
 
 // diagnosis is the metric side of a run lined up with the client side, one
@@ -344,6 +349,22 @@ func peakCell(vals map[string]float64) string {
 		most = max(most, v)
 	}
 	return fmtCount(most)
+}
+
+// secondsCell writes the largest of a period's times in seconds: "0.04",
+// "9.8", "12".
+func secondsCell(vals map[string]float64) string {
+	var most float64
+	for _, v := range vals {
+		most = max(most, v)
+	}
+	switch {
+	case most == 0 || most >= 10:
+		return strconv.FormatFloat(most, 'f', 0, 64)
+	case most >= 1:
+		return strconv.FormatFloat(most, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(most, 'f', 2, 64)
 }
 
 // sumCell writes the sum of a period's signals.

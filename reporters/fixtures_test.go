@@ -575,6 +575,7 @@ var fixtures = []struct {
 	{"inconclusive", inconclusiveRun},
 	{"metrics-missing", missingRun},
 	{"image-missing", imageMissingRun},
+	{"ecr-image-expired", ecsImageExpiredRun},
 }
 
 // addWindow counts w's remaining requests as ok and appends it to the

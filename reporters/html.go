@@ -141,13 +141,15 @@ type htmlPage struct {
 // and its view for the charts.
 type pageRun struct {
 	// Label is "" on a single run's page, "base" or "head" on a compare.
-	Label     string
-	Name      string
-	RunID     string
-	Status    string
-	Headline  string
-	Reasons   []string
-	Findings  []results.Finding
+	Label    string
+	Name     string
+	RunID    string
+	Status   string
+	Headline string
+	Reasons  []string
+	Findings []results.Finding
+	// Preflight are what the preflight guard found before the load.
+	Preflight []results.Finding
 	Saturated string
 	view      *view
 }
@@ -155,7 +157,7 @@ type pageRun struct {
 func newPageRun(v *view, label string) pageRun {
 	return pageRun{
 		Label: label, Name: v.name, RunID: v.run.RunID, Status: v.status, Headline: v.headline,
-		Reasons: v.run.Verdict.Reasons, Findings: v.findings, Saturated: saturationWarning(v.run.Load), view: v,
+		Reasons: v.run.Verdict.Reasons, Findings: v.findings, Preflight: v.preflight, Saturated: saturationWarning(v.run.Load), view: v,
 	}
 }
 

@@ -11,7 +11,9 @@ import (
 )
 
 // JUnit writes JUnit XML for CI: one testsuite "cutover/<scenario>" holding a
-// testcase per threshold, for a diagnosed run a testcase "metrics" and one
+// testcase per threshold, a testcase "preflight" when the preflight guard
+// found something (a failure for a missing image, output for one at
+// risk), for a diagnosed run a testcase "metrics" and one
 // per finding (class "<suite>.diagnosis", named after the cause), and last a
 // testcase "verdict". A failed threshold or a failed verdict is a failure,
 // and so is every finding of a failed run, its evidence and remedies in the
@@ -59,6 +61,9 @@ func (v *view) junitSuite() junitSuite {
 		},
 	}
 	suite.Cases = v.junitThresholds(suite.Name)
+	if tc, ok := v.junitPreflight(suite.Name); ok {
+		suite.Cases = append(suite.Cases, tc)
+	}
 	if d := v.diagnosis; d != nil {
 		suite.Properties = append(suite.Properties, junitProperty{"metrics", d.metrics})
 		suite.Cases = append(suite.Cases, d.junitMetrics(suite.Name))

@@ -11,7 +11,8 @@ import (
 )
 
 // Markdown writes a GitHub-flavoured Markdown report for a pull-request
-// comment: a title with the verdict in bold, the reasons, the findings (a
+// comment: a title with the verdict in bold, the reasons, what the
+// preflight guard found before the load, the findings (a
 // heading each, with evidence and remedies as lists), a summary table, the
 // result classes, latency, thresholds, events, the diagnosis table and a
 // compact timeline; and last, as the text report, one line of
@@ -31,6 +32,7 @@ func Markdown(w io.Writer, run *results.Run) error {
 
 func (v *view) markdown(w *errWriter) {
 	v.markdownHeader(w)
+	v.markdownPreflight(w)
 	v.markdownFindings(w)
 	v.markdownSummary(w)
 	v.markdownTables(w)

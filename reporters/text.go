@@ -30,8 +30,8 @@ const (
 )
 
 // TextWidth returns the reporter that writes the report for a terminal of
-// width columns (at least MinTextWidth): a header line, the verdict, the
-// findings with their primary errors, evidence and remedies (and those
+// width columns (at least MinTextWidth): a header line, the verdict, what
+// the preflight guard found before the load, the findings with their primary errors, evidence and remedies (and those
 // ruled out), a summary, the result classes, latency, thresholds, events,
 // the diagnosis (one row per metric period, client errors beside the
 // platform's signals), the timeline condensed to at most 20 rows with
@@ -76,6 +76,7 @@ func (v *textReport) lines(w *errWriter, s, first, rest string) {
 
 func (v *textReport) write(w *errWriter) error {
 	v.textHeader(w)
+	v.textPreflight(w)
 	v.textFindings(w)
 	v.textSummary(w)
 	for _, section := range []func(*errWriter) error{
@@ -205,11 +206,7 @@ func (v *textReport) textEvents(w *errWriter) error {
 		return nil
 	}
 	w.printf("\nEVENTS\n")
-	rows := make([][]string, len(v.events))
-	for i, e := range v.events {
-		rows[i] = []string{e.kind, fmtOffset(e.offset), e.details}
-	}
-	return renderTable(w, v.width, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignLeft}, []string{"event", "at", "details"}, rows)
+	return renderTable(w, v.width, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignLeft}, []string{"event", "at", "details"}, v.eventRows())
 }
 
 // joinFit joins parts with sep into lines of at most width columns, the

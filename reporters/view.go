@@ -32,6 +32,9 @@ type view struct {
 	// run read no metrics.
 	findings  []results.Finding
 	diagnosis *diagnosis
+	// preflight are what the preflight guard found before the load,
+	// redacted.
+	preflight []results.Finding
 }
 
 // classRow is one line of the classes table.
@@ -69,11 +72,12 @@ func newView(run *results.Run) (*view, error) {
 	v.headline = headline(red)
 	v.classes = classRows(red.Totals)
 	for _, e := range red.Events {
-		v.events = append(v.events, eventRow{kind: string(e.Kind), offset: e.At.Sub(v.origin), details: formatDetails(e.Details)})
+		v.events = append(v.events, eventRow{kind: string(e.Kind), offset: e.At.Sub(v.origin), details: eventDetails(e)})
 	}
 	sort.SliceStable(v.events, func(i, j int) bool { return v.events[i].offset < v.events[j].offset })
 	v.timeline = condense(red.Timeline, v.origin, v.events, maxTimelineRows)
 	v.findings = red.Findings
+	v.preflight = redactPreflight(red.Preflight)
 	loadStart := v.origin
 	if len(red.Timeline) > 0 {
 		loadStart = earliest(red.Timeline)

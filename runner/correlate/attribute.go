@@ -311,6 +311,9 @@ func (d *diagnosis) account(a attribution, left []map[results.Class]int64) accou
 				f.Evidence = append(f.Evidence, d.sharedText(a.cands, a.took, i, a.shared))
 			}
 			acc.causes = append(acc.causes, f)
+		case c.mechanism && f.Explained > 0:
+			f.Evidence = append(f.Evidence, mechanismText(a.cands, i, a.shared))
+			acc.causes = append(acc.causes, f)
 		default:
 			f.RuledOut = ruledOutText(a.cands, i, a.shared)
 			f.Remedy = nil
@@ -338,6 +341,23 @@ func (d *diagnosis) sharedText(cands []candidate, took [][]map[results.Class]int
 		s += fmt.Sprintf("; the other %s are attributed first to %s", numInt(f.Explained-f.Primary), strongerText(by))
 	}
 	return s + "."
+}
+
+// mechanismText says, for a mechanism whose errors a root cause took,
+// that it is how they came about.
+func mechanismText(cands []candidate, i int, shared func(i, j int) int64) string {
+	f := cands[i].f
+	var by []string
+	for j := range cands {
+		if j != i && shared(j, i) > 0 {
+			by = append(by, cands[j].f.Cause)
+		}
+	}
+	s := fmt.Sprintf("It is how the errors came about, not why: the %s its evidence covers %s attributed first to ", plural(f.Explained, "errors"), verb(f.Explained, "is", "are"))
+	if len(by) == 0 {
+		return s + "other findings."
+	}
+	return s + strings.Join(by, ", ") + ", the root cause."
 }
 
 // strongerText names the findings that took errors first: "X, a stronger

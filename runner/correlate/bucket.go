@@ -173,17 +173,46 @@ func classVector(buckets []Bucket, class results.Class) []float64 {
 var cutoverEnds = []results.EventKind{
 	results.EventDeployStart, results.EventRevisionCreated, results.EventRevisionReady, results.EventTrafficApplied,
 	results.EventActionFailed, results.EventRollbackStart, results.EventRollbackDone, results.EventRollbackFailed,
+	results.EventChaos,
+}
+
+// cutoverStarts are the event kinds that start a cutover: a deploy, a
+// chaos action that starts an incident the way it started in production
+// (a task stopped, a health check failing, a scale-in), or an ECS task
+// stopping (the scheduler replacing it is a change to what serves, and
+// in a run with no deploy and no chaos the start of the incident).
+var cutoverStarts = []results.EventKind{results.EventDeployStart, results.EventChaos, results.EventTaskStopped}
+
+// cutoverStart returns the earliest event that starts the cutover. A task
+// that stopped before from (the first bucket's start) is left out: ECS
+// lists the tasks that stopped in the hour before the run too.
+func cutoverStart(events []results.Event, from time.Time) (start results.Event, ok bool) {
+	for _, e := range events {
+		if e.Kind == results.EventTaskStopped && e.At.Before(from) {
+			continue
+		}
+		if slices.Contains(cutoverStarts, e.Kind) && (!ok || e.At.Before(start.At)) {
+			start, ok = e, true
+		}
+	}
+	return start, ok
 }
 
 // phaseBuckets sets the phase of every bucket (buckets[k] is grid bucket
-// first+k). Without a deploy-start every bucket is PhaseBefore: nothing was
-// cut over. Otherwise a bucket that ends at or before the first
-// deploy-start is before; the cutover runs from there until SettlePeriods
-// past the bucket of its last event, and on while the error rate stays
-// above the pre-cutover rate; the rest is after. It returns the
-// pre-cutover error rate.
+// first+k). Without a deploy-start, a chaos action or a task stopped
+// (cutoverStarts) every bucket is PhaseBefore: nothing was cut over.
+// Otherwise a bucket that ends at or before the cutover's start is
+// before; the cutover runs from there until SettlePeriods past the bucket
+// of its last event, and on while the error rate stays above the
+// pre-cutover rate; the rest is after. It returns the pre-cutover error
+// rate.
 func phaseBuckets(buckets []Bucket, g grid, first int, events []results.Event) (baseRate float64) {
-	deploy, ok := firstEvent(events, results.EventDeployStart)
+	var from time.Time
+	if len(buckets) > 0 {
+		from = buckets[0].Start
+	}
+	start, ok := cutoverStart(events, from)
+	deploy := start.At
 	if !ok {
 		for k := range buckets {
 			buckets[k].Phase = PhaseBefore
@@ -218,18 +247,6 @@ func phaseBuckets(buckets []Bucket, g grid, first int, events []results.Event) (
 		}
 	}
 	return baseRate
-}
-
-// firstEvent returns the time of the earliest event of kind.
-func firstEvent(events []results.Event, kind results.EventKind) (time.Time, bool) {
-	var at time.Time
-	found := false
-	for _, e := range events {
-		if e.Kind == kind && (!found || e.At.Before(at)) {
-			at, found = e.At, true
-		}
-	}
-	return at, found
 }
 
 // rateOf returns the error rate over buckets (0 with no requests).

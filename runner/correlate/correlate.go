@@ -7,7 +7,9 @@
 // where the run's evidence supports them. Each client error is the primary
 // error of at most one finding, so the accounting adds up: the findings'
 // primary errors plus the unexplained ones are the run's errors. Findings
-// that explain no error and no verdict are ruled out, with why.
+// that explain no error and no verdict are ruled out, with why; a
+// mechanism (no healthy targets, an overloaded target) whose errors its
+// root cause took stays beside it.
 //
 // Everything here is a pure function of its Input: no I/O, no clock, no
 // goroutines. It does not fetch metrics (runner/monitoring does), decide the
@@ -138,8 +140,10 @@ type Analysis struct {
 	Signals []string
 	// Findings name the causes the evidence supports: each is the primary
 	// cause of some client errors (Finding.Primary), or explains the
-	// verdict by itself (a failed action, a saturated generator). The
-	// primary cause of the most errors leads.
+	// verdict by itself (a failed action, a saturated generator), or is
+	// the mechanism of errors its root cause took (no healthy targets, an
+	// overloaded target, beside image-missing). The primary cause of the
+	// most errors leads.
 	Findings []results.Finding
 	// RuledOut are the findings the rules considered that are the primary
 	// cause of no client error and explain no verdict by themselves, with

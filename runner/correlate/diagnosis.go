@@ -22,7 +22,10 @@ type diagnosis struct {
 	req      []float64                 // requests per bucket
 	cells    []map[results.Class]int64 // errors per bucket by class, adding up to the bucket's errors
 
+	// deployAt is when the cutover started: the first deploy-start, or
+	// the first chaos action when that came first (startKind says which).
 	deployAt   time.Time
+	startKind  results.EventKind
 	hasCutover bool
 }
 
@@ -32,7 +35,12 @@ func newDiagnosis(in Input) *diagnosis {
 	buckets, first := bucketize(g, in.Timeline, width)
 	d := &diagnosis{in: in, g: g, first: first, buckets: buckets}
 	d.baseRate = phaseBuckets(buckets, g, first, in.Events)
-	d.deployAt, d.hasCutover = firstEvent(in.Events, results.EventDeployStart)
+	var from time.Time
+	if len(buckets) > 0 {
+		from = buckets[0].Start
+	}
+	start, ok := cutoverStart(in.Events, from)
+	d.deployAt, d.startKind, d.hasCutover = start.At, start.Kind, ok
 	d.sigs = signalsOf(in.Series, g, first, len(buckets))
 	for _, s := range d.sigs {
 		for k, v := range s.at(0) {

@@ -27,9 +27,15 @@ const (
 // order is their primary cause (see attributionOrder). A NAT allocation
 // failure explains the drops it causes; a failed revision the errors that
 // follow it; a 504 upstream timeout says more than "it failed before".
+// On ECS a missing image explains the tasks that could not be replaced,
+// and so the overloaded and empty target group that followed: the
+// mechanisms come after their root cause, and before the Cloud Run
+// causes that read only the clients' errors.
 var causeOrder = []string{
+	CauseImageMissing,
 	CauseNATAllocationFailure, CauseNATPortExhaustion, CauseNATEndpointConflict,
-	CauseRevisionNotReady, CauseEgressNotReady, CauseAffinityBroken,
+	CauseRevisionNotReady, CauseNoHealthyTargets, CauseOverloadedTarget,
+	CauseEgressNotReady, CauseAffinityBroken,
 	CauseUpstreamTimeout, CausePreExistingErrors, CauseLoadGeneratorSaturated,
 }
 
@@ -41,6 +47,11 @@ type candidate struct {
 	// whatever the errors: a failed action, a saturated generator. It
 	// stays among the causes when it is the primary cause of no error.
 	verdict bool
+	// mechanism is true for a finding that says how errors came about
+	// rather than why (no healthy targets, an overloaded target): when a
+	// root cause took every error its evidence covers, it stays among the
+	// causes beside it, with no primary error, instead of being ruled out.
+	mechanism bool
 }
 
 // findings applies every rule, whatever the number of errors, and gives
@@ -54,7 +65,10 @@ func (d *diagnosis) findings() accounting {
 	for _, n := range nat {
 		cands = append(cands, n.cand)
 	}
+	cands = append(cands, d.imageMissingCause()...)
 	cands = append(cands, d.revisionNotReady()...)
+	cands = append(cands, d.noHealthyTargets()...)
+	cands = append(cands, d.overloadedTarget()...)
 	cands = append(cands, d.egressNotReady(len(nat) > 0)...)
 	cands = append(cands, d.affinityBroken()...)
 	cands = append(cands, d.preExistingErrors()...)

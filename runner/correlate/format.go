@@ -93,7 +93,7 @@ func clock(t time.Time) string { return t.UTC().Format("15:04:05") }
 // rel says where t is relative to the first deploy-start, or to the start
 // of the timeline when nothing was deployed.
 func (d *diagnosis) rel(t time.Time) string {
-	ref, name := d.deployAt, string(results.EventDeployStart)
+	ref, name := d.deployAt, string(d.startKind)
 	if !d.hasCutover {
 		if len(d.in.Timeline) == 0 {
 			return ""
@@ -105,6 +105,15 @@ func (d *diagnosis) rel(t time.Time) string {
 		return name + " -" + (-off).String()
 	}
 	return name + " +" + off.String()
+}
+
+// relName is what rel measures from: the event that started the cutover,
+// or "start".
+func (d *diagnosis) relName() string {
+	if !d.hasCutover {
+		return "start"
+	}
+	return string(d.startKind)
 }
 
 // at formats a time with its place relative to the cutover.
@@ -125,7 +134,7 @@ func (d *diagnosis) spanText(m mask) string {
 	from, to := d.buckets[lo].Start, d.buckets[hi].End
 	s := clock(from) + "–" + clock(to) + " UTC"
 	if r := d.rel(from); r != "" {
-		s += ", " + r + " to " + strings.TrimPrefix(strings.TrimPrefix(d.rel(to), "deploy-start "), "start ")
+		s += ", " + r + " to " + strings.TrimPrefix(d.rel(to), d.relName()+" ")
 	}
 	return s
 }

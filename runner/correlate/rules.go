@@ -354,9 +354,9 @@ func (d *diagnosis) preExistingErrors() []candidate {
 	}
 	var ev []string
 	if d.hasCutover {
-		ev = append(ev, fmt.Sprintf("%s in %s (%s) in the %s of %s before the first deploy-start at %s UTC, in %d of them: the service was failing before the cutover.",
+		ev = append(ev, fmt.Sprintf("%s in %s (%s) in the %s of %s before the first %s at %s UTC, in %d of them: the service was failing before the cutover.",
 			plural(int64(errsBefore), "errors"), plural(int64(sumIn(d.req, before)), "requests"), pct(d.baseRate), plural(int64(before.count()), "periods"),
-			periodText(d.g.period), clock(d.deployAt), withErr))
+			periodText(d.g.period), d.startKind, clock(d.deployAt), withErr))
 		during := d.phaseMask(PhaseDuring)
 		ev = append(ev, fmt.Sprintf("The error rate was %s before the cutover and %s during it.", pct(d.baseRate), pct(d.rateIn(d.all, during))))
 	} else {
