@@ -459,6 +459,7 @@ func RedactRun(run *Run) (*Run, error) {
 		out.Cutover = &c
 	}
 	out.Findings = redactFindings(run.Findings)
+	out.Preflight = redactFindings(run.Preflight)
 	if run.Diagnosis != nil {
 		d := *run.Diagnosis
 		d.Note = RedactText(d.Note)

@@ -171,6 +171,8 @@ func secretRun() *Run {
 		FailedAction: "deploy: fetch https://h/?token=opaque-value-13: refused", RestoreTo: "token-api: token-api-00001-bwo=100%"}
 	run.Findings = []Finding{{Cause: "upstream-timeout", Confidence: "low",
 		Evidence: []string{"GET https://h/?access_token=opaque-value-8 timed out"}, Remedy: []string{"raise the secrets service's timeout"}}}
+	run.Preflight = []Finding{{Cause: "image-missing", Confidence: "high",
+		Evidence: []string{"pull https://registry/?token=opaque-value-16 found no image"}, Remedy: []string{"Redeploy with an image that exists in ECR"}}}
 	run.Diagnosis = &Diagnosis{Metrics: MetricsMissing, Note: "fetch https://m/?access_token=opaque-value-10 failed",
 		Signals: []string{"q{token=opaque-value-12}"},
 		Buckets: []Bucket{{Phase: "during", Signals: map[string]float64{"q{token=opaque-value-12}": 3, "nat_dropped_sent{reason=OUT_OF_RESOURCES}": 5}}},
@@ -204,7 +206,7 @@ func TestRedactRun(t *testing.T) {
 		`"restore_to": "token-api: token-api-00001-bwo=100%"`, "raise the secrets service's timeout",
 		`/items?api_key=[REDACTED]&page=2`, `\"user\":\"a\",\"password\":\"[REDACTED]\"`, `user=a&password=[REDACTED]`,
 		`http://u:[REDACTED]@h/`, `postgres://app:[REDACTED]@db/x`, `"q{token=[REDACTED]}"`,
-		`"cause": "affinity-broken"`, "it explains no client error",
+		`"cause": "affinity-broken"`, "it explains no client error", `"cause": "image-missing"`, "Redeploy with an image that exists in ECR",
 	} {
 		if !strings.Contains(out, kept) {
 			t.Errorf("redacted record lost %q:\n%s", kept, out)
