@@ -122,11 +122,11 @@ type Driver struct {
 }
 
 var (
-	_ runner.Platform    = (*Driver)(nil)
-	_ runner.Waiter      = (*Driver)(nil)
-	_ runner.Watcher     = (*Driver)(nil)
-	_ runner.Chaoser     = (*Driver)(nil)
-	_ runner.ImageGuard  = (*Driver)(nil)
+	_ runner.Platform   = (*Driver)(nil)
+	_ runner.Waiter     = (*Driver)(nil)
+	_ runner.Watcher    = (*Driver)(nil)
+	_ runner.Chaoser    = (*Driver)(nil)
+	_ runner.ImageGuard = (*Driver)(nil)
 )
 
 // New builds the clients for the service cfg names. It makes no call.
