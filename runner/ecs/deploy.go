@@ -296,6 +296,7 @@ func (d *Driver) WaitReady(ctx context.Context, revision string, report func(run
 		if dep == nil {
 			return fmt.Errorf("no deployment of the service runs %s", rev)
 		}
+		d.noteDeployment(*dep, report)
 		if err := d.follow(ctx, aws.ToString(dep.Id), rev, report); err != nil {
 			return d.resync(ctx, d.claimed(), err)
 		}
@@ -344,7 +345,9 @@ func (d *Driver) follow(ctx context.Context, id, rev string, report func(runner.
 	for {
 		svc, err := d.describe(ctx)
 		switch {
-		case err != nil && (ctx.Err() != nil || failures+1 >= maxPollErrors):
+		case err != nil && ctx.Err() != nil:
+			return fmt.Errorf("deployment %s of %s is still %s (%d tasks failed): %w", id, rev, stateOf(last), last.FailedTasks, ctx.Err())
+		case err != nil && failures+1 >= maxPollErrors:
 			return fmt.Errorf("follow deployment %s of %s: %w", id, rev, err)
 		case err != nil:
 			failures++

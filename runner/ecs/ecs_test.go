@@ -286,6 +286,7 @@ func TestUnreachableAPI(t *testing.T) {
 					continue
 				}
 				want := "the ECS API at " + addr + " is unreachable: " + tc.want
+				t.Logf("%s: %v", c.name, err)
 				var ue *runner.UnreachableError
 				if !errors.Is(err, runner.ErrUnreachable) || !errors.As(err, &ue) || ue.Host != addr || !strings.Contains(err.Error(), want) {
 					t.Errorf("%s: %v\nwant errors.Is ErrUnreachable and %q", c.name, err, want+"…")
