@@ -65,15 +65,17 @@ func TestDeploy(t *testing.T) {
 			defer cancel()
 			if tc.cancelAtPoll > 0 {
 				updated, polls := false, 0
-				f.onCall = func(op string) {
-					if op == "UpdateService" {
-						updated = true
-					} else if op == "DescribeServices" && updated {
-						if polls++; polls == tc.cancelAtPoll+1 {
-							cancel()
+				f.do(func(f *fakeAWS) {
+					f.onCall = func(op string) {
+						if op == "UpdateService" {
+							updated = true
+						} else if op == "DescribeServices" && updated {
+							if polls++; polls == tc.cancelAtPoll+1 {
+								cancel()
+							}
 						}
 					}
-				}
+				})
 			}
 			var got events
 			rev, err := d.Deploy(ctx, tc.spec, got.report)

@@ -43,7 +43,8 @@ type fakeAWS struct {
 	bodies      map[string][]byte // the last request body of each operation
 	polls       chan struct{}     // a DescribeServices was answered (when set)
 	failNext    map[string]int    // operations to fail with ServerException, how many times
-	// onCall, when set, runs before an operation is served, unlocked.
+	// onCall, when set, runs before an operation is served (after it is
+	// counted), locked: it may change the fake's fields directly.
 	onCall func(op string)
 }
 
@@ -173,11 +174,12 @@ func (f *fakeAWS) pullable(image string) bool {
 	})
 }
 
-// advance moves every deployment in progress one step on.
+// advance moves the PRIMARY deployment one step on when it is in
+// progress.
 func (f *fakeAWS) advance() {
 	for _, d := range slices.Clone(f.deployments) {
-		if d.state != "IN_PROGRESS" {
-			continue
+		if d.state != "IN_PROGRESS" || d.status != "PRIMARY" {
+			continue // a deployment replaced by a newer one stops where it is
 		}
 		if d.steps++; d.steps < 2 {
 			continue
@@ -256,12 +258,12 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
 		op = r.PostForm.Get("Action")
 	}
-	if f.onCall != nil {
-		f.onCall(op)
-	}
 	f.mu.Lock()
 	f.calls = append(f.calls, op)
 	f.bodies[op] = body
+	if f.onCall != nil {
+		f.onCall(op)
+	}
 	if f.failNext[op] > 0 {
 		f.failNext[op]--
 		f.mu.Unlock()
@@ -491,6 +493,10 @@ func (f *fakeAWS) do(fn func(f *fakeAWS)) {
 func (f *fakeAWS) count(op string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.countLocked(op)
+}
+
+func (f *fakeAWS) countLocked(op string) int {
 	n := 0
 	for _, c := range f.calls {
 		if c == op {
