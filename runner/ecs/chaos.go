@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -99,7 +100,7 @@ func (d *Driver) failHealthCheck(ctx context.Context, a scenarios.ChaosAction) (
 		return nil, errors.New("fail-health-check needs the local cloud; on AWS use FIS aws:ecs:task-network-blackhole-port or stop-task")
 	}
 	body, err := json.Marshal(map[string]any{
-		"cluster": d.cluster, "service": d.service, "count": max(a.Count, 1), "durationSeconds": a.For.D().Seconds(),
+		"cluster": d.cluster, "service": d.service, "count": max(a.Count, 1), "durationSeconds": int(math.Ceil(a.For.D().Seconds())),
 	})
 	if err != nil {
 		return nil, err

@@ -220,7 +220,7 @@ func (d *Driver) lifecycleFinding(policy ecrlifecycle.Policy, images []ecrlifecy
 		rule := ""
 		for _, e := range policy.Evaluate(images, now) {
 			if e.Image.Digest == digest {
-				rule = " (" + ruleText(e.Rule) + ")"
+				rule = ", by " + ruleText(e.Rule)
 			}
 		}
 		return &results.Finding{Cause: correlate.CauseImageMissing, Confidence: correlate.ConfidenceHigh,
@@ -235,14 +235,14 @@ func (d *Driver) lifecycleFinding(policy ecrlifecycle.Policy, images []ecrlifecy
 	for _, r := range policy.Rules {
 		rules = append(rules, ruleText(r))
 	}
-	like := "untagged"
+	like := "untagged, like the newest image"
 	if len(newest.Tags) > 0 {
-		like = "tagged " + strings.Join(newest.Tags, ", ")
+		like = "tagged like the newest image, " + strings.Join(newest.Tags, ", ")
 	}
 	return &results.Finding{Cause: correlate.CauseImageAtRisk, Confidence: correlate.ConfidenceMedium,
 		Evidence: []string{
 			fmt.Sprintf("%s; the lifecycle policy of repository %s expires it after %s.", named, ref.repository, pushes),
-			fmt.Sprintf("Counted in pushes like the newest (%s) of the %d images in %s, under %s.", like, len(images), ref.repository, strings.Join(rules, "; ")),
+			fmt.Sprintf("Repository %s holds %d images under %s; each push counted is %s.", ref.repository, len(images), strings.Join(rules, ", "), like),
 		},
 		Remedy: remediesKeep}
 }
@@ -322,8 +322,8 @@ func (d *Driver) repositoryImages(ctx context.Context, ref ecrRef) ([]ecrlifecyc
 	}
 }
 
-// ruleText describes a lifecycle rule: "rule 1: any image, keep the 10
-// most recent".
+// ruleText describes a lifecycle rule: "rule 1 (any image, keep the 10
+// most recent)".
 func ruleText(r ecrlifecycle.Rule) string {
 	sel := r.TagStatus + " images"
 	switch {
@@ -338,7 +338,7 @@ func ruleText(r ecrlifecycle.Rule) string {
 	if r.CountType == ecrlifecycle.CountSinceImagePushed {
 		keep = fmt.Sprintf("expire after %d days", r.CountNumber)
 	}
-	return fmt.Sprintf("rule %d: %s, %s", r.Priority, sel, keep)
+	return fmt.Sprintf("rule %d (%s, %s)", r.Priority, sel, keep)
 }
 
 // sentence joins what names an image, capitalised: "Task definition

@@ -44,7 +44,7 @@ func TestCheckImages(t *testing.T) {
 			want: []finding{
 				{correlate.CauseImageAtRisk, "Task definition app:2 (running) names " + d2 + "; the lifecycle policy of repository app expires it after 1 more push."},
 				{correlate.CauseImageMissing, "Task definition app:1 (the rollback target) names " + d1 +
-					"; the lifecycle policy of repository app expires it at its next evaluation (rule 1: any image, keep the 1 most recent)."},
+					"; the lifecycle policy of repository app expires it at its next evaluation, by rule 1 (any image, keep the 1 most recent)."},
 			}},
 		{name: "a new image that is not there; not ECR: not checked", newImages: []string{registry + "app:build-9", "nginx:1.27"},
 			want: []finding{{correlate.CauseImageMissing,
@@ -78,7 +78,6 @@ func TestCheckImages(t *testing.T) {
 			}
 			var got []finding
 			for _, fd := range findings {
-				t.Logf("%s %s: %q", fd.Cause, fd.Confidence, fd.Evidence)
 				got = append(got, finding{fd.Cause, fd.Evidence[0]})
 				checkFinding(t, fd.Cause, fd.Confidence, fd.Evidence, fd.Remedy)
 			}
