@@ -187,7 +187,6 @@ func nextRevision(td types.TaskDefinition, tags []types.Tag, container string, s
 		EphemeralStorage:              td.EphemeralStorage,
 		ExecutionRoleArn:              td.ExecutionRoleArn,
 		TaskRoleArn:                   td.TaskRoleArn,
-		InferenceAccelerators:         td.InferenceAccelerators,
 		IpcMode:                       td.IpcMode,
 		PidMode:                       td.PidMode,
 		NetworkMode:                   td.NetworkMode,

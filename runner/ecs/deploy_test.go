@@ -16,8 +16,9 @@ func TestDeploy(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		spec runner.DeploySpec
-		// cancelAtPoll cancels the deploy's context at this
-		// DescribeServices after UpdateService (0: never).
+		// cancelAtPoll: the new deployment stays in progress, and the
+		// deploy's context is cancelled at the DescribeServices after the
+		// cancelAtPoll-th one after UpdateService (0: never).
 		cancelAtPoll int
 		wantRev      string
 		// wantErr are in the error; "" wants none.
@@ -70,8 +71,11 @@ func TestDeploy(t *testing.T) {
 						if op == "UpdateService" {
 							updated = true
 						} else if op == "DescribeServices" && updated {
+							for _, d := range f.deployments {
+								d.steps = -100 // never done
+							}
 							if polls++; polls == tc.cancelAtPoll+1 {
-								cancel()
+								cancel() // the poll after the one that saw IN_PROGRESS
 							}
 						}
 					}
