@@ -54,7 +54,15 @@ func TestWatch(t *testing.T) {
 	// replaced.
 	f.do(func(f *fakeAWS) { f.newDeployment(f.arn("app:1")) })
 	receive(4)
-	// More polls report nothing again.
+	// More polls report nothing again: forget the polls so far, then
+	// wait for three more.
+	for drained := false; !drained; {
+		select {
+		case <-f.polls:
+		default:
+			drained = true
+		}
+	}
 	for range 3 {
 		<-f.polls
 	}
