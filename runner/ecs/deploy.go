@@ -345,7 +345,7 @@ func (d *Driver) follow(ctx context.Context, id, rev string, report func(runner.
 		svc, err := d.describe(ctx)
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return fmt.Errorf("deployment %s of %s is still %s (%d tasks failed): %w", id, rev, stateOf(last), last.FailedTasks, ctx.Err())
+			return d.unfinished(ctx, id, rev, last)
 		case err != nil && failures+1 >= maxPollErrors:
 			return fmt.Errorf("follow deployment %s of %s: %w", id, rev, err)
 		case err != nil:
@@ -367,10 +367,27 @@ func (d *Driver) follow(ctx context.Context, id, rev string, report func(runner.
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("deployment %s of %s is still %s (%d tasks failed): %w", id, rev, stateOf(last), last.FailedTasks, ctx.Err())
+			return d.unfinished(ctx, id, rev, last)
 		case <-t.C:
 		}
 	}
+}
+
+// unfinished is the error of a deployment still in progress when ctx
+// ended: its state and, when one of its tasks stopped with a reason, that
+// task's (without the circuit breaker, a deployment whose image cannot be
+// pulled never FAILS: its tasks keep failing to start). The stopped tasks
+// are read after ctx, within a short bound of their own.
+func (d *Driver) unfinished(ctx context.Context, id, rev string, last types.Deployment) error {
+	msg := fmt.Sprintf("deployment %s of %s is still %s (%d tasks failed)", id, rev, stateOf(last), last.FailedTasks)
+	if last.Id != nil {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(d.callTimeout, unfinishedLookup))
+		defer cancel()
+		if task, reason := d.lastStopped(lctx, last); task != "" {
+			msg += fmt.Sprintf(". Task %s stopped: %s", task, reason)
+		}
+	}
+	return fmt.Errorf("%s: %w", msg, ctx.Err())
 }
 
 // stateOf names a deployment's rollout state ("unknown" before a read).
@@ -416,22 +433,30 @@ func (d *Driver) failed(ctx context.Context, dep types.Deployment) error {
 		Revision:   revisionOf(aws.ToString(dep.TaskDefinition)),
 		Reason:     strings.TrimSpace(aws.ToString(dep.RolloutStateReason)),
 	}
+	e.Task, e.StoppedReason = d.lastStopped(ctx, dep)
+	return e
+}
+
+// lastStopped returns the id and the stopped reason of the task of dep
+// (started by it, or of its task definition) that stopped last with a
+// reason; "" when there is none, or the tasks could not be read.
+func (d *Driver) lastStopped(ctx context.Context, dep types.Deployment) (task, reason string) {
 	tasks, err := d.stoppedTasks(ctx)
 	if err != nil {
-		return e // the deployment's own reason is the error
+		return "", "" // the deployment's own state is the error
 	}
 	var best *types.Task
 	for i := range tasks {
 		t := &tasks[i]
-		ofDep := aws.ToString(t.StartedBy) == e.Deployment || aws.ToString(t.TaskDefinitionArn) == aws.ToString(dep.TaskDefinition)
+		ofDep := aws.ToString(t.StartedBy) == aws.ToString(dep.Id) || aws.ToString(t.TaskDefinitionArn) == aws.ToString(dep.TaskDefinition)
 		if ofDep && stoppedReason(*t) != "" && (best == nil || aws.ToTime(t.StoppedAt).After(aws.ToTime(best.StoppedAt))) {
 			best = t
 		}
 	}
-	if best != nil {
-		e.Task, e.StoppedReason = lastSegment(aws.ToString(best.TaskArn)), stoppedReason(*best)
+	if best == nil {
+		return "", ""
 	}
-	return e
+	return lastSegment(aws.ToString(best.TaskArn)), stoppedReason(*best)
 }
 
 // DeploymentError is a deployment that FAILED.

@@ -98,6 +98,29 @@ func TestDeploy(t *testing.T) {
 	}
 }
 
+// Without the circuit breaker a deployment whose image is gone never
+// fails; when the deploy's context ends, its error still names the pull
+// error of a task that failed to start.
+func TestDeployWithoutCircuitBreaker(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, func(f *fakeAWS) { f.noBreaker = true })
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	f.do(func(f *fakeAWS) {
+		f.onCall = func(op string) {
+			if op == "DescribeServices" && len(f.deployments) > 1 && f.deployments[0].failed == 2 {
+				cancel()
+			}
+		}
+	})
+	_, err := connect(t, f).Deploy(ctx, runner.DeploySpec{Image: registry + "app@sha256:gone"}, nil)
+	checkErr(t, "Deploy", err, "deployment ecs-svc/0000000000000001004 of app:3 is still IN_PROGRESS (", " tasks failed). Task ",
+		" stopped: CannotPullContainerError: ", ": context canceled")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Deploy: %v, want context.Canceled", err)
+	}
+}
+
 // checkErr checks that err contains every one of want, or is nil when
 // want is empty.
 func checkErr(t *testing.T, what string, err error, want ...string) {

@@ -70,6 +70,9 @@ const (
 	maxPollErrors = 5
 	// maxAttempts is how many times the SDK tries one call.
 	maxAttempts = 3
+	// unfinishedLookup bounds the look for a stopped task's reason after
+	// the wait for a deployment ended.
+	unfinishedLookup = 3 * time.Second
 )
 
 // Static credentials for the local cloud, which accepts any signature.

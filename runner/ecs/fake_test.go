@@ -43,6 +43,7 @@ type fakeAWS struct {
 	bodies      map[string][]byte // the last request body of each operation
 	polls       chan struct{}     // a DescribeServices was answered (when set)
 	failNext    map[string]int    // operations to fail with ServerException, how many times
+	noBreaker   bool              // no circuit breaker: a deployment that cannot pull stays in progress
 	// onCall, when set, runs before an operation is served (after it is
 	// counted), locked: it may change the fake's fields directly.
 	onCall func(op string)
@@ -202,13 +203,17 @@ func (f *fakeAWS) advance() {
 	}
 }
 
-// fail fails d as the circuit breaker does, and rolls back.
+// fail fails a task of d to start, then fails d as the circuit breaker
+// does and rolls back (without the breaker, d stays in progress).
 func (f *fakeAWS) fail(d *fakeDeployment) {
 	image := f.image(d.td)
 	f.seq++
 	reason := "CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref " + image + ": " + image + ": not found"
 	f.tasks = append(f.tasks, &fakeTask{arn: fmt.Sprintf("%stask/%s/%032x", fakeArnBase, fakeCluster, f.seq), td: d.td, startedBy: d.id,
 		desired: "STOPPED", stopCode: "TaskFailedToStart", stoppedReason: reason, containerReason: reason, stopped: f.tick()})
+	if d.failed++; f.noBreaker {
+		return
+	}
 	d.state, d.status, d.failed, d.updated = "FAILED", "ACTIVE", 3, f.tick()
 	d.reason = "ECS deployment circuit breaker: tasks failed to start."
 	f.addEvent("(service app) (deployment " + d.id + ") deployment failed: tasks failed to start.")
