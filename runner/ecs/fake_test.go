@@ -69,6 +69,11 @@ type fakeTask struct {
 type fakeRepo struct {
 	policy string
 	images []fakeImage
+	// preview is what the policy's preview does to each digest
+	// (EXPIRE, TRANSITION); previews counts its reads, the first of
+	// which is IN_PROGRESS.
+	preview  map[string]string
+	previews int
 }
 
 type fakeImage struct {
@@ -445,6 +450,20 @@ func (f *fakeAWS) ecrOp(op string, in map[string]any) (any, string, string) {
 			return nil, "LifecyclePolicyNotFoundException", "Lifecycle policy does not exist"
 		}
 		return map[string]any{"lifecyclePolicyText": repo.policy, "repositoryName": str(in, "repositoryName")}, "", ""
+	case "StartLifecyclePolicyPreview":
+		return map[string]any{"status": "IN_PROGRESS"}, "", ""
+	case "GetLifecyclePolicyPreview":
+		if repo.previews++; repo.previews == 1 {
+			return map[string]any{"status": "IN_PROGRESS"}, "", ""
+		}
+		var res []any
+		for _, id := range in["imageIds"].([]any) {
+			dg := str(id.(map[string]any), "imageDigest")
+			if a := repo.preview[dg]; a != "" {
+				res = append(res, map[string]any{"imageDigest": dg, "action": map[string]any{"type": a}, "appliedRulePriority": 1})
+			}
+		}
+		return map[string]any{"status": "COMPLETE", "previewResults": res}, "", ""
 	case "DescribeImages":
 		// Two a page, to make the driver page.
 		start := 0

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -50,7 +51,10 @@ type imageUse struct {
 // at its next evaluation is an image-missing finding, one the policy
 // expires within PushLimit pushes like the repository's newest an
 // image-at-risk finding; an image of a repository without a policy is
-// safe. Images outside ECR are not checked.
+// safe. The policy is evaluated here (internal/ecrlifecycle); one the
+// model does not know is previewed by ECR instead
+// (StartLifecyclePolicyPreview), which says what happens now but not in
+// how many pushes. Images outside ECR are not checked.
 func (d *Driver) CheckImages(ctx context.Context, newImages []string) ([]results.Finding, error) {
 	uses, err := d.imageUses(ctx, newImages)
 	if err != nil {
@@ -193,7 +197,9 @@ func (d *Driver) checkImage(ctx context.Context, ref ecrRef, u imageUse) (*resul
 	}
 	policy, err := ecrlifecycle.ParsePolicy(text)
 	if err != nil {
-		return nil, fmt.Errorf("repository %s: %w", ref.repository, err)
+		// A policy beyond the model (an archive transition, say): ask ECR
+		// what it would do now, without a count of pushes.
+		return d.previewFinding(ctx, ref, digest, named, err)
 	}
 	images, err := d.repositoryImages(ctx, ref)
 	if err != nil {
@@ -354,4 +360,67 @@ func verb(by []string) string {
 		return "names"
 	}
 	return "name"
+}
+
+// previewFinding is the finding of an image the repository's lifecycle
+// policy preview expires or archives (an archived image cannot be pulled
+// either), or nil; perr is why the policy could not be evaluated here.
+func (d *Driver) previewFinding(ctx context.Context, ref ecrRef, digest, named string, perr error) (*results.Finding, error) {
+	action, err := d.preview(ctx, ref, digest)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: the lifecycle policy could not be evaluated (%v), nor previewed: %w", ref.repository, perr, err)
+	}
+	what := "expires it"
+	switch action {
+	case "":
+		return nil, nil
+	case ecrtypes.ImageActionTypeTransition:
+		what = "archives it (an archived image cannot be pulled)"
+	}
+	return &results.Finding{Cause: correlate.CauseImageMissing, Confidence: correlate.ConfidenceHigh,
+		Evidence: []string{fmt.Sprintf("%s; the lifecycle policy of repository %s %s at its next evaluation (GetLifecyclePolicyPreview: %s).", named, ref.repository, what, action), consequence},
+		Remedy:   append([]string{remedyRedeploy}, remediesKeep...)}, nil
+}
+
+// preview runs the repository's lifecycle policy preview and returns what
+// it does to the image digest ("" nothing), polling every
+// Config.PollInterval until it is complete.
+func (d *Driver) preview(ctx context.Context, ref ecrRef, digest string) (ecrtypes.ImageActionType, error) {
+	repo := &ecr.StartLifecyclePolicyPreviewInput{RegistryId: aws.String(ref.registry), RepositoryName: aws.String(ref.repository)}
+	_, err := call(ctx, d, d.ecrAPI, func(ctx context.Context) (*ecr.StartLifecyclePolicyPreviewOutput, error) {
+		return d.ecr.StartLifecyclePolicyPreview(ctx, repo, d.ecrOptions(ref)...)
+	})
+	var busy *ecrtypes.LifecyclePolicyPreviewInProgressException
+	if err != nil && !errors.As(err, &busy) {
+		return "", fmt.Errorf("StartLifecyclePolicyPreview: %w", err)
+	}
+	t := time.NewTicker(d.pollInterval)
+	defer t.Stop()
+	for {
+		out, err := call(ctx, d, d.ecrAPI, func(ctx context.Context) (*ecr.GetLifecyclePolicyPreviewOutput, error) {
+			return d.ecr.GetLifecyclePolicyPreview(ctx, &ecr.GetLifecyclePolicyPreviewInput{
+				RegistryId: repo.RegistryId, RepositoryName: repo.RepositoryName,
+				ImageIds: []ecrtypes.ImageIdentifier{{ImageDigest: aws.String(digest)}},
+			}, d.ecrOptions(ref)...)
+		})
+		if err != nil {
+			return "", fmt.Errorf("GetLifecyclePolicyPreview: %w", err)
+		}
+		switch out.Status {
+		case ecrtypes.LifecyclePolicyPreviewStatusComplete:
+			for _, r := range out.PreviewResults {
+				if aws.ToString(r.ImageDigest) == digest && r.Action != nil {
+					return r.Action.Type, nil
+				}
+			}
+			return "", nil
+		case ecrtypes.LifecyclePolicyPreviewStatusFailed, ecrtypes.LifecyclePolicyPreviewStatusExpired:
+			return "", fmt.Errorf("GetLifecyclePolicyPreview: the preview is %s", out.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("GetLifecyclePolicyPreview: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
 }

@@ -56,6 +56,12 @@ func TestCheckImages(t *testing.T) {
 		{name: "no repository", newImages: []string{registry + "other:1"},
 			want: []finding{{correlate.CauseImageMissing,
 				"The image to deploy names " + registry + "other:1; ECR has no repository other (BatchGetImage: RepositoryNotFoundException)."}}},
+		{name: "a policy beyond the model is previewed", edit: func(f *fakeAWS) {
+			f.repos["app"].policy = `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"transition","targetStorageClass":"archive"}}]}`
+			f.repos["app"].preview = map[string]string{"sha256:d1": "TRANSITION"}
+		}, want: []finding{{correlate.CauseImageMissing, "Task definition app:1 (the rollback target) names " + d1 +
+			"; the lifecycle policy of repository app archives it (an archived image cannot be pulled) at its next evaluation (GetLifecyclePolicyPreview: TRANSITION)."}},
+			wantCalls: map[string]int{"StartLifecyclePolicyPreview": 2, "DescribeImages": 0}},
 		{name: "the first revision has no rollback target", edit: func(f *fakeAWS) { f.deployments[0].td = f.arn("app:1") },
 			wantCalls: map[string]int{"BatchGetImage": 1}},
 		{name: "a deployment in progress is checked too", edit: func(f *fakeAWS) {
