@@ -265,24 +265,33 @@ func TestRestore(t *testing.T) {
 			if n := f.count("UpdateService") - updates; n != tc.wantUpdates {
 				t.Errorf("%d UpdateService calls by the restore, want %d", n, tc.wantUpdates)
 			}
-			if tc.conflict != "" {
-				var ce *runner.ConflictError
-				if !errors.As(err, &ce) || ce.Service != "app" || ce.Reason != tc.conflict {
-					t.Fatalf("Restore: %v\nwant a ConflictError with the reason %q", err, tc.conflict)
-				}
-				if got := claimTags(f); len(got) != len(pre) || f.primaryTD() != preTD {
-					t.Errorf("after the refusal: claim %v, running %s; want %v and %s as before", got, f.primaryTD(), pre, preTD)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Restore: %v", err)
-			}
-			s := service(t, d)
-			if s.Claim != (runner.Claim{}) || len(claimTags(f)) != 0 || f.primaryTD() != "app:2" || s.LatestReadyRevision != "app:2" {
-				t.Errorf("after the restore: %+v, claim tags %v; want app:2 ready and running, no claim", s, claimTags(f))
-			}
+			checkRestore(t, f, d, err, tc.conflict, pre, preTD)
 		})
+	}
+}
+
+// checkRestore checks a restore to app:2: refused with the reason
+// conflict, leaving the claim tags (pre) and the revision running (preTD)
+// as they were; or, without a conflict, done: app:2 ready and running,
+// and no claim.
+func checkRestore(t *testing.T, f *fakeAWS, d *Driver, err error, conflict string, pre map[string]string, preTD string) {
+	t.Helper()
+	if conflict != "" {
+		var ce *runner.ConflictError
+		if !errors.As(err, &ce) || ce.Service != "app" || ce.Reason != conflict {
+			t.Fatalf("Restore: %v\nwant a ConflictError with the reason %q", err, conflict)
+		}
+		if got := claimTags(f); len(got) != len(pre) || f.primaryTD() != preTD {
+			t.Errorf("after the refusal: claim %v, running %s; want %v and %s as before", got, f.primaryTD(), pre, preTD)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	s := service(t, d)
+	if s.Claim != (runner.Claim{}) || len(claimTags(f)) != 0 || f.primaryTD() != "app:2" || s.LatestReadyRevision != "app:2" {
+		t.Errorf("after the restore: %+v, claim tags %v; want app:2 ready and running, no claim", s, claimTags(f))
 	}
 }
 

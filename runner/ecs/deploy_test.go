@@ -65,21 +65,7 @@ func TestDeploy(t *testing.T) {
 			ctx, cancel := context.WithCancel(testCtx(t))
 			defer cancel()
 			if tc.cancelAtPoll > 0 {
-				updated, polls := false, 0
-				f.do(func(f *fakeAWS) {
-					f.onCall = func(op string) {
-						if op == "UpdateService" {
-							updated = true
-						} else if op == "DescribeServices" && updated {
-							for _, d := range f.deployments {
-								d.steps = -100 // never done
-							}
-							if polls++; polls == tc.cancelAtPoll+1 {
-								cancel() // the poll after the one that saw IN_PROGRESS
-							}
-						}
-					}
-				})
+				stallThenCancel(f, tc.cancelAtPoll, cancel)
 			}
 			var got events
 			rev, err := d.Deploy(ctx, tc.spec, got.report)
@@ -119,6 +105,26 @@ func TestDeployWithoutCircuitBreaker(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Deploy: %v, want context.Canceled", err)
 	}
+}
+
+// stallThenCancel keeps the deployments in progress from the first poll
+// after UpdateService on, and cancels at the poll after the at-th.
+func stallThenCancel(f *fakeAWS, at int, cancel func()) {
+	updated, polls := false, 0
+	f.do(func(f *fakeAWS) {
+		f.onCall = func(op string) {
+			if op == "UpdateService" {
+				updated = true
+			} else if op == "DescribeServices" && updated {
+				for _, d := range f.deployments {
+					d.steps = -100 // never done
+				}
+				if polls++; polls == at+1 {
+					cancel()
+				}
+			}
+		}
+	})
 }
 
 // checkErr checks that err contains every one of want, or is nil when

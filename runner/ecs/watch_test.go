@@ -64,7 +64,11 @@ func TestWatch(t *testing.T) {
 		}
 	}
 	for range 3 {
-		<-f.polls
+		select {
+		case <-f.polls:
+		case <-ctx.Done():
+			t.Fatal("Watch stopped polling")
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -75,6 +79,13 @@ func TestWatch(t *testing.T) {
 		evs = append(evs, e)
 	}
 
+	checkWatched(t, evs, since, stoppedBefore, stoppedAfter)
+}
+
+// checkWatched checks what TestWatch's Watch reported: in order, each
+// once, nothing from before since.
+func checkWatched(t *testing.T, evs []runner.Event, since time.Time, stoppedBefore, stoppedAfter string) {
+	t.Helper()
 	want := []string{
 		"service-event (service app) has started 1 tasks: (task 1).",
 		"task-stopped " + stoppedAfter + " app:2 UserInitiated cutover chaos: stop-task",
