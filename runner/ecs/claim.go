@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,10 @@ const (
 	// split is one revision. runner.Claim.Traffic renders it as a split,
 	// "app:3=100%".
 	TagTraffic = claimPrefix + "traffic"
+	// TagDesired is the desired count when the run took the claim: a
+	// restore puts it back too, so a scale chaos action does not outlive
+	// its run.
+	TagDesired = claimPrefix + "desired"
 
 	// claimPrefix starts every tag of a claim; a release removes them all.
 	claimPrefix = "cutover:claim-"
@@ -80,11 +85,16 @@ func (d *Driver) claim(ctx context.Context, runID string, ttl time.Duration, for
 	if held.RunID == runID && !held.Since.IsZero() {
 		since = held.Since
 	}
+	desired := strconv.Itoa(int(svc.DesiredCount))
+	if held.RunID == runID && tags[TagDesired] != "" {
+		desired = tags[TagDesired]
+	}
 	if err := d.tag(ctx, map[string]string{
 		TagRun:     runID,
 		TagSince:   since.UTC().Format(time.RFC3339),
 		TagExpires: now.Add(ttl).UTC().Format(time.RFC3339),
 		TagTraffic: runningRevision(svc),
+		TagDesired: desired,
 	}); err != nil {
 		return err
 	}
@@ -166,9 +176,20 @@ func (d *Driver) restore(ctx context.Context, spec runner.RestoreSpec) error {
 	if p := primary(svc); p != nil {
 		depID = aws.ToString(p.Id)
 	}
+	in := &ecs.UpdateServiceInput{}
 	if cur != want {
-		if depID, err = d.update(ctx, &ecs.UpdateServiceInput{TaskDefinition: aws.String(want)}); err != nil {
+		in.TaskDefinition = aws.String(want)
+	}
+	if n, err := strconv.Atoi(tags[TagDesired]); err == nil && n >= 0 && int32(n) != svc.DesiredCount {
+		in.DesiredCount = aws.Int32(int32(n))
+	}
+	if in.TaskDefinition != nil || in.DesiredCount != nil {
+		id, err := d.update(ctx, in)
+		if err != nil {
 			return err
+		}
+		if in.TaskDefinition != nil {
+			depID = id
 		}
 	}
 	if keys := claimKeys(tags); len(keys) > 0 {

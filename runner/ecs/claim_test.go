@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/cutover-dev/cutover/runner"
+	"github.com/cutover-dev/cutover/scenarios"
 )
 
 // checkClaimed checks that err is a *runner.ClaimedError for service app
@@ -326,5 +327,31 @@ func TestClaimTagValues(t *testing.T) {
 		if strings.ContainsAny(v, "%,") {
 			t.Errorf("tag %s=%q: ECS allows letters, digits, spaces and + - = . _ : / @ only", k, v)
 		}
+	}
+}
+
+// A run that scales the service (a scale chaos action) gets the desired
+// count it claimed the service with back on restore.
+func TestRestorePutsTheDesiredCountBack(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	ctx := testCtx(t)
+	d := connect(t, f)
+	var before int
+	f.do(func(f *fakeAWS) { before = f.desired })
+	if err := d.Claim(ctx, "run-a", time.Hour, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Chaos(ctx, scenarios.ChaosAction{Action: scenarios.ChaosScale, Desired: before + 4}, func(runner.Event) {}); err != nil {
+		t.Fatal(err)
+	}
+	split := service(t, d).Traffic
+	if err := d.Restore(ctx, runner.RestoreSpec{RunID: "run-a", Split: split}); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	var after int
+	f.do(func(f *fakeAWS) { after = f.desired })
+	if after != before || len(claimTags(f)) != 0 {
+		t.Errorf("after the restore desired %d (want %d), claim tags %v", after, before, claimTags(f))
 	}
 }
