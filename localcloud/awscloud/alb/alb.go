@@ -139,10 +139,14 @@ func start(ctx context.Context, cfg Config, s sink, dial dialer) (*LoadBalancer,
 	lb.srv = &http.Server{
 		Handler:           http.HandlerFunc(lb.serveHTTP),
 		ReadHeaderTimeout: 30 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return lb.ctx },
+		// ALB closes a client connection idle for the idle timeout too.
+		IdleTimeout: cfg.Clock.Wall(cfg.LB.IdleTimeout.D()),
+		BaseContext: func(net.Listener) context.Context { return lb.ctx },
 	}
 	lb.goBackground(func() { _ = lb.srv.Serve(ln) })
-	lb.goBackground(lb.publishHostCounts)
+	lb.putHostCounts()
+	tick := lb.clk.NewTicker(hostCountEvery)
+	lb.goBackground(func() { lb.publishHostCounts(tick) })
 	return lb, nil
 }
 

@@ -188,6 +188,8 @@ type app struct {
 	mu     sync.Mutex
 	health int
 	gate   chan struct{} // non-nil: health checks wait for it
+	// checked, when set before the first check, hears of every check.
+	checked chan<- struct{}
 }
 
 func newApp(t *testing.T, name string, handler http.HandlerFunc) *app {
@@ -198,6 +200,9 @@ func newApp(t *testing.T, name string, handler http.HandlerFunc) *app {
 			a.mu.Lock()
 			code, gate := a.health, a.gate
 			a.mu.Unlock()
+			if a.checked != nil {
+				a.checked <- struct{}{}
+			}
 			if gate != nil {
 				select {
 				case <-gate:

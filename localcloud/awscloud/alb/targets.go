@@ -114,10 +114,12 @@ func (lb *LoadBalancer) register(id, addr, state string) {
 	checks, stop := context.WithCancel(t.gone)
 	t.stopChecks = stop
 	lb.targets = append(lb.targets, t)
+	// Started under mu while not closed, so Close waits for it.
+	tick := lb.clk.NewTicker(lb.cfg.LB.HealthCheck.Interval.D())
+	lb.goBackground(func() { lb.healthCheck(checks, t, tick) })
 	lb.mu.Unlock()
 	lb.logf("alb %s: register %s (%s) %s", lb.cfg.Name, id, addr, state)
 	lb.putHostCounts()
-	lb.goBackground(func() { lb.healthCheck(checks, t) })
 }
 
 // Deregister starts draining a target: it gets no new requests and no
@@ -177,9 +179,8 @@ func (lb *LoadBalancer) removeLocked(t *target) {
 	t.remove(errDeregistered)
 }
 
-// healthCheck checks t at once and then every interval until ctx ends.
-func (lb *LoadBalancer) healthCheck(ctx context.Context, t *target) {
-	tick := lb.clk.NewTicker(lb.cfg.LB.HealthCheck.Interval.D())
+// healthCheck checks t at once and then at every tick until ctx ends.
+func (lb *LoadBalancer) healthCheck(ctx context.Context, t *target, tick clock.Ticker) {
 	defer tick.Stop()
 	for {
 		lb.mu.Lock()
@@ -282,17 +283,16 @@ func (lb *LoadBalancer) hostCounts() (healthy, unhealthy int) {
 	return healthy, unhealthy
 }
 
-// publishHostCounts puts the host-count gauges now and every 10 simulated
-// seconds until the balancer closes.
-func (lb *LoadBalancer) publishHostCounts() {
-	tick := lb.clk.NewTicker(hostCountEvery)
+// publishHostCounts puts the host-count gauges at every tick until the
+// balancer closes.
+func (lb *LoadBalancer) publishHostCounts(tick clock.Ticker) {
 	defer tick.Stop()
 	for {
-		lb.putHostCounts()
 		select {
 		case <-lb.ctx.Done():
 			return
 		case <-tick.C():
+			lb.putHostCounts()
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package alb
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -76,6 +77,7 @@ func TestHealthFailureReasons(t *testing.T) {
 		srv.Close()
 		return addr
 	}
+	checked := make(chan struct{}, 16)
 	tests := []struct {
 		name   string
 		addr   func(t *testing.T) string
@@ -92,6 +94,7 @@ func TestHealthFailureReasons(t *testing.T) {
 		{"no answer within the timeout", func(t *testing.T) string {
 			a := newApp(t, "a", nil)
 			a.holdHealth()
+			a.checked = checked
 			return a.addr()
 		}, true, ReasonTimeout, "Request timed out"},
 	}
@@ -109,10 +112,11 @@ func TestHealthFailureReasons(t *testing.T) {
 					clk.Advance(checkAt.Sub(clk.Now()))
 				}
 				if tt.hang {
-					signal(t, clk.WhenDue(checkAt.Add(clk.Wall(hc.Timeout.D()))), "the check's timeout")
+					// The check's timeout is pending once the check is sent.
+					signal(t, checked, "the check at the target")
 					clk.Advance(clk.Wall(hc.Timeout.D()))
 				}
-				waitFor(t, "check", func() bool { return lb.checks("a") == i+1 })
+				waitFor(t, fmt.Sprintf("check %d", i+1), func() bool { return lb.checks("a") == i+1 })
 				if s, r := lb.Health("a"); i < hc.UnhealthyThreshold-1 && (s != StateInitial || r != ReasonInitialHealthChecking) {
 					t.Fatalf("after %d failed checks: %s %s, want still initial", i+1, s, r)
 				}
