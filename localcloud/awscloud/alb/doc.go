@@ -44,6 +44,14 @@
 // seconds), and the HealthyHostCount and UnHealthyHostCount gauges every 10
 // simulated seconds and on every change.
 //
+// # ELBv2 API
+//
+// API serves DescribeLoadBalancers, DescribeTargetGroups and
+// DescribeTargetHealth for a set of balancers, as the aws-sdk-go-v2
+// elasticloadbalancingv2 client calls them, with awsQuery's errors. The
+// local cloud's router (localcloud/awscloud) sends it the form requests
+// with Version=2015-12-01.
+//
 // Every duration of a Config is simulated time; the Clock converts it. The
 // package does not know ECS: the world (localcloud/awscloud) registers and
 // deregisters its tasks' addresses. A LoadBalancer is safe for concurrent

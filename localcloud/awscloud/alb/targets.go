@@ -14,22 +14,36 @@ import (
 
 // Target health states, as DescribeTargetHealth reports them.
 const (
-	StateInitial   = "initial"
-	StateHealthy   = "healthy"
+	// StateInitial: registered, the first health check not passed yet.
+	StateInitial = "initial"
+	// StateHealthy: passing its health checks; it gets requests.
+	StateHealthy = "healthy"
+	// StateUnhealthy: failed UnhealthyThreshold checks in a row; it gets
+	// requests only when no target is healthy (fail open).
 	StateUnhealthy = "unhealthy"
-	StateDraining  = "draining"
-	StateUnused    = "unused"
+	// StateDraining: deregistered, within its deregistration delay; no
+	// new requests.
+	StateDraining = "draining"
+	// StateUnused: not in the target group.
+	StateUnused = "unused"
 )
 
 // Target health reasons, as DescribeTargetHealth reports them.
 const (
-	ReasonRegistrationInProgress   = "Elb.RegistrationInProgress"
-	ReasonInitialHealthChecking    = "Elb.InitialHealthChecking"
-	ReasonResponseCodeMismatch     = "Target.ResponseCodeMismatch"
-	ReasonTimeout                  = "Target.Timeout"
-	ReasonFailedHealthChecks       = "Target.FailedHealthChecks"
+	// ReasonRegistrationInProgress: initial, before its first check.
+	ReasonRegistrationInProgress = "Elb.RegistrationInProgress"
+	// ReasonInitialHealthChecking: initial, checks under way.
+	ReasonInitialHealthChecking = "Elb.InitialHealthChecking"
+	// ReasonResponseCodeMismatch: the check answered other than 200.
+	ReasonResponseCodeMismatch = "Target.ResponseCodeMismatch"
+	// ReasonTimeout: the check got no answer within its timeout.
+	ReasonTimeout = "Target.Timeout"
+	// ReasonFailedHealthChecks: the check's connection failed.
+	ReasonFailedHealthChecks = "Target.FailedHealthChecks"
+	// ReasonDeregistrationInProgress: draining.
 	ReasonDeregistrationInProgress = "Target.DeregistrationInProgress"
-	ReasonNotRegistered            = "Target.NotRegistered"
+	// ReasonNotRegistered: unused.
+	ReasonNotRegistered = "Target.NotRegistered"
 )
 
 // hostCountEvery is how often the host-count gauges are put, simulated.

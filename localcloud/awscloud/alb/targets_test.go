@@ -1,11 +1,16 @@
 package alb
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cutover-dev/cutover/localcloud/awscloud/cw"
+	"github.com/cutover-dev/cutover/localcloud/clock"
 )
 
 // TestHealthTransitions walks one target through its life: initial, healthy
@@ -253,5 +258,37 @@ func TestIDs(t *testing.T) {
 	}
 	if lb.lbDim != "app/web/"+id {
 		t.Errorf("LoadBalancer dimension %s", lb.lbDim)
+	}
+}
+
+// TestStart: Start refuses a config it cannot run, listing every problem,
+// and runs a good one on the scaled clock end to end.
+func TestStart(t *testing.T) {
+	bad := testConfig(nil)
+	bad.Name, bad.HealthPath = "", "health"
+	bad.LB.HealthCheck.Interval, bad.LB.IdleTimeout = 0, 0
+	_, err := Start(context.Background(), bad)
+	for _, want := range []string{"name is empty", "clock is nil", "health path", "interval", "idle timeout"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want it to say %q", err, want)
+		}
+	}
+
+	clk := clock.NewScaled(100, nil)
+	cfg := testConfig(clk)
+	cfg.Store = cw.NewStore(clk, time.Minute, time.Minute)
+	lb, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := lb.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
+	lb.Register("a", newApp(t, "a", nil).addr())
+	waitState(t, lb, "a", StateHealthy)
+	if got := await(t, get(lb, "/")); got.code != http.StatusOK || got.body != "a" {
+		t.Fatalf("got %d %q", got.code, got.body)
 	}
 }
