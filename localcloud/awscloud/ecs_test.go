@@ -2,6 +2,7 @@ package awscloud
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -176,4 +177,86 @@ func TestBreakerThreshold(t *testing.T) {
 			t.Errorf("breakerThreshold(%d) = %d, want %d", tc.desired, got, tc.want)
 		}
 	}
+}
+
+// TestScaleInAndStopTask scales the service in, then stops a task by
+// hand: the scheduler stops the extra tasks and replaces the stopped one.
+func TestScaleInAndStopTask(t *testing.T) {
+	c := startCloud(t, []scenarios.ECRRepository{repoWith("app", "v1", 0, "")}, webService("app:v1"))
+	cl, _ := clients(t, c)
+	ctx := context.Background()
+	if _, err := cl.UpdateService(ctx, &ecs.UpdateServiceInput{Service: aws.String("web"), DesiredCount: aws.Int32(1)}); err != nil {
+		t.Fatalf("UpdateService: %v", err)
+	}
+	eventually(t, "the scale-in", func() bool { return describe(t, cl).RunningCount == 1 })
+	stopped := stoppedTasks(t, cl)
+	if len(stopped) != 2 {
+		t.Fatalf("%d stopped tasks, want 2", len(stopped))
+	}
+	for _, task := range stopped {
+		if task.StopCode != ecstypes.TaskStopCodeServiceSchedulerInitiated ||
+			!strings.HasPrefix(aws.ToString(task.StoppedReason), "Scaling activity initiated by (deployment ecs-svc/") {
+			t.Errorf("scaled-in task: %s %q", task.StopCode, aws.ToString(task.StoppedReason))
+		}
+	}
+	lt, err := cl.ListTasks(ctx, &ecs.ListTasksInput{ServiceName: aws.String("web")})
+	if err != nil || len(lt.TaskArns) != 1 {
+		t.Fatalf("ListTasks = %v, %v", lt, err)
+	}
+	st, err := cl.StopTask(ctx, &ecs.StopTaskInput{Task: aws.String(lt.TaskArns[0])})
+	if err != nil || st.Task.StopCode != ecstypes.TaskStopCodeUserInitiated || aws.ToString(st.Task.StoppedReason) != "Task stopped by user" {
+		t.Fatalf("StopTask = %+v, %v; want UserInitiated, Task stopped by user", st, err)
+	}
+	eventually(t, "the replacement", func() bool {
+		lt, err := cl.ListTasks(ctx, &ecs.ListTasksInput{ServiceName: aws.String("web")})
+		if err != nil || len(lt.TaskArns) != 1 || lt.TaskArns[0] == aws.ToString(st.Task.TaskArn) {
+			return false
+		}
+		s := describe(t, cl)
+		return s.RunningCount == 1
+	})
+}
+
+// TestFailHealthCheck makes two tasks' health checks fail through the
+// local cloud's own operation.
+func TestFailHealthCheck(t *testing.T) {
+	c := startCloud(t, []scenarios.ECRRepository{repoWith("app", "v1", 0, "")}, webService("app:v1"))
+	defer http.DefaultClient.CloseIdleConnections()
+	status, out, _ := post(t, c, "CutoverLocalCloud.FailHealthCheck", contentTypeJSON11, `{"cluster":"default","service":"web","count":2,"durationSeconds":0}`)
+	arns, _ := out["tasks"].([]any)
+	if status != 200 || len(arns) != 2 {
+		t.Fatalf("FailHealthCheck = %d %v, want 2 tasks", status, out)
+	}
+	for _, a := range arns {
+		c.mu.Lock()
+		tk := c.taskNamed(a.(string))
+		addr := tk.server.addr()
+		c.mu.Unlock()
+		resp, err := http.Get("http://" + addr + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 500 {
+			t.Errorf("task %s health: %d, want 500", a, resp.StatusCode)
+		}
+	}
+}
+
+// stoppedTasks describes the service's stopped tasks.
+func stoppedTasks(t *testing.T, cl *ecs.Client) []ecstypes.Task {
+	t.Helper()
+	ctx := context.Background()
+	lt, err := cl.ListTasks(ctx, &ecs.ListTasksInput{ServiceName: aws.String("web"), DesiredStatus: ecstypes.DesiredStatusStopped})
+	if err != nil {
+		t.Fatalf("ListTasks STOPPED: %v", err)
+	}
+	if len(lt.TaskArns) == 0 {
+		return nil
+	}
+	dt, err := cl.DescribeTasks(ctx, &ecs.DescribeTasksInput{Tasks: lt.TaskArns})
+	if err != nil {
+		t.Fatalf("DescribeTasks: %v", err)
+	}
+	return dt.Tasks
 }
