@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"go.uber.org/goleak"
 
 	"github.com/cutover-dev/cutover/scenarios"
 )
@@ -139,5 +140,31 @@ func TestTagsRoundTrip(t *testing.T) {
 	var invalid *ecstypes.InvalidParameterException
 	if !errors.As(err, &invalid) {
 		t.Errorf("ListTagsForResource of an unknown ARN: %v, want InvalidParameterException", err)
+	}
+}
+
+// TestStartRefuses checks Start's errors: they leave nothing running.
+func TestStartRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		repos   []scenarios.ECRRepository
+		service scenarios.ECSService
+		want    string
+	}{
+		{"image not in ECR", []scenarios.ECRRepository{repoWith("app", "v1", 0, "")}, webService("app:v2"), `image "app:v2" is not in ECR`},
+		{"unknown repository", nil, webService("other:v1"), "is not in ECR"},
+		{"bad lifecycle policy", []scenarios.ECRRepository{repoWith("app", "v1", 0, `{"rules":[]}`)}, webService("app:v1"), "lifecycle policy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ignore := goleak.IgnoreCurrent()
+			lc := scenarios.LocalCloud{TimeScale: testScale}
+			lc.AWS = scenarios.CloudAWS{Repositories: tc.repos, Services: []scenarios.ECSService{tc.service}}
+			lc.AWS.Defaults()
+			c, err := Start(context.Background(), lc, Options{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Start = %v, %v; want an error with %q", c, err, tc.want)
+			}
+			goleak.VerifyNone(t, ignore)
+		})
 	}
 }

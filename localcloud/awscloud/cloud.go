@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -145,7 +146,8 @@ func (c *Cloud) addService(ctx context.Context, sc scenarios.ECSService, start t
 	if sc.Name == "" || sc.Image == "" {
 		return fmt.Errorf("ecs service %q: name and image are required", sc.Name)
 	}
-	lb, err := alb.Start(ctx, alb.Config{
+	// The balancer lives as long as the cloud, not the start's ctx.
+	lb, err := alb.Start(c.ctx, alb.Config{
 		Name: sc.Name, Region: c.aws.Region, Account: c.aws.Account, LB: sc.LoadBalancer,
 		HealthPath: sc.App.HealthPath, Clock: c.clock, Store: c.store, Logf: c.logf,
 	})
@@ -166,7 +168,7 @@ func (c *Cloud) addService(ctx context.Context, sc scenarios.ECSService, start t
 	c.services[sc.Name] = s
 	c.order = append(c.order, sc.Name)
 	td := c.registerTaskDef(&taskDef{
-		family: sc.Name, containers: []containerDef{serviceContainer(c, sc)},
+		family: sc.Name, containers: []containerDef{c.serviceContainer(sc)},
 		cpu: "256", memory: "512", networkMode: "awsvpc", requires: []string{"FARGATE"},
 	})
 	ref := parseImage(sc.Image)
@@ -176,27 +178,17 @@ func (c *Cloud) addService(ctx context.Context, sc scenarios.ECSService, start t
 
 // serviceContainer is the container definition of a service's first task
 // definition.
-func serviceContainer(c *Cloud, sc scenarios.ECSService) containerDef {
+func (c *Cloud) serviceContainer(sc scenarios.ECSService) containerDef {
 	var env []keyValue
 	for k, v := range sc.Env {
 		env = append(env, keyValue{Name: k, Value: v})
 	}
-	slices.SortFunc(env, func(a, b keyValue) int { return cmpString(a.Name, b.Name) })
+	slices.SortFunc(env, func(a, b keyValue) int { return strings.Compare(a.Name, b.Name) })
 	essential := true
 	return containerDef{
 		Name: sc.Name, Image: c.imageURI(parseImage(sc.Image)), Essential: &essential, Environment: env,
 		PortMappings: []portMapping{{ContainerPort: containerPort, HostPort: containerPort, Protocol: "tcp"}},
 	}
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // waitSteady waits until every service has reached a steady state, for

@@ -215,14 +215,11 @@ func (c *Cloud) checkBreaker(s *service) {
 	p.rollout, p.reason, p.updatedAt = rolloutFailed, circuitBreakerReason, now
 	c.addEvent(s, "(deployment %s) deployment failed: tasks failed to start.", p.id)
 	c.logf("ecs: %s: deployment %s FAILED after %d failed tasks", s.name, p.id, p.failed)
-	for _, t := range s.tasks {
-		if t.live() && t.dep == p {
-			c.stopTask(t, stopScheduler, "Deployment failed: circuit breaker")
-		}
-	}
 	if !s.breaker.Rollback {
-		return
+		return // the deployment stays PRIMARY and FAILED: nothing more is launched
 	}
+	// The failed deployment's tasks left are stopped as an older
+	// deployment's, by stopOld.
 	for _, d := range s.deployments[1:] {
 		if d.rollout == rolloutCompleted {
 			image := d.image

@@ -143,9 +143,11 @@ func (c *Cloud) stopTask(t *task, code, reason string) {
 	s.lb.Deregister(t.arn)
 	c.addEvent(s, "has stopped 1 running tasks: (task %s).", t.id)
 	c.addEvent(s, "has begun draining connections on 1 tasks.")
-	c.addEvent(s, "deregistered 1 targets in (target-group %s)", s.lb.TargetGroupARN())
 	c.logf("ecs: %s: task %s STOPPING (%s: %s)", s.name, t.id, code, reason)
 	c.after(s.cfg.LoadBalancer.DeregistrationDelay.D(), func() {
+		c.mu.Lock()
+		c.addEvent(s, "deregistered 1 targets in (target-group %s)", s.lb.TargetGroupARN())
+		c.mu.Unlock()
 		c.goTracked(func() {
 			t.server.shutdown(s.cfg.StopTimeout.D())
 			c.mu.Lock()
