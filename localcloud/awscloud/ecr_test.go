@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -118,5 +119,43 @@ func TestLifecyclePreview(t *testing.T) {
 	repos, err := cl.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{})
 	if err != nil || len(repos.Repositories) != 2 || aws.ToString(repos.Repositories[0].RepositoryUri) != "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/app" {
 		t.Errorf("DescribeRepositories = %v, %v", repos, err)
+	}
+}
+
+// TestScheduledBuilds pushes builds on the clock after the start: a tag
+// every build carries moves to the newest, and the policy expires the
+// oldest images as they come.
+func TestScheduledBuilds(t *testing.T) {
+	start := scenarios.Duration(time.Second)
+	repo := scenarios.ECRRepository{
+		Name: "app", LifecyclePolicy: keepLast(3),
+		Images: []scenarios.ECRImage{{Tags: []string{"v1"}}},
+		Builds: scenarios.ECRBuilds{Every: scenarios.Duration(2 * time.Second), Count: 4, Start: &start, Tags: []string{"latest", "build-{n}"}},
+	}
+	c := startCloud(t, []scenarios.ECRRepository{repo}, webService("app:v1"))
+	_, cl := clients(t, c)
+	ctx := context.Background()
+	eventually(t, "the fourth build", func() bool {
+		out, err := cl.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String("app"), ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("build-4")}}})
+		return err == nil && len(out.ImageDetails) == 1
+	})
+	latest, err := cl.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String("app"), ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("latest")}}})
+	if err != nil || aws.ToString(latest.ImageDetails[0].ImageDigest) != digestFor("app", 5) {
+		t.Fatalf("latest = %v, %v; want build-4's digest", latest, err)
+	}
+	if tags := latest.ImageDetails[0].ImageTags; len(tags) != 2 {
+		t.Errorf("build-4 tags = %v, want latest and build-4", tags)
+	}
+	all, err := cl.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String("app")})
+	if err != nil || len(all.ImageDetails) != 3 {
+		t.Fatalf("images = %v, %v; want the last 3", all, err)
+	}
+	if got := aws.ToString(all.ImageDetails[0].ImageDigest); got != digestFor("app", 3) {
+		t.Errorf("oldest image left = %s, want build-2's", got)
+	}
+	for _, im := range all.ImageDetails[:2] {
+		if len(im.ImageTags) != 1 {
+			t.Errorf("older build %s keeps tags %v, want only its build tag", aws.ToString(im.ImageDigest), im.ImageTags)
+		}
 	}
 }

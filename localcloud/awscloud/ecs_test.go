@@ -76,6 +76,22 @@ func TestIncidentDigestExpired(t *testing.T) {
 	if !hasEvent(s, "has stopped 1 running tasks") {
 		t.Error("no \"has stopped 1 running tasks\" event")
 	}
+
+	// The fix that day: redeploy with an image that exists. The new
+	// deployment is not held back by the throttle.
+	if _, err := cl.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
+		Family:               aws.String("web"),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("web"), Image: aws.String("app-prod:build-12")}},
+	}); err != nil {
+		t.Fatalf("RegisterTaskDefinition: %v", err)
+	}
+	if _, err := cl.UpdateService(ctx, &ecs.UpdateServiceInput{Service: aws.String("web"), TaskDefinition: aws.String("web:2")}); err != nil {
+		t.Fatalf("UpdateService: %v", err)
+	}
+	eventually(t, "the redeploy to complete", func() bool {
+		s := describe(t, cl)
+		return s.Deployments[0].RolloutState == ecstypes.DeploymentRolloutStateCompleted && s.RunningCount == 3
+	})
 }
 
 // TestRollingUpdate deploys a new task definition and waits for it to
