@@ -71,7 +71,7 @@ func TestAWSClientsDriveTheIncidentThroughTheLocalcloudCommand(t *testing.T) {
 	defer cancel()
 
 	svc := checkClusterAndService(ctx, t, c)
-	tg := svc.LoadBalancers[0].TargetGroupArn
+	tg := aws.ToString(svc.LoadBalancers[0].TargetGroupArn)
 	checkTargets(ctx, t, c, tg, 3, errb)
 	digest := checkFailedReplacements(ctx, t, c, errb)
 	bg, err := c.ecr.BatchGetImage(ctx, &ecr.BatchGetImageInput{RepositoryName: aws.String("xxxxx-app-prod"),

@@ -107,6 +107,8 @@ func parse(args []string, env Env) (cmd command, err error) {
 		return &c.Report, nil
 	case "compare <base> <head>":
 		return &c.Compare, nil
+	case "preflight <scenario>":
+		return &c.Preflight, nil
 	case "restore <run-dir>":
 		return &c.Restore, nil
 	case "scenarios":

@@ -63,7 +63,7 @@
 // # Metrics
 //
 // Every service's ECS/ContainerInsights RunningTaskCount {ClusterName,
-// ServiceName} is put every 10 s (simulated) and when it changes; the load
+// ServiceName} is put every 10 s (simulated), a sample as Container Insights takes; the load
 // balancers put their own.
 //
 // # Concurrency

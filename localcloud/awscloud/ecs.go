@@ -159,8 +159,7 @@ type service struct {
 	nextStart     time.Time
 	throttleEvent time.Time
 
-	steady      bool
-	lastRunning int
+	steady bool
 }
 
 // primary is the service's PRIMARY deployment.

@@ -30,11 +30,15 @@ func (c *Cloud) ecsOps() map[string]jsonOp {
 // lastPart is the part of a name or ARN after its last slash.
 func lastPart(s string) string { return s[strings.LastIndex(s, "/")+1:] }
 
-// checkCluster accepts the cluster's name or ARN; empty means default,
-// which is the cluster only when it is called default.
+// implicitCluster is the cluster the ECS API means when a request names
+// none (the API's, not the scenario's, default).
+const implicitCluster = "default"
+
+// checkCluster accepts the cluster's name or ARN; empty means the
+// implicit cluster, which is this one only when it is called so.
 func (c *Cloud) checkCluster(cluster string) error {
 	if cluster == "" {
-		cluster = "default"
+		cluster = implicitCluster
 	}
 	if cluster != c.aws.Cluster && cluster != c.clusterARN() {
 		return errorf("ClusterNotFoundException", "Cluster not found.")

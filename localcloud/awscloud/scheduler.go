@@ -77,9 +77,6 @@ func (c *Cloud) reconcile(s *service) {
 	c.stopOld(s)
 	c.scaleIn(s)
 	c.settle(s)
-	if n := c.count(s, nil).running; n != s.lastRunning {
-		c.putRunning(s)
-	}
 }
 
 // forget drops stopped tasks and INACTIVE deployments older than
@@ -234,7 +231,6 @@ func (c *Cloud) checkBreaker(s *service) {
 // putRunning puts the service's RunningTaskCount. c.mu held.
 func (c *Cloud) putRunning(s *service) {
 	n := c.count(s, nil).running
-	s.lastRunning = n
 	c.store.Put("ECS/ContainerInsights", "RunningTaskCount", []cw.Dimension{
 		{Name: "ClusterName", Value: c.aws.Cluster}, {Name: "ServiceName", Value: s.name},
 	}, c.clock.Now(), float64(n), "Count")

@@ -34,7 +34,8 @@ type task struct {
 func (t *task) live() bool { return t.desired == taskRunning }
 
 // launch starts a task of deployment d: PROVISIONING now, PENDING (the
-// image pull) after provisionTime. c.mu held.
+// image pull) after provisionTime; an initial task (one Start makes)
+// runs at once, registered healthy. c.mu held.
 func (c *Cloud) launch(s *service, d *deployment, initial bool) *task {
 	id := c.newTaskID()
 	t := &task{
@@ -43,6 +44,12 @@ func (c *Cloud) launch(s *service, d *deployment, initial bool) *task {
 	}
 	s.tasks = append(s.tasks, t)
 	c.addEvent(s, "has started 1 tasks: (task %s).", id)
+	if initial {
+		// A task that has run for long: it is running, and healthy in
+		// its target group, from the local cloud's start.
+		c.after(0, func() { c.run(t) })
+		return t
+	}
 	c.after(provisionTime, func() { c.pull(t) })
 	return t
 }
@@ -97,7 +104,11 @@ func (c *Cloud) run(t *task) {
 	t.last, t.container = taskRunning, taskRunning
 	t.startedAt = c.clock.Now()
 	t.svc.startFailures, t.svc.nextStart = 0, time.Time{}
-	t.svc.lb.Register(t.arn, ts.addr())
+	if t.initial {
+		t.svc.lb.RegisterHealthy(t.arn, ts.addr())
+	} else {
+		t.svc.lb.Register(t.arn, ts.addr())
+	}
 	c.addEvent(t.svc, "registered 1 targets in (target-group %s)", t.svc.lb.TargetGroupARN())
 	c.logf("ecs: %s: task %s RUNNING on %s (%s)", t.svc.name, t.id, ts.addr(), t.dep.td.name())
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
 	"github.com/cutover-dev/cutover/internal/ecrlifecycle"
 	"github.com/cutover-dev/cutover/results"
@@ -94,6 +95,10 @@ func (d *Driver) imageUses(ctx context.Context, newImages []string) ([]imageUse,
 		}
 		uses = append(uses, imageUse{image: image, by: []string{by}})
 	}
+	running, err := d.runningDigests(ctx)
+	if err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	for _, dep := range svc.Deployments {
 		rev := revisionOf(aws.ToString(dep.TaskDefinition))
@@ -106,7 +111,15 @@ func (d *Driver) imageUses(ctx context.Context, newImages []string) ([]imageUse,
 			return nil, err
 		}
 		for _, c := range td.ContainerDefinitions {
-			add(aws.ToString(c.Image), "task definition "+rev+" (running)")
+			image := aws.ToString(c.Image)
+			if digest := running[rev+"/"+aws.ToString(c.Name)]; digest != "" {
+				// ECS resolved the tag when the deployment started; a
+				// replacement pulls that digest, whatever the tag names now.
+				short := image[strings.LastIndexByte(image, '/')+1:]
+				add(pinDigest(image, digest), "task definition "+rev+" (running; ECS resolved its image "+short+" to this digest when the deployment started)")
+				continue
+			}
+			add(image, "task definition "+rev+" (running)")
 		}
 	}
 	if prev := previousRevision(runningRevision(svc)); prev != "" && !seen[prev] {
@@ -127,6 +140,41 @@ func (d *Driver) imageUses(ctx context.Context, newImages []string) ([]imageUse,
 		add(im, "the image to deploy")
 	}
 	return uses, nil
+}
+
+// runningDigests returns the image digest each container of the
+// service's running tasks runs, by "FAMILY:REV/CONTAINER".
+func (d *Driver) runningDigests(ctx context.Context) (map[string]string, error) {
+	arns, err := d.listTasks(ctx, types.DesiredStatusRunning)
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := d.describeTasks(ctx, arns)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, t := range tasks {
+		rev := revisionOf(aws.ToString(t.TaskDefinitionArn))
+		for _, c := range t.Containers {
+			if dg := aws.ToString(c.ImageDigest); dg != "" {
+				out[rev+"/"+aws.ToString(c.Name)] = dg
+			}
+		}
+	}
+	return out, nil
+}
+
+// pinDigest returns image (REPOSITORY:TAG or REPOSITORY@DIGEST) as
+// REPOSITORY@digest.
+func pinDigest(image, digest string) string {
+	repo := image
+	if i := strings.LastIndexByte(repo, '@'); i >= 0 {
+		repo = repo[:i]
+	} else if i := strings.LastIndexByte(repo, ':'); i > strings.LastIndexByte(repo, '/') {
+		repo = repo[:i]
+	}
+	return repo + "@" + digest
 }
 
 // previousRevision returns FAMILY:(N-1) of FAMILY:N, or "" for the first.
@@ -247,7 +295,7 @@ func (d *Driver) lifecycleFinding(policy ecrlifecycle.Policy, images []ecrlifecy
 	}
 	return &results.Finding{Cause: correlate.CauseImageAtRisk, Confidence: correlate.ConfidenceMedium,
 		Evidence: []string{
-			fmt.Sprintf("%s; the lifecycle policy of repository %s expires it after %s.", named, ref.repository, pushes),
+			fmt.Sprintf("%s; it expires after %s, under the lifecycle policy of repository %s.", named, pushes, ref.repository),
 			fmt.Sprintf("Repository %s holds %d images under %s; each push counted is %s.", ref.repository, len(images), strings.Join(rules, ", "), like),
 		},
 		Remedy: remediesKeep}

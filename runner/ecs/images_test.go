@@ -37,12 +37,12 @@ func TestCheckImages(t *testing.T) {
 				"Task definition app:2 (running) names " + d2 + "; ECR has no such image in repository app (BatchGetImage: ImageNotFound)."}}},
 		{name: "at risk", edit: func(f *fakeAWS) { f.repos["app"].policy = keepPolicy(2) },
 			want: []finding{
-				{correlate.CauseImageAtRisk, "Task definition app:2 (running) names " + d2 + "; the lifecycle policy of repository app expires it after 2 more pushes."},
-				{correlate.CauseImageAtRisk, "Task definition app:1 (the rollback target) names " + d1 + "; the lifecycle policy of repository app expires it after 1 more push."},
+				{correlate.CauseImageAtRisk, "Task definition app:2 (running) names " + d2 + "; it expires after 2 more pushes, under the lifecycle policy of repository app."},
+				{correlate.CauseImageAtRisk, "Task definition app:1 (the rollback target) names " + d1 + "; it expires after 1 more push, under the lifecycle policy of repository app."},
 			}},
 		{name: "expires at the next evaluation", edit: func(f *fakeAWS) { f.repos["app"].policy = keepPolicy(1) },
 			want: []finding{
-				{correlate.CauseImageAtRisk, "Task definition app:2 (running) names " + d2 + "; the lifecycle policy of repository app expires it after 1 more push."},
+				{correlate.CauseImageAtRisk, "Task definition app:2 (running) names " + d2 + "; it expires after 1 more push, under the lifecycle policy of repository app."},
 				{correlate.CauseImageMissing, "Task definition app:1 (the rollback target) names " + d1 +
 					"; the lifecycle policy of repository app expires it at its next evaluation, by rule 1 (any image, keep the 1 most recent)."},
 			}},

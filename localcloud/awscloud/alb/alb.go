@@ -144,7 +144,6 @@ func start(ctx context.Context, cfg Config, s sink, dial dialer) (*LoadBalancer,
 		BaseContext: func(net.Listener) context.Context { return lb.ctx },
 	}
 	lb.goBackground(func() { _ = lb.srv.Serve(ln) })
-	lb.putHostCounts()
 	tick := lb.clk.NewTicker(hostCountEvery)
 	lb.goBackground(func() { lb.publishHostCounts(tick) })
 	return lb, nil

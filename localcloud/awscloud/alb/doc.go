@@ -41,8 +41,9 @@
 // The balancer puts AWS/ApplicationELB metrics into a cw.Store at
 // clock.Now(): RequestCount, HTTPCode_ELB_5XX_Count and the 502/503/504
 // counts, HTTPCode_Target_nXX_Count, TargetResponseTime (simulated
-// seconds), and the HealthyHostCount and UnHealthyHostCount gauges every 10
-// simulated seconds and on every change.
+// seconds), and the HealthyHostCount and UnHealthyHostCount gauges as
+// samples every 10 simulated seconds (not on changes, which would weigh a
+// period's average by how often the count changed in it).
 //
 // # ELBv2 API
 //

@@ -133,7 +133,6 @@ func (lb *LoadBalancer) register(id, addr, state string) {
 	lb.goBackground(func() { lb.healthCheck(checks, t, tick) })
 	lb.mu.Unlock()
 	lb.logf("alb %s: register %s (%s) %s", lb.cfg.Name, id, addr, state)
-	lb.putHostCounts()
 }
 
 // Deregister starts draining a target: it gets no new requests and no
@@ -157,7 +156,6 @@ func (lb *LoadBalancer) Deregister(id string) {
 	})
 	lb.mu.Unlock()
 	lb.logf("alb %s: draining %s", lb.cfg.Name, id)
-	lb.putHostCounts()
 }
 
 // Health returns a target's state and reason as DescribeTargetHealth
@@ -261,7 +259,6 @@ func (lb *LoadBalancer) record(t *target, r checkResult) {
 	lb.mu.Unlock()
 	if after != before {
 		lb.logf("alb %s: target %s %s → %s %s", lb.cfg.Name, t.id, before, after, reason)
-		lb.putHostCounts()
 	}
 }
 

@@ -176,7 +176,23 @@ func TestMetrics(t *testing.T) {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 	})
+	tg := []string{"TargetGroup", "LoadBalancer"}
+	// The gauges are samples taken every 10 simulated seconds (never on
+	// a change, which would weigh a period's average by its changes).
+	tick := func(what string) {
+		t.Helper()
+		before := len(rec.find("HealthyHostCount", tg...))
+		clk.Advance(clk.Wall(hostCountEvery))
+		waitFor(t, what, func() bool {
+			s := rec.find("HealthyHostCount", tg...)
+			return len(s) > before && s[len(s)-1].at.Equal(clk.Now())
+		})
+	}
 	lb.RegisterHealthy("a", a.addr())
+	if n := len(rec.find("HealthyHostCount", tg...)); n != 0 {
+		t.Fatalf("%d HealthyHostCount samples before the first tick, want none", n)
+	}
+	tick("the gauge tick after RegisterHealthy")
 	if got := rec.last("HealthyHostCount"); got != 1 {
 		t.Fatalf("HealthyHostCount %v after RegisterHealthy, want 1", got)
 	}
@@ -186,7 +202,6 @@ func TestMetrics(t *testing.T) {
 	lb.Deregister("a")
 	await(t, get(lb, "/"))
 
-	tg := []string{"TargetGroup", "LoadBalancer"}
 	for _, c := range []struct {
 		metric string
 		dims   []string
@@ -219,17 +234,10 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("LoadBalancer dimension %q", s.dims[0].Value)
 		}
 	}
+	tick("the gauge tick after Deregister")
 	if got := rec.last("HealthyHostCount"); got != 0 {
 		t.Errorf("HealthyHostCount %v after Deregister, want 0", got)
 	}
-
-	// The gauges are put every 10 simulated seconds.
-	before := len(rec.find("HealthyHostCount", tg...))
-	clk.Advance(clk.Wall(hostCountEvery))
-	waitFor(t, "the gauge tick", func() bool {
-		s := rec.find("HealthyHostCount", tg...)
-		return len(s) > before && s[len(s)-1].at.Equal(clk.Now())
-	})
 
 	b := newApp(t, "b", nil)
 	b.setHealth(http.StatusInternalServerError)
@@ -237,6 +245,7 @@ func TestMetrics(t *testing.T) {
 	waitFor(t, "b's first check", func() bool { return lb.checks("b") == 1 })
 	clk.Advance(clk.Wall(cfg.LB.HealthCheck.Interval.D()))
 	waitState(t, lb, "b", StateUnhealthy)
+	tick("the gauge tick after b turned unhealthy")
 	if got := rec.last("UnHealthyHostCount"); got != 1 {
 		t.Errorf("UnHealthyHostCount %v, want 1", got)
 	}
