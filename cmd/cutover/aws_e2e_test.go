@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -315,17 +315,27 @@ func TestPreflightGuardsTheImages(t *testing.T) {
 	}
 }
 
-// SIGINT during an ECS deploy that cannot finish (its image is missing)
-// rolls the service back to the task definition it ran before, as the
-// ECS API shows after the run has exited, and releases the claim.
-func TestSIGINTDuringAnECSDeployRollsBack(t *testing.T) {
-	t.Parallel()
+// ecsDeploy is a run whose deploy cannot finish (its image is missing),
+// against `cutover localcloud ecr-image-expired-fixed`, caught while the
+// new task definition rolls out.
+type ecsDeploy struct {
+	c       awsClients
+	ctx     context.Context
+	dir     string
+	run     *exec.Cmd
+	errb    fmt.Stringer
+	cloud   fmt.Stringer
+	before  string // the task definition the service ran before the run
+	primary func() string
+}
+
+func startECSDeploy(t *testing.T) *ecsDeploy {
+	t.Helper()
 	ep, cloudErr := startAWSLocalcloud(t, "ecr-image-expired-fixed")
-	c := newAWSClients(ep.AWSEndpoint)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	sc := writeScenario(t, dir, "deploy.yaml", fmt.Sprintf(`version: 1
+	t.Cleanup(cancel)
+	e := &ecsDeploy{c: newAWSClients(ep.AWSEndpoint), ctx: ctx, dir: t.TempDir(), cloud: cloudErr}
+	sc := writeScenario(t, e.dir, "deploy.yaml", fmt.Sprintf(`version: 1
 name: ecs-deploy
 target: {platform: ecs, region: ap-northeast-1, cluster: prod, service: app, endpoint: %q, url: %q}
 load: {requests: [{path: /}], rate: 10/s, duration: 2m}
@@ -334,9 +344,8 @@ actions:
     deploy: {image: "xxxxx-app-prod@sha256:%s"}
 metrics: {enabled: false}
 `, ep.AWSEndpoint, ep.Services["app"], strings.Repeat("0", 64)))
-	run, _, errb := startRun(t, dir, sc, "--out", "runs")
-	primary := func() string {
-		ds, err := c.ecs.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("prod"), Services: []string{"app"}})
+	e.primary = func() string {
+		ds, err := e.c.ecs.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("prod"), Services: []string{"app"}})
 		if err != nil {
 			t.Fatalf("DescribeServices: %v", err)
 		}
@@ -347,27 +356,63 @@ metrics: {enabled: false}
 		}
 		return ""
 	}
-	before := primary()
-	waitFor(t, ctx, "the deploy's new task definition rolling out", func() bool { return primary() != before }, errb)
-	if err := run.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
+	e.before = e.primary()
+	var errb *syncBuffer
+	e.run, _, errb = startRun(t, e.dir, sc, "--out", "runs")
+	e.errb = errb
+	waitFor(t, ctx, "the deploy's new task definition rolling out", func() bool { return e.primary() != e.before }, errb)
+	return e
+}
+
+// checkBack checks, through the ECS API, that the service runs the task
+// definition it ran before the run and carries no claim.
+func (e *ecsDeploy) checkBack(t *testing.T, after string) {
+	t.Helper()
+	if got := e.primary(); got != e.before {
+		t.Errorf("after %s the service's PRIMARY deployment runs %s, want the task definition before the run, %s\nstderr:\n%s", after, got, e.before, e.errb)
 	}
-	if code := exitOf(run.Wait()); code != ExitAborted {
-		t.Fatalf("exit %d after SIGINT, want %d\nstderr:\n%s\nlocal cloud:\n%s", code, ExitAborted, errb, cloudErr)
-	}
-	if got := primary(); got != before {
-		t.Errorf("after SIGINT the service's PRIMARY deployment runs %s, want the task definition before the run, %s\nstderr:\n%s", got, before, errb)
-	}
-	tags, err := c.ecs.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String("arn:aws:ecs:ap-northeast-1:123456789012:service/prod/app")})
+	tags, err := e.c.ecs.ListTagsForResource(e.ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String("arn:aws:ecs:ap-northeast-1:123456789012:service/prod/app")})
 	if err != nil {
 		t.Fatalf("ListTagsForResource: %v", err)
 	}
 	for _, tag := range tags.Tags {
 		if strings.HasPrefix(aws.ToString(tag.Key), "cutover") {
-			t.Errorf("the run's claim is still on the service: %s=%s", aws.ToString(tag.Key), aws.ToString(tag.Value))
+			t.Errorf("after %s the run's claim is still on the service: %s=%s", after, aws.ToString(tag.Key), aws.ToString(tag.Value))
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "runs")); err != nil {
-		t.Errorf("no run record: %v", err)
+}
+
+// SIGINT during an ECS deploy that cannot finish rolls the service back
+// to the task definition it ran before, as the ECS API shows after the
+// run has exited, and releases the claim.
+func TestSIGINTDuringAnECSDeployRollsBack(t *testing.T) {
+	t.Parallel()
+	e := startECSDeploy(t)
+	if err := e.run.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
 	}
+	if code := exitOf(e.run.Wait()); code != ExitAborted {
+		t.Fatalf("exit %d after SIGINT, want %d\nstderr:\n%s\nlocal cloud:\n%s", code, ExitAborted, e.errb, e.cloud)
+	}
+	e.checkBack(t, "SIGINT")
+}
+
+// A run killed with -9 during an ECS deploy leaves the service on the new
+// task definition; `cutover restore` puts the old one back from the
+// record, through the ECS API, and releases the claim.
+func TestKill9DuringAnECSDeployIsRestored(t *testing.T) {
+	t.Parallel()
+	e := startECSDeploy(t)
+	if err := e.run.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = e.run.Wait()
+	if e.primary() == e.before {
+		t.Fatal("the killed run's deploy is not on the service: nothing to restore")
+	}
+	inv := runBinary(t, e.dir, "restore", onlyRunDir(t, filepath.Join(e.dir, "runs")))
+	if inv.code != ExitPass || !strings.Contains(inv.stdout, "restored to "+strings.TrimPrefix(e.before, "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/")) {
+		t.Fatalf("restore: exit %d\nstdout:\n%s\nstderr:\n%s", inv.code, inv.stdout, inv.stderr)
+	}
+	e.checkBack(t, "cutover restore")
 }

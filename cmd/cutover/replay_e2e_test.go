@@ -371,8 +371,11 @@ func accounting(run *results.Run) (primary []int64, unexplained int64) {
 }
 
 // explainsTheVerdict lists the causes that can stand with no error of
-// their own: a failed action, a generator that could not keep up.
-var explainsTheVerdict = []string{correlate.CauseRevisionNotReady, correlate.CauseLoadGeneratorSaturated}
+// their own: a failed action, a generator that could not keep up, and the
+// ECS mechanisms (how the errors came about) whose errors their root
+// cause, image-missing, took.
+var explainsTheVerdict = []string{correlate.CauseRevisionNotReady, correlate.CauseLoadGeneratorSaturated,
+	correlate.CauseOverloadedTarget, correlate.CauseNoHealthyTargets}
 
 // checkAccounting checks that every error is accounted for exactly once:
 // the findings' primary counts plus the unexplained ones add up to the

@@ -268,8 +268,12 @@ func printPlan(ctx context.Context, w io.Writer, sc *scenarios.Scenario, platfor
 		fmt.Fprintf(w, "rollback: %s (restores the traffic split above)\n", sc.Rollback)
 	}
 	if m := sc.Metrics; m.Enabled {
-		fmt.Fprintf(w, "metrics: after the load, wait %s, then query every %s until covered (at most %s); NAT gateway %s\n",
-			sc.Wall(m.Settle), sc.Wall(m.Period), sc.Wall(m.MaxWait), cmp.Or(m.NAT.Gateway, "(every gateway in the region)"))
+		source := "NAT gateway " + cmp.Or(m.NAT.Gateway, "(every gateway in the region)")
+		if sc.Target.Platform == scenarios.PlatformECS {
+			source = "CloudWatch: the service's load balancer and running tasks"
+		}
+		fmt.Fprintf(w, "metrics: after the load, wait %s, then query every %s until covered (at most %s); %s\n",
+			sc.Wall(m.Settle), sc.Wall(m.Period), sc.Wall(m.MaxWait), source)
 	}
 	fmt.Fprintln(w, "dry run: nothing was changed and no load was sent")
 	return nil
