@@ -16,3 +16,61 @@ type MetricSource interface {
 	// lag, so a fetch right after the run is usually not covered yet.
 	Fetch(ctx context.Context, start, end time.Time, period time.Duration) (series []results.Series, covered bool, err error)
 }
+
+// Coverage decides whether a fetch's points reach the end of a run: per
+// domain (a Monitoring metric prefix, a CloudWatch namespace) the metrics
+// published every period decide, and a domain with none of them falls
+// back to its sparse ones (published only while something happens); a
+// fetch with no data at all is not covered. The drivers feed it the
+// newest point of each query.
+type Coverage struct {
+	// End is the end of the run.
+	End     time.Time
+	domains map[string]*domainCoverage
+}
+
+type domainCoverage struct {
+	// gauges and sparse hold the newest End of each query with data.
+	gauges, sparse []time.Time
+}
+
+// Add records one query's newest point end in domain; gauge says whether
+// the query's metric is published every period. A zero newest means the
+// query had no data.
+func (c *Coverage) Add(domain string, gauge bool, newest time.Time) {
+	if newest.IsZero() {
+		return
+	}
+	if c.domains == nil {
+		c.domains = map[string]*domainCoverage{}
+	}
+	d := c.domains[domain]
+	if d == nil {
+		d = &domainCoverage{}
+		c.domains[domain] = d
+	}
+	if gauge {
+		d.gauges = append(d.gauges, newest)
+	} else {
+		d.sparse = append(d.sparse, newest)
+	}
+}
+
+// Covered reports whether every domain with data reaches End.
+func (c *Coverage) Covered() bool {
+	if len(c.domains) == 0 {
+		return false
+	}
+	for _, d := range c.domains {
+		decide := d.gauges
+		if len(decide) == 0 {
+			decide = d.sparse
+		}
+		for _, t := range decide {
+			if t.Before(c.End) {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -223,3 +223,24 @@ type ImageGuard interface {
 	// check could not be made.
 	CheckImages(ctx context.Context, newImages []string) ([]results.Finding, error)
 }
+
+// RestoreConflict says why a restore of runID's split would clobber
+// someone else's change, or "" when it would not: held is the claim on
+// the service, cur its split and want the split to put back, both as
+// the claim records splits. The drivers put it in a *ConflictError.
+func RestoreConflict(held Claim, runID, cur, want string) string {
+	switch {
+	case held.RunID == "":
+		reason := fmt.Sprintf("no cutover claim of run %s: it was released or removed by hand", runID)
+		if cur == want {
+			reason += fmt.Sprintf(" (its traffic is [%s] already)", cur)
+		}
+		return reason
+	case held.RunID != runID:
+		return fmt.Sprintf("it is held by cutover run %s since %s, not by run %s",
+			held.RunID, held.Since.UTC().Format(time.RFC3339), runID)
+	case held.Traffic != cur:
+		return fmt.Sprintf("its traffic is now [%s], not the [%s] run %s left: someone changed it", cur, held.Traffic, runID)
+	}
+	return ""
+}

@@ -105,7 +105,7 @@ func (c *Client) Restore(ctx context.Context, spec runner.RestoreSpec) error {
 		held, _ := claimOf(svc)
 		cur := canonicalSplit(trafficOf(svc))
 		if !spec.Force {
-			if reason := restoreConflict(held, spec.RunID, cur, want); reason != "" {
+			if reason := runner.RestoreConflict(held, spec.RunID, cur, want); reason != "" {
 				return &runner.ConflictError{Service: c.service, Reason: reason}
 			}
 		}
@@ -122,26 +122,6 @@ func (c *Client) Restore(ctx context.Context, spec runner.RestoreSpec) error {
 		return fmt.Errorf("restore service %q to [%s] for cutover run %s: %w", c.name, formatSplit(spec.Split), spec.RunID, err)
 	}
 	return nil
-}
-
-// restoreConflict says why a restore of runID's split would clobber
-// someone else's change, or "" when it would not: held is the claim on
-// the service, cur its split and want the split to put back.
-func restoreConflict(held runner.Claim, runID, cur, want string) string {
-	switch {
-	case held.RunID == "":
-		reason := fmt.Sprintf("no cutover claim of run %s: it was released or removed by hand", runID)
-		if cur == want {
-			reason += fmt.Sprintf(" (its traffic is [%s] already)", cur)
-		}
-		return reason
-	case held.RunID != runID:
-		return fmt.Sprintf("it is held by cutover run %s since %s, not by run %s",
-			held.RunID, held.Since.UTC().Format(time.RFC3339), runID)
-	case held.Traffic != cur:
-		return fmt.Sprintf("its traffic is now [%s], not the [%s] run %s left: someone changed it", cur, held.Traffic, runID)
-	}
-	return ""
 }
 
 // claimed returns the run this client claimed the service for, or "".

@@ -4,20 +4,21 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/results"
+	"github.com/cutover-dev/cutover/runner"
 )
 
 // series turns the answers into Series, filling the counts with zeros up to
 // each namespace's horizon (see Fetch), and reports whether they cover end.
 func (s *Source) series(answers []answer, from, end time.Time, p time.Duration) ([]results.Series, bool) {
 	horizons := horizons(s.queries, answers)
-	cover := coverage{end: end}
+	cover := runner.Coverage{End: end}
 	var out []results.Series
 	for i, q := range s.queries {
 		a := answers[i]
 		if a.failure != "" {
 			continue
 		}
-		cover.add(q.namespace, !q.sparse, newestEnd(a.points))
+		cover.Add(q.namespace, !q.sparse, newestEnd(a.points))
 		points := a.points
 		if q.count {
 			points = fillZeros(points, from, horizons[q.namespace], p)
@@ -27,7 +28,7 @@ func (s *Source) series(answers []answer, from, end time.Time, p time.Duration) 
 		}
 		out = append(out, results.Series{Query: q.name, MetricType: q.metricType(), Labels: q.labels(), Points: points})
 	}
-	return out, cover.covered()
+	return out, cover.Covered()
 }
 
 // horizons returns, per namespace, the end of the newest point of a metric
@@ -87,56 +88,4 @@ func newestEnd(points []results.Point) time.Time {
 		}
 	}
 	return t
-}
-
-// coverage collects, per namespace, the newest point of each query with
-// data, to decide whether a fetch reaches end (see Fetch).
-type coverage struct {
-	end        time.Time
-	namespaces map[string]*nsCoverage
-}
-
-type nsCoverage struct {
-	// gauges and counts hold the newest End of each query with data, of
-	// metrics published every period and of sparse ones.
-	gauges, counts []time.Time
-}
-
-// add records one query's newest point; a zero newest means no data.
-func (c *coverage) add(namespace string, gauge bool, newest time.Time) {
-	if newest.IsZero() {
-		return
-	}
-	if c.namespaces == nil {
-		c.namespaces = map[string]*nsCoverage{}
-	}
-	n := c.namespaces[namespace]
-	if n == nil {
-		n = &nsCoverage{}
-		c.namespaces[namespace] = n
-	}
-	if gauge {
-		n.gauges = append(n.gauges, newest)
-	} else {
-		n.counts = append(n.counts, newest)
-	}
-}
-
-// covered reports whether every namespace with data reaches end.
-func (c *coverage) covered() bool {
-	if len(c.namespaces) == 0 {
-		return false
-	}
-	for _, n := range c.namespaces {
-		decide := n.gauges
-		if len(decide) == 0 {
-			decide = n.counts
-		}
-		for _, t := range decide {
-			if t.Before(c.end) {
-				return false
-			}
-		}
-	}
-	return true
 }

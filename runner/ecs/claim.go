@@ -168,7 +168,7 @@ func (d *Driver) restore(ctx context.Context, spec runner.RestoreSpec) error {
 	cur := runningRevision(svc)
 	if !spec.Force {
 		held, _ := claimOf(tags)
-		if reason := restoreConflict(held, spec.RunID, splitOf(cur), splitOf(want)); reason != "" {
+		if reason := runner.RestoreConflict(held, spec.RunID, splitOf(cur), splitOf(want)); reason != "" {
 			return &runner.ConflictError{Service: d.service, Reason: reason}
 		}
 	}
@@ -201,26 +201,6 @@ func (d *Driver) restore(ctx context.Context, spec runner.RestoreSpec) error {
 		return nil
 	}
 	return d.follow(ctx, depID, want, nil)
-}
-
-// restoreConflict says why a restore of runID's split would clobber
-// someone else's change, or "" when it would not: held is the claim on
-// the service, cur its split and want the split to put back.
-func restoreConflict(held runner.Claim, runID, cur, want string) string {
-	switch {
-	case held.RunID == "":
-		reason := fmt.Sprintf("no cutover claim of run %s: it was released or removed by hand", runID)
-		if cur == want {
-			reason += fmt.Sprintf(" (its traffic is [%s] already)", cur)
-		}
-		return reason
-	case held.RunID != runID:
-		return fmt.Sprintf("it is held by cutover run %s since %s, not by run %s",
-			held.RunID, held.Since.UTC().Format(time.RFC3339), runID)
-	case held.Traffic != cur:
-		return fmt.Sprintf("its traffic is now [%s], not the [%s] run %s left: someone changed it", cur, held.Traffic, runID)
-	}
-	return ""
 }
 
 // claimed returns the run this driver claimed the service for, or "".

@@ -160,7 +160,7 @@ func (s *Source) Fetch(ctx context.Context, start, end time.Time, period time.Du
 	var (
 		out   []results.Series
 		errs  []error
-		cover = coverage{end: end}
+		cover = runner.Coverage{End: end}
 	)
 	for _, q := range s.queries {
 		series, gauge, err := s.run(ctx, q, from, to, period)
@@ -171,13 +171,13 @@ func (s *Source) Fetch(ctx context.Context, start, end time.Time, period time.Du
 			}
 			continue
 		}
-		cover.add(q.MetricType, gauge, newestEnd(series))
+		cover.Add(metricDomain(q.MetricType), gauge, newestEnd(series))
 		out = append(out, series...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return out, false, err
 	}
-	return out, cover.covered(), nil
+	return out, cover.Covered(), nil
 }
 
 // run runs one query over [from, to] and reports whether its output is a
@@ -338,54 +338,9 @@ func newestEnd(series []results.Series) time.Time {
 	return t
 }
 
-// coverage collects, per metric domain, the newest point of each query
-// with data, to decide whether a fetch reaches end (see Fetch).
-type coverage struct {
-	end     time.Time
-	domains map[string]*domainCoverage
-}
-
-type domainCoverage struct {
-	// gauges and deltas hold the newest End of each query with data.
-	gauges, deltas []time.Time
-}
-
-// add records one query's newest point; a zero newest means no data.
-func (c *coverage) add(metricType string, gauge bool, newest time.Time) {
-	if newest.IsZero() {
-		return
-	}
+// metricDomain is a metric type's domain (router.googleapis.com), by
+// which coverage is decided.
+func metricDomain(metricType string) string {
 	domain, _, _ := strings.Cut(metricType, "/")
-	if c.domains == nil {
-		c.domains = map[string]*domainCoverage{}
-	}
-	d := c.domains[domain]
-	if d == nil {
-		d = &domainCoverage{}
-		c.domains[domain] = d
-	}
-	if gauge {
-		d.gauges = append(d.gauges, newest)
-	} else {
-		d.deltas = append(d.deltas, newest)
-	}
-}
-
-// covered reports whether every domain with data reaches end.
-func (c *coverage) covered() bool {
-	if len(c.domains) == 0 {
-		return false
-	}
-	for _, d := range c.domains {
-		decide := d.gauges
-		if len(decide) == 0 {
-			decide = d.deltas
-		}
-		for _, t := range decide {
-			if t.Before(c.end) {
-				return false
-			}
-		}
-	}
-	return true
+	return domain
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cutover-dev/cutover/runner"
+
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"github.com/cutover-dev/cutover/localcloud/gcp"
 	"github.com/cutover-dev/cutover/results"
@@ -261,11 +263,11 @@ func TestCoverage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := coverage{end: end}
+			c := runner.Coverage{End: end}
 			for _, a := range tt.adds {
-				c.add(a.metric, a.gauge, a.newest)
+				c.Add(metricDomain(a.metric), a.gauge, a.newest)
 			}
-			if got := c.covered(); got != tt.want {
+			if got := c.Covered(); got != tt.want {
 				t.Errorf("covered = %v, want %v", got, tt.want)
 			}
 		})
