@@ -257,6 +257,25 @@ func TestFailHealthCheck(t *testing.T) {
 			t.Errorf("task %s health: %d, want 500", a, resp.StatusCode)
 		}
 	}
+	// The load balancer marks them unhealthy after its threshold, and the
+	// scheduler stops and replaces them, as ECS does: the replacements
+	// (the image is there) run, and the service is back at 3.
+	cl, _ := clients(t, c)
+	failed := map[string]bool{}
+	for _, a := range arns {
+		failed[a.(string)] = true
+	}
+	eventually(t, "the two tasks stopped for failed ELB health checks and replaced", func() bool {
+		n := 0
+		for _, tk := range stoppedTasks(t, cl) {
+			if failed[aws.ToString(tk.TaskArn)] && tk.StopCode == ecstypes.TaskStopCodeServiceSchedulerInitiated &&
+				strings.HasPrefix(aws.ToString(tk.StoppedReason), "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:") {
+				n++
+			}
+		}
+		s := describe(t, cl)
+		return n == 2 && s.RunningCount == 3
+	})
 }
 
 // stoppedTasks describes the service's stopped tasks.
