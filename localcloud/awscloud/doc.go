@@ -31,8 +31,9 @@
 // with TaskFailedToStart and the seed's CannotPullContainerError. A
 // service's first deployment resolves its image after the repositories'
 // images and before their history builds (it started before them), and
-// its first tasks stand for tasks that have run for long: they start even
-// if their digest has since expired, as in the incident. A task goes
+// its first tasks stand for tasks that have run for long: they run from
+// the start, registered healthy with the load balancer, even if their
+// digest has since expired, as in the incident. A task goes
 // PROVISIONING (1 s) → PENDING (PullTime) → RUNNING (after StartTime, a
 // real HTTP server on 127.0.0.1 running the service's ECSApp, registered
 // with the load balancer) → STOPPING (deregistered: the deregistration
