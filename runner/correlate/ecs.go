@@ -233,15 +233,15 @@ func level(v float64) string {
 }
 
 // albCounts says what the ALB counted in the marked buckets: "The load
-// balancer itself counted 5,400 504s (Gateway Time-out) and 20,000 503s
-// (Service Unavailable), 25,400 5XX in all (HTTPCode_ELB_5XX_Count) in
+// balancer itself counted 5,400 answers 504 Gateway Time-out and 20,000
+// answers 503 Service Unavailable, 25,400 5XX in all (HTTPCode_ELB_5XX_Count) in
 // those periods."; "" when it counted none.
 func (d *diagnosis) albCounts(m mask) string {
 	var parts []string
 	for _, q := range []struct {
 		query results.Query
 		what  string
-	}{{results.QueryALB504, "504s (Gateway Time-out)"}, {results.QueryALB503, "503s (Service Unavailable)"}} {
+	}{{results.QueryALB504, "answers 504 Gateway Time-out"}, {results.QueryALB503, "answers 503 Service Unavailable"}} {
 		if g, ok := d.metric(q.query); ok {
 			if n := sumIn(g.v, m); n > 0 {
 				parts = append(parts, num(n)+" "+q.what)

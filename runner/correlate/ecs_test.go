@@ -194,7 +194,7 @@ func TestAnalyzeECS(t *testing.T) {
 				CauseImageMissing: {"5 tasks failed to start (stopCode TaskFailedToStart) from 12:03:50 UTC (chaos +50s)", "CannotPullContainerError",
 					"app-prod@sha256:4f2a9c0d1e is gone", "fell from 3 to 1 (12:04:00 UTC), then 0 (12:08:00 UTC)",
 					"running tasks (RunningTaskCount) fell from 3 to 1", "25,480 errors followed (status_503 20,000, status_504 5,400, response_timeout 80), all above",
-					"5,400 504s (Gateway Time-out) and 20,000 503s", "25,400 5XX in all", "The preflight guard warned before the load: the task definition app:7",
+					"5,400 answers 504 Gateway Time-out and 20,000 answers 503", "25,400 5XX in all", "The preflight guard warned before the load: the task definition app:7",
 					"the chaos action fail-health-check", "Task failed ELB health checks", "Confidence high"},
 				CauseOverloadedTarget: {"5,400 504 responses (status_504) and 80 requests timed out", "4 periods of 60 s", "1,200; 1,500; 1,400 and 1,300 per period",
 					"idle timeout", "rose from 0.05 s before to 9.8 s", "attributed first to image-missing, the root cause"},
