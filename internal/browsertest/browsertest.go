@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/cutover-dev/cutover/internal/testtool"
 )
 
 // DefaultChromium is where Debian's chromium package installs the browser.
@@ -44,10 +45,7 @@ func Chromium(t testing.TB) string {
 			return path
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no chromium: CI must install it (apt-get install -y chromium; see .ci/run)")
-	}
-	t.Skip("no chromium (install it, or set CHROMIUM): the browser tests need a real browser")
+	testtool.Missing(t, "no chromium: the browser tests need a real browser", "apt-get install -y chromium, or set CHROMIUM")
 	return ""
 }
 

@@ -3,13 +3,17 @@ package cw
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cutover-dev/cutover/internal/testtool"
 )
 
 // jsDir holds the AWS SDK for JavaScript v3 pinned by its package.json and
@@ -19,15 +23,21 @@ const jsDir = "testdata/jssdk"
 // The AWS SDK for JavaScript v3 speaks awsJson1.0 to CloudWatch: its
 // GetMetricData reads the store's datapoints, its ListMetrics the series,
 // and an expression fails with InvalidParameterValue as the SDK names it.
-// Without node or the installed package the test is skipped (install: npm
-// ci --prefix localcloud/awscloud/cw/testdata/jssdk).
+// Without node 20 or later (the SDK's engines) or the installed package the
+// test is skipped, except on CI (CI=true), where it fails: .ci/run
+// installs them.
 func TestJavaScriptSDK(t *testing.T) {
+	const install = "Node.js 20+, then npm ci --prefix localcloud/awscloud/cw/testdata/jssdk"
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is missing")
+		testtool.Missing(t, "node is missing", install)
+	}
+	ver, err := exec.Command(node, "-p", "process.versions.node.split('.')[0]").Output()
+	if major, _ := strconv.Atoi(strings.TrimSpace(string(ver))); err != nil || major < 20 {
+		testtool.Missing(t, fmt.Sprintf("node %q is older than the SDK's 20 (%v)", strings.TrimSpace(string(ver)), err), install)
 	}
 	if _, err := os.Stat(filepath.Join(jsDir, "node_modules", "@aws-sdk", "client-cloudwatch", "package.json")); err != nil {
-		t.Skip("@aws-sdk/client-cloudwatch is not installed (npm ci --prefix localcloud/awscloud/cw/testdata/jssdk)")
+		testtool.Missing(t, "@aws-sdk/client-cloudwatch is not installed", install)
 	}
 	srv := jsonStore(t)
 	q, _ := json.Marshal(map[string]any{
