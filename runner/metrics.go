@@ -30,8 +30,9 @@ type Coverage struct {
 }
 
 type domainCoverage struct {
-	// gauges and sparse hold the newest End of each query with data.
-	gauges, sparse []time.Time
+	// gauge and sparse are the earliest newest-End of the domain's
+	// queries with data of each kind; zero when it has none.
+	gauge, sparse time.Time
 }
 
 // Add records one query's newest point end in domain; gauge says whether
@@ -49,10 +50,12 @@ func (c *Coverage) Add(domain string, gauge bool, newest time.Time) {
 		d = &domainCoverage{}
 		c.domains[domain] = d
 	}
+	earliest := &d.sparse
 	if gauge {
-		d.gauges = append(d.gauges, newest)
-	} else {
-		d.sparse = append(d.sparse, newest)
+		earliest = &d.gauge
+	}
+	if earliest.IsZero() || newest.Before(*earliest) {
+		*earliest = newest
 	}
 }
 
@@ -62,14 +65,12 @@ func (c *Coverage) Covered() bool {
 		return false
 	}
 	for _, d := range c.domains {
-		decide := d.gauges
-		if len(decide) == 0 {
+		decide := d.gauge
+		if decide.IsZero() {
 			decide = d.sparse
 		}
-		for _, t := range decide {
-			if t.Before(c.End) {
-				return false
-			}
+		if decide.Before(c.End) {
+			return false
 		}
 	}
 	return true

@@ -326,10 +326,10 @@ func (r *run) finish(ctx context.Context, err error) (*Outcome, error) {
 		run.State, run.Error = results.StateFailed, failure(err)
 		run.Verdict.Reasons = append([]string{"run failed: " + run.Error}, run.Verdict.Reasons...)
 	}
-	run.EndedAt = r.now()
 	if r.stopWatch != nil {
 		r.stopWatch()
 	}
+	run.EndedAt = r.now()
 	r.noteCutover(run)
 	if r.cut != nil {
 		r.cut.releaseClaims(ctx, run.Cutover.Left, r.rollbackTimeout())

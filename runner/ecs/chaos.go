@@ -48,11 +48,13 @@ func (d *Driver) Chaos(ctx context.Context, a scenarios.ChaosAction, report func
 	default:
 		err = fmt.Errorf("unknown action: want %s, %s or %s", scenarios.ChaosStopTask, scenarios.ChaosScale, scenarios.ChaosFailHealthCheck)
 	}
+	if details != nil {
+		details["action"] = a.Action
+		emit(report, d.event(results.EventChaos, details))
+	}
 	if err != nil {
 		return fmt.Errorf("chaos %s on service %s: %w", a.Action, d.Name(), err)
 	}
-	details["action"] = a.Action
-	emit(report, d.event(results.EventChaos, details))
 	return nil
 }
 
@@ -76,7 +78,13 @@ func (d *Driver) stopTasks(ctx context.Context, a scenarios.ChaosAction) (map[st
 			return d.ecs.StopTask(ctx, &ecs.StopTaskInput{Cluster: &d.cluster, Task: aws.String(arn), Reason: aws.String(reason)})
 		})
 		if err != nil {
-			return nil, fmt.Errorf("stop task %s (after stopping %d): %w", lastSegment(arn), len(stopped), err)
+			err = fmt.Errorf("stop task %s (after stopping %d): %w", lastSegment(arn), len(stopped), err)
+			if len(stopped) == 0 {
+				return nil, err
+			}
+			// The tasks stopped so far are on the service: they go on the
+			// timeline with the error.
+			return map[string]string{"tasks": strings.Join(stopped, ",")}, err
 		}
 		stopped = append(stopped, lastSegment(arn))
 	}
@@ -85,8 +93,8 @@ func (d *Driver) stopTasks(ctx context.Context, a scenarios.ChaosAction) (map[st
 
 // scale sets the desired count.
 func (d *Driver) scale(ctx context.Context, a scenarios.ChaosAction) (map[string]string, error) {
-	if a.Desired < 0 {
-		return nil, fmt.Errorf("desired count %d: want 0 or more", a.Desired)
+	if a.Desired < 0 || a.Desired > math.MaxInt32 {
+		return nil, fmt.Errorf("desired count %d: want 0 to %d", a.Desired, math.MaxInt32)
 	}
 	if _, err := d.update(ctx, &ecs.UpdateServiceInput{DesiredCount: aws.Int32(int32(a.Desired))}); err != nil {
 		return nil, err

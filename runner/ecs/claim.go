@@ -138,8 +138,10 @@ func (d *Driver) Release(ctx context.Context, runID string) error {
 // by a new process) and run the revision that claim recorded; else it is
 // a *runner.ConflictError and nothing is written. A service that runs
 // spec.Split's revision already only loses the claim (and is waited for).
-// It needs no Claim before it. The update and the release are two calls:
-// a release that fails leaves the service restored and says so.
+// It needs no Claim before it. The update, the wait and the release are
+// separate calls: the claim is released only once the rollback deployment
+// is COMPLETED, and a release that fails leaves the service restored and
+// says so.
 func (d *Driver) Restore(ctx context.Context, spec runner.RestoreSpec) error {
 	if err := d.restore(ctx, spec); err != nil {
 		return fmt.Errorf("restore service %s to [%s] for cutover run %s: %w", d.Name(), runner.FormatSplit(spec.Split), spec.RunID, err)
@@ -180,7 +182,7 @@ func (d *Driver) restore(ctx context.Context, spec runner.RestoreSpec) error {
 	if cur != want {
 		in.TaskDefinition = aws.String(want)
 	}
-	if n, err := strconv.Atoi(tags[TagDesired]); err == nil && n >= 0 && int32(n) != svc.DesiredCount {
+	if n, err := strconv.ParseInt(tags[TagDesired], 10, 32); err == nil && n >= 0 && int32(n) != svc.DesiredCount {
 		in.DesiredCount = aws.Int32(int32(n))
 	}
 	if in.TaskDefinition != nil || in.DesiredCount != nil {
@@ -192,15 +194,20 @@ func (d *Driver) restore(ctx context.Context, spec runner.RestoreSpec) error {
 			depID = id
 		}
 	}
+	// The claim is released only once the rollback runs: a restore cut
+	// short leaves the service held by this run, so no other run deploys
+	// on top of a rollback under way, and `cutover restore` can finish it.
+	if depID != "" {
+		if err := d.follow(ctx, depID, want, nil); err != nil {
+			return err
+		}
+	}
 	if keys := claimKeys(tags); len(keys) > 0 {
 		if err := d.untag(ctx, keys); err != nil {
 			return fmt.Errorf("the service runs %s again, but its claim could not be released: %w", want, err)
 		}
 	}
-	if depID == "" {
-		return nil
-	}
-	return d.follow(ctx, depID, want, nil)
+	return nil
 }
 
 // claimed returns the run this driver claimed the service for, or "".
@@ -360,7 +367,7 @@ func splitOf(revision string) string {
 // deployment, or "".
 func runningRevision(svc types.Service) string {
 	if p := primary(svc); p != nil {
-		return revisionOf(aws.ToString(p.TaskDefinition))
+		return lastSegment(aws.ToString(p.TaskDefinition))
 	}
 	return ""
 }

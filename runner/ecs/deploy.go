@@ -115,7 +115,7 @@ func (d *Driver) register(ctx context.Context, svc types.Service, spec runner.De
 	}
 	in, err := nextRevision(td, tags, containerOf(svc, d.service), spec)
 	if err != nil {
-		return "", "", fmt.Errorf("task definition %s: %w", revisionOf(aws.ToString(p.TaskDefinition)), err)
+		return "", "", fmt.Errorf("task definition %s: %w", lastSegment(aws.ToString(p.TaskDefinition)), err)
 	}
 	out, err := call(ctx, d, d.ecsAPI, func(ctx context.Context) (*ecs.RegisterTaskDefinitionOutput, error) {
 		return d.ecs.RegisterTaskDefinition(ctx, in)
@@ -127,7 +127,7 @@ func (d *Driver) register(ctx context.Context, svc types.Service, spec runner.De
 		return "", "", fmt.Errorf("register a revision of task definition %s: no task definition in the answer", aws.ToString(td.Family))
 	}
 	arn = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
-	return revisionOf(arn), arn, nil
+	return lastSegment(arn), arn, nil
 }
 
 // taskDefinition reads a task definition (ARN or FAMILY:REVISION) and its
@@ -139,10 +139,10 @@ func (d *Driver) taskDefinition(ctx context.Context, name string) (types.TaskDef
 		})
 	})
 	if err != nil {
-		return types.TaskDefinition{}, nil, fmt.Errorf("read task definition %s: %w", revisionOf(name), err)
+		return types.TaskDefinition{}, nil, fmt.Errorf("read task definition %s: %w", lastSegment(name), err)
 	}
 	if out.TaskDefinition == nil {
-		return types.TaskDefinition{}, nil, fmt.Errorf("read task definition %s: no task definition in the answer", revisionOf(name))
+		return types.TaskDefinition{}, nil, fmt.Errorf("read task definition %s: no task definition in the answer", lastSegment(name))
 	}
 	return *out.TaskDefinition, out.Tags, nil
 }
@@ -240,7 +240,7 @@ func (d *Driver) setTraffic(ctx context.Context, split []runner.TrafficTarget) e
 	}
 	want := resolve(target, svc)
 	p := primary(svc)
-	if p == nil || revisionOf(aws.ToString(p.TaskDefinition)) != want {
+	if p == nil || lastSegment(aws.ToString(p.TaskDefinition)) != want {
 		depID, err := d.update(ctx, &ecs.UpdateServiceInput{TaskDefinition: aws.String(want)})
 		if err != nil {
 			return err
@@ -272,14 +272,14 @@ func resolve(t runner.TrafficTarget, svc types.Service) string {
 	if t.Latest {
 		return serviceOf(svc, nil).LatestReadyRevision
 	}
-	return revisionOf(t.Revision)
+	return lastSegment(t.Revision)
 }
 
 // WaitReady follows the deployment of revision (FAMILY:REVISION; the
 // PRIMARY one when two run it) until it is COMPLETED, and reports
 // revision-ready; a deployment that FAILED is an error as Deploy's.
 func (d *Driver) WaitReady(ctx context.Context, revision string, report func(runner.Event)) error {
-	rev := revisionOf(revision)
+	rev := lastSegment(revision)
 	err := func() error {
 		svc, err := d.describe(ctx)
 		if err != nil {
@@ -288,7 +288,7 @@ func (d *Driver) WaitReady(ctx context.Context, revision string, report func(run
 		var dep *types.Deployment
 		for i := range svc.Deployments {
 			cand := &svc.Deployments[i]
-			if revisionOf(aws.ToString(cand.TaskDefinition)) == rev && (dep == nil || aws.ToString(cand.Status) == "PRIMARY") {
+			if lastSegment(aws.ToString(cand.TaskDefinition)) == rev && (dep == nil || aws.ToString(cand.Status) == "PRIMARY") {
 				dep = cand
 			}
 		}
@@ -419,7 +419,7 @@ func (d *Driver) noteDeployment(dep types.Deployment, report func(runner.Event))
 	}
 	report(runner.Event{Kind: results.EventDeployment, At: at, Details: map[string]string{
 		"deployment":      aws.ToString(dep.Id),
-		"task_definition": revisionOf(aws.ToString(dep.TaskDefinition)),
+		"task_definition": lastSegment(aws.ToString(dep.TaskDefinition)),
 		"rollout_state":   string(dep.RolloutState),
 		"reason":          aws.ToString(dep.RolloutStateReason),
 	}})
@@ -430,7 +430,7 @@ func (d *Driver) noteDeployment(dep types.Deployment, report func(runner.Event))
 func (d *Driver) failed(ctx context.Context, dep types.Deployment) error {
 	e := &DeploymentError{
 		Deployment: aws.ToString(dep.Id),
-		Revision:   revisionOf(aws.ToString(dep.TaskDefinition)),
+		Revision:   lastSegment(aws.ToString(dep.TaskDefinition)),
 		Reason:     strings.TrimSpace(aws.ToString(dep.RolloutStateReason)),
 	}
 	e.Task, e.StoppedReason = d.lastStopped(ctx, dep)

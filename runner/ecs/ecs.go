@@ -244,12 +244,12 @@ func (d *Driver) Service(ctx context.Context) (runner.Service, error) {
 func serviceOf(svc types.Service, tags map[string]string) runner.Service {
 	out := runner.Service{Name: aws.ToString(svc.ServiceArn)}
 	if p := primary(svc); p != nil {
-		out.LatestCreatedRevision = revisionOf(aws.ToString(p.TaskDefinition))
+		out.LatestCreatedRevision = lastSegment(aws.ToString(p.TaskDefinition))
 		out.Traffic = []runner.TrafficTarget{{Revision: out.LatestCreatedRevision, Percent: 100}}
 	}
 	out.LatestReadyRevision = out.LatestCreatedRevision
 	if c := lastCompleted(svc); c != nil {
-		out.LatestReadyRevision = revisionOf(aws.ToString(c.TaskDefinition))
+		out.LatestReadyRevision = lastSegment(aws.ToString(c.TaskDefinition))
 	}
 	if claim, ok := claimOf(tags); ok {
 		out.Claim = claim
@@ -327,13 +327,8 @@ func (d *Driver) event(kind results.EventKind, details map[string]string) runner
 
 // Conversions.
 
-// revisionOf returns a task definition's FAMILY:REVISION from its ARN
-// (or from FAMILY:REVISION itself).
-func revisionOf(taskDefinition string) string {
-	return taskDefinition[strings.LastIndexByte(taskDefinition, '/')+1:]
-}
-
-// lastSegment returns what follows the last "/" of an ARN: a task's id.
+// lastSegment returns what follows the last "/" of an ARN: a task's id,
+// a task definition's FAMILY:REVISION (of FAMILY:REVISION itself too).
 func lastSegment(arn string) string { return arn[strings.LastIndexByte(arn, '/')+1:] }
 
 // primary returns the service's PRIMARY deployment, or nil.

@@ -163,7 +163,7 @@ func (f *fakeAWS) addEvent(message string) {
 
 // image returns the image of a task definition's first container.
 func (f *fakeAWS) image(tdARN string) string {
-	td := f.tds[revisionOf(tdARN)]
+	td := f.tds[lastSegment(tdARN)]
 	return td["containerDefinitions"].([]any)[0].(map[string]any)["image"].(string)
 }
 
@@ -202,7 +202,7 @@ func (f *fakeAWS) advance() {
 			}
 		}
 		for range f.desired {
-			f.startTask(revisionOf(d.td), d.id)
+			f.startTask(lastSegment(d.td), d.id)
 		}
 		f.addEvent("(service app) has reached a steady state.")
 	}
@@ -333,7 +333,7 @@ func (f *fakeAWS) ecsOp(op string, in map[string]any) (any, string, string) {
 		f.advance()
 		return map[string]any{"services": []any{f.serviceJSON()}, "failures": []any{}}, "", ""
 	case "DescribeTaskDefinition":
-		td, ok := f.tds[revisionOf(str(in, "taskDefinition"))]
+		td, ok := f.tds[lastSegment(str(in, "taskDefinition"))]
 		if !ok {
 			return nil, "ClientException", "Unable to describe task definition."
 		}
@@ -346,7 +346,7 @@ func (f *fakeAWS) ecsOp(op string, in map[string]any) (any, string, string) {
 			f.desired = int(n)
 		}
 		if td := str(in, "taskDefinition"); td != "" {
-			f.newDeployment(f.arn(revisionOf(td)))
+			f.newDeployment(f.arn(lastSegment(td)))
 		}
 		return map[string]any{"service": f.serviceJSON()}, "", ""
 	case "ListTasks":
@@ -545,7 +545,7 @@ func (f *fakeAWS) primaryTD() string {
 	defer f.mu.Unlock()
 	for _, d := range f.deployments {
 		if d.status == "PRIMARY" {
-			return revisionOf(d.td)
+			return lastSegment(d.td)
 		}
 	}
 	return ""

@@ -101,7 +101,7 @@ func (d *Driver) imageUses(ctx context.Context, newImages []string) ([]imageUse,
 	}
 	seen := map[string]bool{}
 	for _, dep := range svc.Deployments {
-		rev := revisionOf(aws.ToString(dep.TaskDefinition))
+		rev := lastSegment(aws.ToString(dep.TaskDefinition))
 		if seen[rev] {
 			continue
 		}
@@ -155,7 +155,7 @@ func (d *Driver) runningDigests(ctx context.Context) (map[string]string, error) 
 	}
 	out := map[string]string{}
 	for _, t := range tasks {
-		rev := revisionOf(aws.ToString(t.TaskDefinitionArn))
+		rev := lastSegment(aws.ToString(t.TaskDefinitionArn))
 		for _, c := range t.Containers {
 			if dg := aws.ToString(c.ImageDigest); dg != "" {
 				out[rev+"/"+aws.ToString(c.Name)] = dg

@@ -123,7 +123,7 @@ func taskStopped(t types.Task) map[string]string {
 	}
 	return map[string]string{
 		"task":               lastSegment(aws.ToString(t.TaskArn)),
-		"task_definition":    revisionOf(aws.ToString(t.TaskDefinitionArn)),
+		"task_definition":    lastSegment(aws.ToString(t.TaskDefinitionArn)),
 		"stop_code":          string(t.StopCode),
 		"stopped_reason":     aws.ToString(t.StoppedReason),
 		"container_reason":   strings.Join(reasons, "; "),
