@@ -3,6 +3,7 @@ package reporters
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -254,4 +255,20 @@ func cut(s string, n int) string {
 		r = r[:len(r)-1]
 	}
 	return strings.TrimRight(string(r), " ") + "…"
+}
+
+// PreflightText writes findings of the preflight guard alone (what
+// `cutover preflight` prints), as the text report's PREFLIGHT section
+// renders them, at width columns.
+func PreflightText(w io.Writer, findings []results.Finding, width int) error {
+	v, err := newView(&results.Run{Preflight: findings})
+	if err != nil {
+		return fmt.Errorf("render preflight: %w", err)
+	}
+	ew := &errWriter{w: w}
+	(&textReport{view: v, width: max(width, MinTextWidth)}).textPreflight(ew)
+	if ew.err != nil {
+		return fmt.Errorf("render preflight: %w", ew.err)
+	}
+	return nil
 }

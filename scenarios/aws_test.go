@@ -131,6 +131,11 @@ func TestAWSInvalid(t *testing.T) {
     repositories: [{name: app-prod, images: [{tags: [v1]}], builds: {every: 1h, count: 2, start: 1h}}]
     services: [{name: app, image: "app-prod:build-1"}]
 `, []string{`localcloud.aws.services[0].image: "app-prod:build-1": repository app-prod has no image tagged "build-1" when the local cloud starts`}},
+		{"absurd builds are refused, not counted", `localcloud:
+  aws:
+    repositories: [{name: app-prod, images: [{tags: [v1]}], builds: {count: 1000000000000}}]
+    services: [{name: app, image: "app-prod:v1"}]
+`, []string{"localcloud.aws.repositories[0].images: at most 1000 images and builds", "localcloud.aws.repositories[0].builds.count: must be at most 1000"}},
 		{"both clouds", `localcloud:
   services: [{name: api, image: a}]
   aws:

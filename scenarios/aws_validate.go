@@ -215,11 +215,17 @@ func (r ECRRepository) TagsAtStart() []string {
 	for _, im := range r.Images {
 		tags = append(tags, im.Tags...)
 	}
-	for n := 1; n <= r.Builds.Count; n++ {
-		if r.Builds.StartAt()+time.Duration(n-1)*r.Builds.Every.D() > 0 {
+	b := r.Builds
+	if b.Count < 1 || b.Count > maxImages || b.Every <= 0 || b.Every.D() > maxSimulated {
+		// Out of bounds (Validate says so): no builds to count, and no
+		// arithmetic on absurd numbers.
+		return tags
+	}
+	for n := 1; n <= b.Count; n++ {
+		if b.StartAt()+time.Duration(n-1)*b.Every.D() > 0 {
 			break
 		}
-		tags = append(tags, r.Builds.BuildTags(n)...)
+		tags = append(tags, b.BuildTags(n)...)
 	}
 	return tags
 }

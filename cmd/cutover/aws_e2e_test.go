@@ -276,11 +276,21 @@ func TestPreflightGuardsTheImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	atRisk := writeScenario(t, dir, "at-risk.yaml", strings.Replace(string(incident), "count: 10,", "count: 8,", 1))
-	var requests atomic.Int64
-	counter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { requests.Add(1) }))
-	defer counter.Close()
-	strict := writeScenario(t, dir, "strict.yaml", strings.Replace(strings.Replace(string(incident),
-		"target:\n  url: \"\"", "preflight: strict\ntarget:\n  url: "+counter.URL, 1), "name: ecr-image-expired\n", "name: strict\n", 1))
+	// The same scenario, cut to 2 s of load and pointed at a server that
+	// counts what it gets: a warning run sends it requests (so the counter
+	// is on the load's path), a strict one none.
+	short := strings.NewReplacer("duration: 30s", "duration: 2s", "at: 8s", "at: 1s",
+		"metrics:\n  settle: 90s\n  max_wait: 4m", "metrics: {enabled: false}").Replace(string(incident))
+	counted := func(name, preflight string) (string, *atomic.Int64) {
+		var n atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1) }))
+		t.Cleanup(srv.Close)
+		sc := strings.Replace(strings.Replace(short, "target:\n  url: \"\"", "preflight: "+preflight+"\ntarget:\n  url: "+srv.URL, 1),
+			"name: ecr-image-expired\n", "name: "+name+"\n", 1)
+		return writeScenario(t, dir, name+".yaml", sc), &n
+	}
+	strict, strictGot := counted("strict", "strict")
+	warn, warnGot := counted("warn", "warn")
 	tests := []struct {
 		name string
 		args []string
@@ -288,15 +298,16 @@ func TestPreflightGuardsTheImages(t *testing.T) {
 		want []string
 	}{
 		{"expired", []string{"preflight", "ecr-image-expired"}, ExitFail,
-			[]string{"IMAGE-MISSING", "xxxxx-app-prod@sha256:", "ImageNotFound", "Redeploy with an image that exists"}},
-		{"at risk", []string{"preflight", atRisk}, ExitFail, []string{"IMAGE-AT-RISK", "expires after 2 more pushes"}},
+			[]string{"1. image-missing (high confidence)", "xxxxx-app-prod@sha256:", "ImageNotFound", "Redeploy with an image that exists"}},
+		{"at risk", []string{"preflight", atRisk}, ExitFail, []string{"1. image-at-risk", "expires after 2 more pushes"}},
 		{"fixed", []string{"preflight", "ecr-image-expired-fixed"}, ExitPass, []string{"OK"}},
-		{"strict run", []string{"run", strict, "--out", "runs"}, ExitFail, []string{"IMAGE-MISSING", "no load was sent"}},
+		{"strict run", []string{"run", strict, "--out", "strict-runs"}, ExitFail, []string{"1. image-missing", "no load was sent"}},
+		{"warning run", []string{"run", warn, "--out", "warn-runs"}, ExitInconclusive, []string{"PREFLIGHT", "image-missing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			inv := runBinary(t, dir, tt.args...)
-			out := inv.stdout + inv.stderr
+			out := strings.Join(strings.Fields(inv.stdout+inv.stderr), " ") // prose wraps
 			if inv.code != tt.code {
 				t.Fatalf("exit %d, want %d\n%s", inv.code, tt.code, out)
 			}
@@ -307,10 +318,13 @@ func TestPreflightGuardsTheImages(t *testing.T) {
 			}
 		})
 	}
-	if n := requests.Load(); n != 0 {
+	if n := strictGot.Load(); n != 0 {
 		t.Errorf("a strict run with a missing image sent %d requests", n)
 	}
-	if runs, _ := filepath.Glob(filepath.Join(dir, "runs", "*", "run.json")); len(runs) != 0 {
+	if n := warnGot.Load(); n == 0 {
+		t.Error("the warning run sent no request to the counting server: the strict run's 0 proves nothing")
+	}
+	if runs, _ := filepath.Glob(filepath.Join(dir, "strict-runs", "*", "run.json")); len(runs) != 0 {
 		t.Errorf("a strict preflight left run records %v", runs)
 	}
 }

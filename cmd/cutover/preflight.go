@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
+	"github.com/cutover-dev/cutover/reporters"
 	"github.com/cutover-dev/cutover/results"
 	"github.com/cutover-dev/cutover/runner"
 )
@@ -15,7 +15,7 @@ import (
 // and run the preflight guard alone, sending no load and changing nothing.
 type preflightCmd struct {
 	Scenario string `arg:"" help:"Scenario file, or the name of a built-in scenario (see 'cutover scenarios')."`
-	Format   string `enum:"text,json" default:"text" help:"text, or json (the findings as the run record holds them)."`
+	Format   string `enum:"text,json" default:"text" help:"text, or json ({scenario, preflight}: the findings as the run record's preflight holds them)."`
 }
 
 func (c *preflightCmd) run(ctx context.Context, env Env) error {
@@ -44,13 +44,17 @@ func (c *preflightCmd) run(ctx context.Context, env Env) error {
 		if findings == nil {
 			findings = []results.Finding{}
 		}
-		b, err := json.MarshalIndent(map[string]any{"scenario": sc.Name, "findings": findings}, "", "  ")
+		// The record's own key and shape (results.Run.Preflight).
+		b, err := json.MarshalIndent(struct {
+			Scenario  string            `json:"scenario"`
+			Preflight []results.Finding `json:"preflight"`
+		}{sc.Name, findings}, "", "  ")
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(env.Stdout, string(b))
-	} else {
-		printFindings(env.Stdout, sc.Name, findings)
+	} else if err := printFindings(env.Stdout, sc.Name, findings, stdoutWidth(env)); err != nil {
+		return err
 	}
 	if len(findings) > 0 {
 		return reportedOutcome{"preflight: findings", ExitFail}
@@ -58,23 +62,13 @@ func (c *preflightCmd) run(ctx context.Context, env Env) error {
 	return nil
 }
 
-// printFindings writes what the preflight guard found, for people.
-func printFindings(w io.Writer, scenario string, findings []results.Finding) {
+// printFindings writes what the preflight guard found, for people: the
+// text report's PREFLIGHT section, at width.
+func printFindings(w io.Writer, scenario string, findings []results.Finding, width int) error {
 	if len(findings) == 0 {
 		fmt.Fprintf(w, "preflight %s: OK: every image the service runs, would roll back to, or will deploy exists and is safe from the lifecycle policy\n", scenario)
-		return
+		return nil
 	}
 	fmt.Fprintf(w, "preflight %s: %d finding(s)\n", scenario, len(findings))
-	for _, f := range findings {
-		fmt.Fprintf(w, "\n%s (confidence %s)\n", strings.ToUpper(f.Cause), f.Confidence)
-		for _, e := range f.Evidence {
-			fmt.Fprintf(w, "  - %s\n", e)
-		}
-		if len(f.Remedy) > 0 {
-			fmt.Fprintln(w, "  remedies:")
-			for _, r := range f.Remedy {
-				fmt.Fprintf(w, "    * %s\n", r)
-			}
-		}
-	}
+	return reporters.PreflightText(w, findings, width)
 }

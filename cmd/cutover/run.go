@@ -83,7 +83,7 @@ func (c *runCmd) run(ctx context.Context, env Env) error {
 			printNotRestored(env.Stderr, out.Run.Cutover)
 		}
 		if pe := (*runner.PreflightError)(nil); errors.As(err, &pe) {
-			printFindings(env.Stderr, sc.Name, pe.Findings)
+			_ = printFindings(env.Stderr, sc.Name, pe.Findings, stdoutWidth(env)) // the error below is what matters
 		}
 		return runnerExit(err)
 	}
